@@ -1,0 +1,36 @@
+/** Public surface of the APK engine: pure file I/O, no services. */
+export { readApkLayout, type ApkLayout } from "./apk-file.js";
+export {
+  readChannel,
+  type BlockFormat,
+  type ChannelFormatName,
+  type ChannelInfo,
+  type V1Style,
+} from "./channel-format.js";
+export { MAX_CHANNEL_LENGTH, parseExtra, validateChannelId } from "./channel-id.js";
+export { isSigned, planChild, type ChannelSpec, type ChildPlan } from "./child-plan.js";
+export { TEMP_PREFIX, TEMP_SUFFIX, writeChild } from "./child-writer.js";
+export {
+  inspectApk,
+  openApk,
+  signatureSchemes,
+  type ApkInfo,
+  type SignatureSchemes,
+} from "./inspect.js";
+export type { ManifestInfo } from "./manifest.js";
+export { PAIR_ID } from "./signing-block.js";
+export {
+  parseChannelArg,
+  parseChannelFileText,
+  readChannelFile,
+  rejectDuplicates,
+  type ChannelEntry,
+} from "./channel-list.js";
+export {
+  DEFAULT_NAME_TEMPLATE,
+  TEMPLATE_FIELDS,
+  renderName,
+  validateTemplate,
+} from "./name-template.js";
+export { preparePack, type PackOptions, type PackPlan, type PlannedChild } from "./pack-plan.js";
+export { PackAborted, runPack, type ChildResult, type RunOptions } from "./pack-run.js";

@@ -1,0 +1,69 @@
+/**
+ * `apk info`: everything a user wants to know about one APK, read from the
+ * manifest, resources.arsc, the signing block and the channel formats.
+ */
+import type { FileHandle } from "node:fs/promises";
+import { GamedockError } from "../core/errors.js";
+import { extractEntry, findEntry, openApkHandle, readLayout, type ApkLayout } from "./apk-file.js";
+import { readChannel, type ChannelInfo } from "./channel-format.js";
+import { readManifestInfo, type ManifestInfo } from "./manifest.js";
+import { schemesInBlock } from "./signing-block.js";
+
+export interface SignatureSchemes {
+  v1: boolean;
+  v2: boolean;
+  v3: boolean;
+  v31: boolean;
+}
+
+export interface ApkInfo extends ManifestInfo {
+  size: number;
+  signatures: SignatureSchemes;
+  channel: ChannelInfo | null;
+}
+
+export function signatureSchemes(layout: ApkLayout): SignatureSchemes {
+  return { v1: layout.hasV1Signature, ...schemesInBlock(layout.signingBlock) };
+}
+
+export async function readManifestFrom(
+  handle: FileHandle,
+  layout: ApkLayout,
+): Promise<ManifestInfo> {
+  const manifest = findEntry(layout, "AndroidManifest.xml");
+  if (!manifest) {
+    throw new GamedockError(
+      "E_NO_MANIFEST",
+      `${layout.path} has no AndroidManifest.xml entry: it is a zip file but not an APK`,
+      { path: layout.path },
+    );
+  }
+  const resources = findEntry(layout, "resources.arsc");
+  return readManifestInfo(
+    await extractEntry(handle, manifest),
+    resources ? await extractEntry(handle, resources) : undefined,
+  );
+}
+
+/** Opens an APK once and returns its layout and manifest facts. */
+export async function openApk(
+  path: string,
+): Promise<{ layout: ApkLayout; manifest: ManifestInfo }> {
+  const { handle, size } = await openApkHandle(path);
+  try {
+    const layout = await readLayout(handle, size, path);
+    return { layout, manifest: await readManifestFrom(handle, layout) };
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function inspectApk(path: string): Promise<ApkInfo> {
+  const { layout, manifest } = await openApk(path);
+  return {
+    ...manifest,
+    size: layout.size,
+    signatures: signatureSchemes(layout),
+    channel: readChannel(layout),
+  };
+}

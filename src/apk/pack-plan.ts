@@ -1,0 +1,183 @@
+/**
+ * Everything `pack` checks before it writes a byte (design note 000/001): the
+ * parameters, the mother (exists, regular file, readable, an APK we can write),
+ * the output directory (writable), and every output name (generated, free of
+ * collisions, and either absent or already holding the same child).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, rm, stat } from "node:fs/promises";
+import { basename, extname, join, resolve } from "node:path";
+import { GamedockError, errnoCode, fsError } from "../core/errors.js";
+import type { ApkLayout } from "./apk-file.js";
+import type { BlockFormat, V1Style } from "./channel-format.js";
+import { rejectDuplicates, type ChannelEntry } from "./channel-list.js";
+import { isSigned, planChild, type ChildPlan } from "./child-plan.js";
+import { openApk } from "./inspect.js";
+import type { ManifestInfo } from "./manifest.js";
+import { renderName, validateTemplate, type TemplateValues } from "./name-template.js";
+
+export interface PackOptions {
+  mother: string;
+  channels: ChannelEntry[];
+  outDir: string;
+  template: string;
+  /** Extras for every channel; a channel's own extras win. */
+  extras: Record<string, string>;
+  format: BlockFormat;
+  v1Style: V1Style;
+  allowUnsigned: boolean;
+  force: boolean;
+}
+
+export interface PlannedChild {
+  channel: string;
+  extras: Record<string, string>;
+  path: string;
+  plan: ChildPlan;
+  /** An identical child is already there: nothing to write. */
+  skip: boolean;
+}
+
+export interface PackPlan {
+  mother: string;
+  layout: ApkLayout;
+  manifest: ManifestInfo;
+  outDir: string;
+  children: PlannedChild[];
+}
+
+async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new GamedockError(
+      "E_OUTPUT_DIR",
+      `output directory ${dir} cannot be created (${errnoCode(err) ?? String(err)}); choose another with -o`,
+      { path: dir },
+    );
+  }
+  const info = await stat(dir);
+  if (!info.isDirectory()) {
+    throw new GamedockError("E_OUTPUT_DIR", `output path ${dir} is not a directory`, { path: dir });
+  }
+  // access(W_OK) says yes to root on a read-only mount; creating a file tells the truth.
+  const probe = join(dir, `.gamedock-probe-${randomBytes(6).toString("hex")}`);
+  try {
+    await (await open(probe, "wx")).close();
+  } catch (err) {
+    throw new GamedockError(
+      "E_OUTPUT_DIR",
+      `output directory ${dir} is not writable (${errnoCode(err) ?? String(err)}); fix its permissions or choose another with -o`,
+      { path: dir },
+    );
+  } finally {
+    await rm(probe, { force: true });
+  }
+}
+
+/** Reads `length` bytes at `position`, or null when the file is shorter. */
+async function readRange(path: string, position: number, length: number): Promise<Buffer | null> {
+  const handle = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buf, 0, length, position);
+    return bytesRead === length ? buf : null;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * An existing output is "the same child" when it has exactly the planned size
+ * and tail: the tail holds the signing block (with digests of every entry), the
+ * central directory and the channel, so equal tails mean equal children.
+ */
+async function existingMatches(path: string, plan: ChildPlan): Promise<boolean | null> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return null;
+    throw fsError(err, path, "existing output");
+  }
+  if (!info.isFile()) {
+    throw new GamedockError("E_OUTPUT_EXISTS", `output ${path} exists and is not a file`, { path });
+  }
+  if (info.size !== plan.size) return false;
+  const tail = await readRange(path, plan.keepBytes, plan.tail.length);
+  return tail !== null && tail.equals(plan.tail);
+}
+
+function templateValues(mother: string, manifest: ManifestInfo, channel: string): TemplateValues {
+  return {
+    package: manifest.package,
+    versionName: manifest.versionName ?? String(manifest.versionCode),
+    versionCode: String(manifest.versionCode),
+    label: manifest.label ?? manifest.package,
+    channel,
+    mother: basename(mother, extname(mother)),
+  };
+}
+
+export async function preparePack(options: PackOptions): Promise<PackPlan> {
+  if (options.channels.length === 0) {
+    throw new GamedockError("E_USAGE", "no channels given: use -c a,b,c or -f channels.txt");
+  }
+  rejectDuplicates(options.channels);
+  validateTemplate(options.template);
+
+  const { layout, manifest } = await openApk(options.mother);
+  if (!isSigned(layout) && !options.allowUnsigned) {
+    throw new GamedockError(
+      "E_UNSIGNED",
+      `${options.mother} is not signed (no v1, v2 or v3 signature); sign it first, or pass --allow-unsigned`,
+      { path: options.mother },
+    );
+  }
+  const outDir = resolve(options.outDir);
+
+  // Names and plans first: they can fail without touching the disk.
+  const motherPath = resolve(options.mother);
+  const byPath = new Map<string, string>();
+  const planned: Omit<PlannedChild, "skip">[] = [];
+  for (const entry of options.channels) {
+    const values = templateValues(options.mother, manifest, entry.channel);
+    const path = join(outDir, renderName(options.template, values));
+    const clash = byPath.get(path);
+    if (clash !== undefined || path === motherPath) {
+      const why =
+        clash !== undefined
+          ? `which channel ${JSON.stringify(clash)} also uses`
+          : "which is the mother APK";
+      throw new GamedockError(
+        "E_OUTPUT_NAME",
+        `channel ${JSON.stringify(entry.channel)} would be written to ${path}, ${why}; put {channel} in --name`,
+        { channel: entry.channel, path },
+      );
+    }
+    byPath.set(path, entry.channel);
+    const extras = { ...options.extras, ...entry.extras };
+    const plan = planChild(layout, {
+      channel: entry.channel,
+      extras,
+      format: options.format,
+      v1Style: options.v1Style,
+    });
+    planned.push({ channel: entry.channel, extras, path, plan });
+  }
+
+  await ensureWritableDir(outDir);
+  const children: PlannedChild[] = [];
+  for (const child of planned) {
+    const same = await existingMatches(child.path, child.plan);
+    if (same === false && !options.force) {
+      throw new GamedockError(
+        "E_OUTPUT_EXISTS",
+        `output ${child.path} already exists and is not this mother's child for channel ${JSON.stringify(child.channel)}; pass --force to overwrite it`,
+        { channel: child.channel, path: child.path },
+      );
+    }
+    children.push({ ...child, skip: same === true && !options.force });
+  }
+  return { mother: options.mother, layout, manifest, outDir, children };
+}

@@ -1,0 +1,91 @@
+import { resolve } from "node:path";
+import { Option, type Command } from "commander";
+import {
+  openApk,
+  parseExtra,
+  planChild,
+  readApkLayout,
+  readChannel,
+  validateChannelId,
+  writeChild,
+  isSigned,
+  type BlockFormat,
+  type V1Style,
+} from "../../apk/index.js";
+import { GamedockError } from "../../core/errors.js";
+import { collect, printJson } from "../output.js";
+
+interface PutOptions {
+  extra: string[];
+  output?: string;
+  format: BlockFormat;
+  v1Style: V1Style;
+  allowUnsigned?: boolean;
+  json?: boolean;
+}
+
+async function get(apk: string, opts: { json?: boolean }): Promise<void> {
+  const layout = await readApkLayout(apk);
+  const channel = readChannel(layout);
+  if (opts.json) {
+    printJson(channel);
+    return;
+  }
+  if (!channel) throw new GamedockError("E_NOT_FOUND", `${apk} carries no channel`, { path: apk });
+  const extras = Object.entries(channel.extras).map(([k, v]) => `${k}=${v}`);
+  process.stdout.write(`${[channel.channel, ...extras].join(" ")}\n`);
+}
+
+async function put(apk: string, channel: string, opts: PutOptions): Promise<void> {
+  validateChannelId(channel, "argument <channel>");
+  const extras = Object.fromEntries(opts.extra.map((e) => parseExtra(e, "-e")));
+  const { layout } = await openApk(apk);
+  if (!isSigned(layout) && !opts.allowUnsigned) {
+    throw new GamedockError(
+      "E_UNSIGNED",
+      `${apk} is not signed (no v1, v2 or v3 signature); sign it first, or pass --allow-unsigned`,
+      { path: apk },
+    );
+  }
+  const plan = planChild(layout, { channel, extras, format: opts.format, v1Style: opts.v1Style });
+  const out = resolve(opts.output ?? apk);
+  // Writing in place is safe: the child goes to a temp file beside it and replaces it by rename.
+  await writeChild(apk, plan, out);
+  if (opts.json)
+    printJson({ apk, output: out, channel, extras, format: plan.format, size: plan.size });
+  else process.stdout.write(`${out}: channel ${channel} (${plan.format}), ${plan.size} bytes\n`);
+}
+
+export function register(program: Command): void {
+  const channel = program.command("channel").description("read or write the channel of one APK");
+  channel
+    .command("get <apk>")
+    .description(
+      "print the channel and extras an APK carries (Walle, VasDolly, zip comment or META-INF)",
+    )
+    .option("--json", "print one JSON document (null when there is no channel)")
+    .action(get);
+  channel
+    .command("put <apk> <channel>")
+    .description("write a channel into an APK, keeping every signature valid")
+    .option(
+      "-e, --extra <key=value>",
+      "extra key=value stored with the channel (Walle); repeatable",
+      collect,
+      [],
+    )
+    .option("-o, --output <file>", "write the child here instead of replacing <apk> in place")
+    .addOption(
+      new Option("--format <format>", "channel format for v2/v3-signed APKs")
+        .choices(["walle", "vasdolly", "both"])
+        .default("walle"),
+    )
+    .addOption(
+      new Option("--v1-style <style>", "channel style for APKs without a signing block (v1-only)")
+        .choices(["comment", "meta-inf"])
+        .default("comment"),
+    )
+    .option("--allow-unsigned", "write a channel into an unsigned APK")
+    .option("--json", "print one JSON document")
+    .action(put);
+}

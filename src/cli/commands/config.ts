@@ -1,0 +1,17 @@
+import type { Command } from "commander";
+import { loadConfig } from "../../core/config.js";
+import { printJson } from "../output.js";
+
+export function register(program: Command): void {
+  program
+    .command("config")
+    .description("configuration")
+    .command("print")
+    .description(
+      "print the effective configuration: defaults, then --config file, then GAMEDOCK_* env",
+    )
+    .option("--config <file>", "JSON config file")
+    .action((opts: { config?: string }) => {
+      printJson(loadConfig({ file: opts.config }));
+    });
+}

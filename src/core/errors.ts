@@ -1,0 +1,112 @@
+/**
+ * One error class for the whole product, and one registry of codes.
+ * A code fixes the CLI exit code and the HTTP status, so every surface reports
+ * the same failure the same way. Messages name the input that is wrong.
+ */
+
+/** CLI exit codes (DESIGN.md): 0 ok, 1 unexpected, 2 usage, 3 bad input, 4 not found. */
+export const EXIT = { ok: 0, unexpected: 1, usage: 2, badInput: 3, notFound: 4 } as const;
+
+interface CodeSpec {
+  exit: number;
+  http: number;
+  summary: string;
+}
+
+export const ERROR_CODES = {
+  E_INTERNAL: { exit: EXIT.unexpected, http: 500, summary: "unexpected failure" },
+  E_USAGE: { exit: EXIT.usage, http: 400, summary: "bad command-line usage" },
+  E_CONFIG: { exit: EXIT.usage, http: 500, summary: "invalid configuration" },
+  E_NOT_FOUND: { exit: EXIT.notFound, http: 404, summary: "file or object not found" },
+  E_NOT_A_FILE: { exit: EXIT.badInput, http: 400, summary: "path is not a regular file" },
+  E_NO_PERMISSION: { exit: EXIT.badInput, http: 403, summary: "permission denied" },
+  E_NOT_ZIP: { exit: EXIT.badInput, http: 400, summary: "not a zip archive" },
+  E_TRUNCATED: { exit: EXIT.badInput, http: 400, summary: "archive is truncated or corrupt" },
+  E_ZIP64: { exit: EXIT.badInput, http: 400, summary: "zip64 archives are not supported" },
+  E_ZIP_ENTRY: { exit: EXIT.badInput, http: 400, summary: "zip entry cannot be read" },
+  E_NO_MANIFEST: { exit: EXIT.badInput, http: 400, summary: "AndroidManifest.xml missing" },
+  E_BAD_MANIFEST: { exit: EXIT.badInput, http: 400, summary: "binary XML cannot be parsed" },
+  E_BAD_RESOURCES: { exit: EXIT.badInput, http: 400, summary: "resources.arsc cannot be parsed" },
+  E_BAD_SIGNING_BLOCK: { exit: EXIT.badInput, http: 400, summary: "APK Signing Block corrupt" },
+  E_UNSIGNED: { exit: EXIT.badInput, http: 400, summary: "APK is not signed" },
+  E_CHANNEL_INVALID: { exit: EXIT.badInput, http: 400, summary: "invalid channel id" },
+  E_CHANNEL_DUPLICATE: { exit: EXIT.badInput, http: 400, summary: "duplicate channel id" },
+  E_CHANNEL_FILE: { exit: EXIT.badInput, http: 400, summary: "channels file cannot be used" },
+  E_EXTRA_INVALID: { exit: EXIT.badInput, http: 400, summary: "invalid key=value extra" },
+  E_TEMPLATE_FIELD: { exit: EXIT.badInput, http: 400, summary: "unknown name-template field" },
+  E_OUTPUT_NAME: { exit: EXIT.badInput, http: 400, summary: "invalid or colliding output name" },
+  E_OUTPUT_DIR: { exit: EXIT.badInput, http: 400, summary: "output directory not writable" },
+  E_OUTPUT_EXISTS: {
+    exit: EXIT.badInput,
+    http: 409,
+    summary: "output exists with another channel",
+  },
+  E_DISK_FULL: { exit: EXIT.badInput, http: 507, summary: "no space left on device" },
+} as const satisfies Record<string, CodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class GamedockError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = "GamedockError";
+    this.code = code;
+    this.details = details;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return this.details
+      ? { code: this.code, message: this.message, details: this.details }
+      : { code: this.code, message: this.message };
+  }
+}
+
+export function isGamedockError(err: unknown): err is GamedockError {
+  return err instanceof GamedockError;
+}
+
+/** Node's system errors carry a string `code` such as ENOENT or ENOSPC. */
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === "object" && err !== null && "code" in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === "string" ? code : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Turns a file-system error about `path` into a GamedockError whose message says
+ * what the user has to fix. Unknown errors pass through unchanged.
+ */
+export function fsError(err: unknown, path: string, what: string): unknown {
+  switch (errnoCode(err)) {
+    case "ENOENT":
+      return new GamedockError("E_NOT_FOUND", `${what} not found: ${path}`, { path });
+    case "EACCES":
+    case "EPERM":
+      return new GamedockError("E_NO_PERMISSION", `${what} is not accessible: ${path}`, { path });
+    case "EISDIR":
+      return new GamedockError("E_NOT_A_FILE", `${what} is a directory, not a file: ${path}`, {
+        path,
+      });
+    case "ENOSPC":
+      return new GamedockError(
+        "E_DISK_FULL",
+        `no space left on device while writing ${what}: ${path}; free space or choose another output directory`,
+        { path },
+      );
+    default:
+      return err;
+  }
+}

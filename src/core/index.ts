@@ -1,0 +1,13 @@
+/** Public surface of the foundation. */
+export { DEFAULTS, configSchema, loadConfig, type Config } from "./config.js";
+export {
+  ERROR_CODES,
+  EXIT,
+  GamedockError,
+  errnoCode,
+  fsError,
+  isGamedockError,
+  type ErrorCode,
+} from "./errors.js";
+export { Lifecycle, type ShutdownHook } from "./lifecycle.js";
+export { createLogger, type Logger, type LoggerOptions } from "./logger.js";

@@ -1,0 +1,157 @@
+/**
+ * Every bad input `pack` can meet: a stable code, the right exit status, a
+ * message naming the input, and nothing left behind in the output directory.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chmod, copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { errorCode, fixture, isRoot, listFiles, removeDir, runCli, tempDir } from "../helpers/cli.js";
+
+async function expectRefusal(
+  args: string[],
+  expected: { code: string; exit: number; mentions: RegExp },
+  outDir: string,
+  options: { asNobody?: boolean } = {},
+): Promise<void> {
+  const before = await listFiles(outDir);
+  const result = await runCli(args, options);
+  assert.equal(errorCode(result), expected.code, result.stderr);
+  assert.equal(result.code, expected.exit, result.stderr);
+  assert.match(result.stderr, expected.mentions);
+  assert.equal(result.stdout, "");
+  assert.deepEqual(await listFiles(outDir), before, "no leftovers in the output directory");
+}
+
+describe("pack refuses bad input", () => {
+  let dir: string;
+  let out: string;
+  before(async () => {
+    dir = await tempDir();
+    out = join(dir, "out");
+    await chmod(dir, 0o755);
+  });
+  after(async () => {
+    await removeDir(dir);
+  });
+
+  it("not a zip", async () => {
+    const file = join(dir, "notes.apk");
+    await writeFile(file, "this is not an APK\n".repeat(10));
+    await expectRefusal(["pack", file, "-c", "a", "-o", out], { code: "E_NOT_ZIP", exit: 3, mentions: /notes\.apk/ }, out);
+  });
+
+  it("a truncated APK, cut at several points", async () => {
+    const bytes = await readFile(fixture("v1v2v3.apk"));
+    for (const keep of [100, Math.floor(bytes.length / 2), bytes.length - 30]) {
+      const file = join(dir, `cut-${keep}.apk`);
+      await writeFile(file, bytes.subarray(0, keep));
+      await expectRefusal(["pack", file, "-c", "a", "-o", out], { code: "E_TRUNCATED", exit: 3, mentions: /truncated|corrupt/ }, out);
+    }
+  });
+
+  it("zip64", async () => {
+    const src = join(dir, "z64src");
+    await mkdir(src);
+    await writeFile(join(src, "AndroidManifest.xml"), "x");
+    const file = join(dir, "zip64.apk");
+    execFileSync("zip", ["-q", "-fz", file, "AndroidManifest.xml"], { cwd: src });
+    await expectRefusal(["pack", file, "-c", "a", "-o", out], { code: "E_ZIP64", exit: 3, mentions: /zip64/ }, out);
+  });
+
+  it("a zip without AndroidManifest.xml", async () => {
+    const src = join(dir, "nomanifest");
+    await mkdir(src);
+    await writeFile(join(src, "readme.txt"), "hello");
+    const file = join(dir, "nomanifest.apk");
+    execFileSync("zip", ["-q", file, "readme.txt"], { cwd: src });
+    await expectRefusal(["pack", file, "-c", "a", "-o", out], { code: "E_NO_MANIFEST", exit: 3, mentions: /AndroidManifest\.xml/ }, out);
+  });
+
+  it("an unsigned APK, unless --allow-unsigned", async () => {
+    await expectRefusal(["pack", fixture("unsigned.apk"), "-c", "a", "-o", out], { code: "E_UNSIGNED", exit: 3, mentions: /--allow-unsigned/ }, out);
+    const allowed = join(dir, "unsigned-out");
+    const result = await runCli(["pack", fixture("unsigned.apk"), "-c", "a", "-o", allowed, "--allow-unsigned", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((await listFiles(allowed)).length, 1);
+  });
+
+  it("a directory instead of a file", async () => {
+    await expectRefusal(["pack", dir, "-c", "a", "-o", out], { code: "E_NOT_A_FILE", exit: 3, mentions: /not a regular file/ }, out);
+  });
+
+  it("a missing mother exits 4", async () => {
+    await expectRefusal(["pack", join(dir, "missing.apk"), "-c", "a", "-o", out], { code: "E_NOT_FOUND", exit: 4, mentions: /missing\.apk/ }, out);
+  });
+
+  it("a mother without read permission", async () => {
+    const file = join(dir, "secret.apk");
+    await copyFile(fixture("v1v2v3.apk"), file);
+    await chmod(file, 0o000);
+    const open = join(dir, "open-out");
+    await mkdir(open, { mode: 0o777 });
+    await chmod(open, 0o777);
+    await expectRefusal(["pack", file, "-c", "a", "-o", open], { code: "E_NO_PERMISSION", exit: 3, mentions: /secret\.apk/ }, open, { asNobody: isRoot() });
+  });
+
+  it("an output directory that cannot be written", async () => {
+    const locked = join(dir, "locked");
+    await mkdir(locked);
+    await chmod(locked, 0o555);
+    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", locked], { code: "E_OUTPUT_DIR", exit: 3, mentions: /locked.*not writable/ }, locked, { asNobody: isRoot() });
+    const underFile = join(dir, "notes.apk", "sub");
+    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", underFile], { code: "E_OUTPUT_DIR", exit: 3, mentions: /cannot be created/ }, underFile);
+  });
+
+  it("invalid channels, from -c and from a file (with its line)", async () => {
+    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "ok,bad/one", "-o", out], { code: "E_CHANNEL_INVALID", exit: 3, mentions: /"bad\/one"/ }, out);
+    const list = join(dir, "bad-channels.txt");
+    await writeFile(list, "huawei\n\n" + "x".repeat(65) + "\n");
+    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-f", list, "-o", out], { code: "E_CHANNEL_INVALID", exit: 3, mentions: /line 3.*65 characters/ }, out);
+  });
+
+  it("duplicate channels", async () => {
+    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a,b,a", "-o", out], { code: "E_CHANNEL_DUPLICATE", exit: 3, mentions: /"a" is listed twice/ }, out);
+  });
+
+  it("an unknown template field, and a template that makes names collide", async () => {
+    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", out, "--name", "{package}-{flavour}.apk"], { code: "E_TEMPLATE_FIELD", exit: 3, mentions: /\{flavour\}/ }, out);
+    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a,b", "-o", out, "--name", "{package}.apk"], { code: "E_OUTPUT_NAME", exit: 3, mentions: /also uses/ }, out);
+  });
+
+  it("no channels, or a bad -j, is a usage error", async () => {
+    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-o", out], { code: "E_USAGE", exit: 2, mentions: /-c a,b,c or -f/ }, out);
+    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a", "-j", "0", "-o", out], { code: "E_USAGE", exit: 2, mentions: /jobs/ }, out);
+  });
+});
+
+/** ENOSPC for real: a 64 KiB tmpfs fills up part-way through the children. */
+describe("pack on a full disk", { skip: isRoot() ? false : "needs root to mount a tiny tmpfs" }, () => {
+  it("stops, removes the temp file and says what to do", async () => {
+    const dir = await tempDir();
+    const mount = join(dir, "tiny");
+    await mkdir(mount);
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mount]);
+    } catch (err) {
+      if (process.env.GAMEDOCK_REQUIRE_TOOLS === "1") throw err;
+      process.stderr.write(`\n!!! SKIPPED disk-full test: cannot mount tmpfs (${String(err)})\n\n`);
+      await removeDir(dir);
+      return;
+    }
+    try {
+      const channels = Array.from({ length: 40 }, (_, i) => `c${i}`).join(",");
+      const result = await runCli(["pack", fixture("v1v2v3.apk"), "-c", channels, "-o", mount, "-j", "2"]);
+      assert.equal(errorCode(result), "E_DISK_FULL", result.stderr);
+      assert.equal(result.code, 3);
+      assert.match(result.stderr, /no space left on device/);
+      const files = await listFiles(mount);
+      assert.deepEqual(files.filter((f) => f.startsWith(".gamedock-")), [], "temp files removed");
+      assert.ok(files.length < 40);
+    } finally {
+      execFileSync("umount", [mount]);
+      await removeDir(dir);
+    }
+  });
+});

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { DEFAULTS, GamedockError, loadConfig } from "../../src/core/index.js";
+import { removeDir, tempDir } from "../helpers/cli.js";
+
+describe("config", () => {
+  it("defaults need no file", () => {
+    const config = loadConfig({ env: {} });
+    assert.equal(config.server.port, DEFAULTS.server.port);
+    assert.equal(config.pack.format, "walle");
+  });
+
+  it("a file overrides defaults and GAMEDOCK_* env overrides the file", async () => {
+    const dir = await tempDir();
+    try {
+      const file = join(dir, "gamedock.json");
+      await writeFile(file, JSON.stringify({ pack: { concurrency: 3, format: "both" } }));
+      const config = loadConfig({
+        file,
+        env: { GAMEDOCK_PACK_CONCURRENCY: "5", GAMEDOCK_SERVER_PORT: "9000" },
+      });
+      assert.equal(config.pack.concurrency, 5);
+      assert.equal(config.pack.format, "both");
+      assert.equal(config.server.port, 9000);
+      assert.equal(config.pack.v1Style, "comment");
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it("names the bad field", () => {
+    assert.throws(
+      () => loadConfig({ env: { GAMEDOCK_PACK_FORMAT: "zip" } }),
+      (err: unknown) =>
+        err instanceof GamedockError && err.code === "E_CONFIG" && /pack\.format/.test(err.message),
+    );
+  });
+
+  it("refuses unknown keys and bad JSON", async () => {
+    const dir = await tempDir();
+    try {
+      const file = join(dir, "c.json");
+      await writeFile(file, JSON.stringify({ pack: { speed: 1 } }));
+      assert.throws(() => loadConfig({ file, env: {} }), /invalid configuration at pack/);
+      await writeFile(file, "{nope");
+      assert.throws(() => loadConfig({ file, env: {} }), /not valid JSON/);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+});

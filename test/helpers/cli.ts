@@ -1,0 +1,66 @@
+/**
+ * Runs the real `gamedock` CLI (src/cli/main.ts through tsx) as a child process,
+ * optionally as the unprivileged `nobody` user so permission tests mean
+ * something when the suite runs as root.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const FIXTURES = join(ROOT, "test/fixtures");
+export const fixture = (name: string): string => join(FIXTURES, name);
+const MAIN = join(ROOT, "src/cli/main.ts");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export const NOBODY = { uid: 65534, gid: 65534 };
+export const isRoot = (): boolean => process.getuid?.() === 0;
+
+export function runCli(
+  args: string[],
+  options: { cwd?: string; asNobody?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+      ...(options.asNobody && isRoot() ? NOBODY : {}),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      resolvePromise({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+/** Parses `gamedock: CODE: message` from stderr. */
+export function errorCode(result: CliResult): string | undefined {
+  return /gamedock: (E_[A-Z0-9_]+):/.exec(result.stderr)?.[1];
+}
+
+export async function tempDir(prefix = "gamedock-test-"): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function listFiles(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
