@@ -13,7 +13,10 @@ import { dirname, join } from "node:path";
 function frameworkRes(): string {
   const files = execFileSync("dpkg", ["-L", "android-framework-res"], { encoding: "utf8" });
   const apk = files.split("\n").find((f) => /framework-res\.apk$/.test(f));
-  if (!apk) throw new Error("android-framework-res is not installed (apt-get install android-framework-res)");
+  if (!apk)
+    throw new Error(
+      "android-framework-res is not installed (apt-get install android-framework-res)",
+    );
   return apk;
 }
 
@@ -46,20 +49,64 @@ export async function buildSignedApk(target: string, mb: number): Promise<string
     await writeRandom(join(work, "assets/data.bin"), mb);
     const key = join(dirname(target), "bench.jks");
     if (!existsSync(key)) {
-      execFileSync("keytool", [
-        "-genkeypair", "-keystore", key, "-storepass", "benchpass", "-keypass", "benchpass",
-        "-alias", "bench", "-keyalg", "RSA", "-keysize", "2048", "-validity", "10000",
-        "-dname", "CN=gamedock bench",
-      ], { stdio: "ignore" });
+      execFileSync(
+        "keytool",
+        [
+          "-genkeypair",
+          "-keystore",
+          key,
+          "-storepass",
+          "benchpass",
+          "-keypass",
+          "benchpass",
+          "-alias",
+          "bench",
+          "-keyalg",
+          "RSA",
+          "-keysize",
+          "2048",
+          "-validity",
+          "10000",
+          "-dname",
+          "CN=gamedock bench",
+        ],
+        { stdio: "ignore" },
+      );
     }
     const unaligned = join(work, "unaligned.apk");
     const aligned = join(work, "aligned.apk");
-    execFileSync("aapt", ["package", "-f", "-0", "bin", "-M", join(work, "AndroidManifest.xml"), "-A", join(work, "assets"), "-I", frameworkRes(), "-F", unaligned]);
+    execFileSync("aapt", [
+      "package",
+      "-f",
+      "-0",
+      "bin",
+      "-M",
+      join(work, "AndroidManifest.xml"),
+      "-A",
+      join(work, "assets"),
+      "-I",
+      frameworkRes(),
+      "-F",
+      unaligned,
+    ]);
     execFileSync("zipalign", ["-p", "-f", "4", unaligned, aligned]);
     execFileSync("apksigner", [
-      "sign", "--ks", key, "--ks-pass", "pass:benchpass", "--ks-key-alias", "bench",
-      "--v1-signing-enabled", "true", "--v2-signing-enabled", "true", "--v3-signing-enabled", "true",
-      "--out", `${target}.tmp`, aligned,
+      "sign",
+      "--ks",
+      key,
+      "--ks-pass",
+      "pass:benchpass",
+      "--ks-key-alias",
+      "bench",
+      "--v1-signing-enabled",
+      "true",
+      "--v2-signing-enabled",
+      "true",
+      "--v3-signing-enabled",
+      "true",
+      "--out",
+      `${target}.tmp`,
+      aligned,
     ]);
     execFileSync("mv", [`${target}.tmp`, target]);
     return target;

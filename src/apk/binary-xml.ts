@@ -11,6 +11,7 @@ import {
   readStringPool,
   resError,
   RES_STRING_POOL_TYPE,
+  type Chunk,
   type StringPool,
 } from "./string-pool.js";
 
@@ -72,6 +73,8 @@ export interface XmlElement {
   namespace: string | null;
   name: string;
   line: number;
+  /** Offset of the start-element chunk, for error messages. */
+  offset: number;
   attributes: XmlAttribute[];
   children: XmlElement[];
   /** CDATA text directly inside this element, concatenated. */
@@ -123,7 +126,7 @@ export function parseBinaryXml(buf: Buffer): XmlDocument {
     const ext = chunk.offset + chunk.headerSize;
     switch (chunk.type) {
       case RES_XML_START_ELEMENT_TYPE: {
-        const element = readStartElement(buf, ext, chunk.end, line, strings, resourceIds);
+        const element = readStartElement(buf, chunk, line, strings, resourceIds);
         const parent = open.at(-1);
         if (parent) parent.children.push(element);
         else root ??= element;
@@ -162,12 +165,13 @@ function readResourceMap(buf: Buffer, start: number, end: number): number[] {
 
 function readStartElement(
   buf: Buffer,
-  ext: number,
-  end: number,
+  chunk: Chunk,
   line: number,
   strings: StringPool,
   resourceIds: number[],
 ): XmlElement {
+  const ext = chunk.offset + chunk.headerSize;
+  const { end } = chunk;
   // ResXMLTree_attrExt: ns, name, attributeStart, attributeSize, attributeCount, id/class/style index.
   need(CODE, ext, 20, end, "start element");
   const name = strings.get(buf.readUInt32LE(ext + 4));
@@ -209,6 +213,7 @@ function readStartElement(
     namespace: strings.get(buf.readUInt32LE(ext)) ?? null,
     name,
     line,
+    offset: chunk.offset,
     attributes,
     children: [],
     text: "",

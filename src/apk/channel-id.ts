@@ -13,6 +13,8 @@ const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 export type ChannelSource = string;
 
 export function validateChannelId(channel: string, source: ChannelSource): string {
+  // "Characters" means code points: what a person counts in 华为 or 小米, not UTF-16 units.
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread
   const length = [...channel].length;
   const where = `channel ${JSON.stringify(channel)} (${source})`;
   if (length === 0) {

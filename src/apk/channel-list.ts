@@ -16,11 +16,10 @@ export interface ChannelEntry {
 }
 
 export function parseChannelArg(value: string): ChannelEntry[] {
-  return value
-    .split(",")
-    .map((part) => part.trim())
-    .filter((part, i, all) => part !== "" || all.length === 1)
-    .map((channel) => ({ channel: validateChannelId(channel, "-c"), extras: {}, source: "-c" }));
+  return value.split(",").map((part, index) => {
+    const source = `-c item ${index + 1}`;
+    return { channel: validateChannelId(part.trim(), source), extras: {}, source };
+  });
 }
 
 /** Strips a `#` comment that starts a line or follows whitespace. */

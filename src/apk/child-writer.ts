@@ -1,15 +1,15 @@
 /**
- * Writes a child APK: a kernel copy of the mother (reflink or copy_file_range
- * through fs.copyFile), then the planned tail written over the old one, all in
+ * Writes a child APK: a kernel copy of the mother (reflink or copy_file_range,
+ * see kernel-copy.ts), then the planned tail written over the old one, all in
  * a temp file in the output directory that is renamed into place only when
  * complete. Any failure removes the temp file.
  */
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { copyFile, open, rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fsError } from "../core/errors.js";
 import type { ChildPlan } from "./child-plan.js";
+import { kernelCopy } from "./kernel-copy.js";
 
 export const TEMP_PREFIX = ".gamedock-";
 export const TEMP_SUFFIX = ".tmp";
@@ -26,13 +26,14 @@ export async function writeChild(
 ): Promise<void> {
   const temp = tempPathFor(outPath);
   try {
-    // FICLONE asks for a reflink and falls back to an in-kernel copy where the
-    // file system cannot share extents; either way no bytes pass through us.
-    await copyFile(motherPath, temp, constants.COPYFILE_FICLONE);
+    // No byte of the mother passes through this process.
+    await kernelCopy(motherPath, temp);
     const handle = await open(temp, "r+");
     try {
       await handle.write(plan.tail, 0, plan.tail.length, plan.keepBytes);
-      await handle.truncate(plan.size);
+      // Truncate only when the tail shrank: ext4 runs its truncate path even for
+      // an unchanged size, and there is nothing to cut.
+      if ((await handle.stat()).size > plan.size) await handle.truncate(plan.size);
     } finally {
       await handle.close();
     }

@@ -40,7 +40,11 @@ export function readManifestInfo(
 ): ManifestInfo {
   const { root } = parseBinaryXml(manifestXml);
   if (root.name !== "manifest") {
-    throw resError("E_BAD_MANIFEST", `root element is <${root.name}>, expected <manifest>`, 0);
+    throw resError(
+      "E_BAD_MANIFEST",
+      `root element is <${root.name}>, expected <manifest>`,
+      root.offset,
+    );
   }
   // The table is parsed only if some attribute is a reference: most manifests need it for the label only.
   let table: ResourceTable | undefined;
@@ -55,7 +59,7 @@ export function readManifestInfo(
 
   const packageName = findAttribute(root, undefined, "package")?.rawValue;
   if (!packageName) {
-    throw resError("E_BAD_MANIFEST", "<manifest> has no package attribute", 0);
+    throw resError("E_BAD_MANIFEST", "<manifest> has no package attribute", root.offset);
   }
   const usesSdk = findChild(root, "uses-sdk");
   const application = findChild(root, "application");

@@ -3,6 +3,7 @@
  * first failure (disk full, say) or an abort, nothing new starts; children in
  * flight finish or remove their temp file, and the error is raised.
  */
+import { asError } from "../core/errors.js";
 import { writeChild } from "./child-writer.js";
 import type { PackPlan, PlannedChild } from "./pack-plan.js";
 
@@ -55,7 +56,7 @@ export async function runPack(pack: PackPlan, options: RunOptions): Promise<Chil
   };
   const lanes = Math.max(1, Math.min(options.concurrency, queue.length));
   await Promise.all(Array.from({ length: lanes }, worker));
-  if (failure !== null) throw failure;
+  if (failure !== null) throw asError(failure);
   if (options.signal?.aborted && queue.length > 0) throw new PackAborted(results);
   // Report in the order channels were given, whatever order they finished in.
   const order = new Map(pack.children.map((c, i) => [c.channel, i]));

@@ -79,7 +79,7 @@ export function isGamedockError(err: unknown): err is GamedockError {
 /** Node's system errors carry a string `code` such as ENOENT or ENOSPC. */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === "object" && err !== null && "code" in err) {
-    const code = (err as { code: unknown }).code;
+    const code = err.code;
     return typeof code === "string" ? code : undefined;
   }
   return undefined;
@@ -101,6 +101,7 @@ export function fsError(err: unknown, path: string, what: string): unknown {
         path,
       });
     case "ENOSPC":
+    case "EDQUOT":
       return new GamedockError(
         "E_DISK_FULL",
         `no space left on device while writing ${what}: ${path}; free space or choose another output directory`,
@@ -109,4 +110,10 @@ export function fsError(err: unknown, path: string, what: string): unknown {
     default:
       return err;
   }
+}
+
+/** For rethrowing a caught value that may not be an Error. */
+export function asError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  return new Error(typeof err === "string" ? err : JSON.stringify(err));
 }

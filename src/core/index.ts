@@ -2,6 +2,7 @@
 export { DEFAULTS, configSchema, loadConfig, type Config } from "./config.js";
 export {
   ERROR_CODES,
+  asError,
   EXIT,
   GamedockError,
   errnoCode,

@@ -47,5 +47,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       transport: { target: "pino-pretty", options: { destination: 2, colorize: true } },
     });
   }
-  return pino({ level, redact, base: { pid: process.pid } }, pino.destination(2));
+  return pino(
+    { level, redact, base: { pid: process.pid } },
+    pino.destination({ dest: 2, sync: true }),
+  );
 }

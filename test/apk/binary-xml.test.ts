@@ -16,26 +16,10 @@ import {
 import { readStringPool } from "../../src/apk/string-pool.js";
 import { GamedockError } from "../../src/core/errors.js";
 import { fixture } from "../helpers/cli.js";
+import { chunk, u16, u32, u8 } from "../helpers/res-bytes.js";
 
 const NONE = 0xffffffff;
 const ANDROID_NS = "http://schemas.android.com/apk/res/android";
-
-const u8 = (n: number): Buffer => Buffer.from([n & 0xff]);
-const u16 = (n: number): Buffer => {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(n);
-  return b;
-};
-const u32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0);
-  return b;
-};
-
-function chunk(type: number, header: Buffer, body: Buffer): Buffer {
-  const headerSize = 8 + header.length;
-  return Buffer.concat([u16(type), u16(headerSize), u32(headerSize + body.length), header, body]);
-}
 
 /** A string as written into a pool: text, or raw UTF-8 bytes with an explicit char count. */
 type PoolString = string | { bytes: Buffer; chars: number };
@@ -172,13 +156,13 @@ function parsesOrFailsCleanly(fn: () => unknown, what: string, code = "E_BAD_MAN
   }
 }
 
-void describe("string pool", () => {
+describe("string pool", () => {
   const poolOf = (strings: PoolString[], utf8: boolean) => {
     const buf = stringPool(strings, utf8);
     return readStringPool(buf, 0, buf.length, "E_BAD_MANIFEST");
   };
 
-  void test("UTF-8: short and two-byte lengths, Chinese exactly, decoded by byte length", () => {
+  test("UTF-8: short and two-byte lengths, Chinese exactly, decoded by byte length", () => {
     const long = "游".repeat(50) + "x".repeat(100); // 150 chars, 250 bytes: both lengths need 2 bytes
     const veryLong = "长".repeat(9000); // 27000 bytes, just under the 0x7fff limit
     const pool = poolOf(["", "abc", "游戏盒子测试", long, veryLong], true);
@@ -192,25 +176,25 @@ void describe("string pool", () => {
     assert.equal(lying.get(0), "版本1.0测试");
   });
 
-  void test("UTF-16: short and two-unit lengths, surrogate pairs", () => {
+  test("UTF-16: short and two-unit lengths, surrogate pairs", () => {
     const long = "a".repeat(40000) + "游";
     const pool = poolOf(["游戏盒子测试", long, "😀"], false);
     assert.equal(pool.isUtf8, false);
     assert.deepEqual([pool.get(0), pool.get(1), pool.get(2)], ["游戏盒子测试", long, "😀"]);
   });
 
-  void test("UTF-8 with CESU-8 surrogates (old aapt) decodes to the real character", () => {
+  test("UTF-8 with CESU-8 surrogates (old aapt) decodes to the real character", () => {
     const cesu = Buffer.from([0x61, 0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80, 0x62]);
     assert.equal(poolOf([{ bytes: cesu, chars: 4 }], true).get(0), "a😀b");
   });
 
-  void test("no-string and out-of-range indexes give undefined", () => {
+  test("no-string and out-of-range indexes give undefined", () => {
     const pool = poolOf(["a"], true);
     assert.equal(pool.get(NONE), undefined);
     assert.equal(pool.get(1), undefined);
   });
 
-  void test("a length running past the pool is a GamedockError naming the offset", () => {
+  test("a length running past the pool is a GamedockError naming the offset", () => {
     const buf = stringPool(["abcdef"], true);
     buf[buf.readUInt32LE(20) + 1] = 0x7f; // byte length 127 runs past the pool
     const pool = readStringPool(buf, 0, buf.length, "E_BAD_RESOURCES");
@@ -223,9 +207,9 @@ void describe("string pool", () => {
   });
 });
 
-void describe("binary XML", () => {
+describe("binary XML", () => {
   for (const utf8 of [true, false]) {
-    void test(`obfuscated names resolve through the resource map (${utf8 ? "UTF-8" : "UTF-16"} pool)`, () => {
+    test(`obfuscated names resolve through the resource map (${utf8 ? "UTF-8" : "UTF-16"} pool)`, () => {
       const { root } = parseBinaryXml(obfuscatedManifest(utf8));
       assert.equal(root.name, "manifest");
       assert.equal(findAttribute(root, undefined, "package")?.rawValue, "com.example.x");
@@ -250,7 +234,7 @@ void describe("binary XML", () => {
     });
   }
 
-  void test("fixture manifests (aapt, UTF-16 pools) parse into the expected tree", () => {
+  test("fixture manifests (aapt, UTF-16 pools) parse into the expected tree", () => {
     const { root, strings } = parseBinaryXml(
       unzipEntry(fixture("chinese.apk"), "AndroidManifest.xml"),
     );
@@ -279,7 +263,7 @@ void describe("binary XML", () => {
     assert.deepEqual([name?.rawValue, name?.value.dataType], ["正式版2.0", TYPE.STRING]);
   });
 
-  void test("wrong magic, empty input and a zero-size chunk are GamedockErrors", () => {
+  test("wrong magic, empty input and a zero-size chunk are GamedockErrors", () => {
     const good = obfuscatedManifest(true);
     const arscMagic = Buffer.from(good);
     arscMagic.writeUInt16LE(0x0002, 0);
@@ -302,7 +286,7 @@ void describe("binary XML", () => {
     assert.throws(() => parseBinaryXml(noRoot), { message: /no root element/ });
   });
 
-  void test("node bodies shorter than their kind needs are GamedockErrors", () => {
+  test("node bodies shorter than their kind needs are GamedockErrors", () => {
     const pool = stringPool(["manifest", "a"], true);
     const root = startElement(1, NONE, 0, []);
     const cases: [Buffer[], RegExp][] = [
@@ -323,7 +307,7 @@ void describe("binary XML", () => {
     }
   });
 
-  void test("every prefix of a manifest parses or throws GamedockError", () => {
+  test("every prefix of a manifest parses or throws GamedockError", () => {
     for (const whole of [
       unzipEntry(fixture("v1v2v3.apk"), "AndroidManifest.xml"),
       obfuscatedManifest(true),
@@ -338,7 +322,7 @@ void describe("binary XML", () => {
     }
   });
 
-  void test("random byte corruption parses or throws GamedockError", () => {
+  test("random byte corruption parses or throws GamedockError", () => {
     let seed = 0x9e3779b9;
     const random = (): number => {
       seed ^= seed << 13;

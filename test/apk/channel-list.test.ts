@@ -112,7 +112,9 @@ describe("channel lists", () => {
   it("refuses duplicates, naming both places", () => {
     const entries = parseChannelFileText("a\nb\na\n", "ch.txt");
     assert.throws(
-      () => rejectDuplicates(entries),
+      () => {
+        rejectDuplicates(entries);
+      },
       (err: unknown) => {
         return (
           err instanceof GamedockError &&

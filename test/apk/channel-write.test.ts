@@ -25,7 +25,7 @@ function readBlockPairs(apk: Buffer): Map<number, Buffer> {
   assert.equal(apk.toString("latin1", cdOffset - 16, cdOffset), "APK Sig Block 42");
   const size = Number(apk.readBigUInt64LE(cdOffset - 24));
   const pairs = new Map<number, Buffer>();
-  for (let pos = cdOffset - size - 8 + 8; pos < cdOffset - 24; ) {
+  for (let pos = cdOffset - size - 8 + 8; pos < cdOffset - 24;) {
     const len = Number(apk.readBigUInt64LE(pos));
     pairs.set(apk.readUInt32LE(pos + 8), apk.subarray(pos + 12, pos + 8 + len));
     pos += 8 + len;
@@ -69,9 +69,16 @@ describe("writing channels", { skip: toolSkip }, () => {
         const extras: Record<string, string> =
           format === "vasdolly" ? {} : { region: "cn", 备注: "测试" };
         const { layout } = await openApk(mother);
-        await writeChild(mother, planChild(layout, { channel, extras, format, v1Style: "comment" }), out);
+        await writeChild(
+          mother,
+          planChild(layout, { channel, extras, format, v1Style: "comment" }),
+          out,
+        );
 
-        const [before, afterVerify] = await Promise.all([apksignerVerify(mother), apksignerVerify(out)]);
+        const [before, afterVerify] = await Promise.all([
+          apksignerVerify(mother),
+          apksignerVerify(out),
+        ]);
         assert.ok(afterVerify.ok, afterVerify.output);
         assert.deepEqual(
           { v1: afterVerify.v1, v2: afterVerify.v2, v3: afterVerify.v3, v31: afterVerify.v31 },
@@ -87,7 +94,10 @@ describe("writing channels", { skip: toolSkip }, () => {
           assert.deepEqual(pairs.get(id), value, `pair 0x${id.toString(16)} changed`);
         }
         if (format !== "vasdolly") {
-          const json = JSON.parse(pairs.get(0x71777777)!.toString("utf8")) as Record<string, string>;
+          const json = JSON.parse(pairs.get(0x71777777)!.toString("utf8")) as Record<
+            string,
+            string
+          >;
           assert.deepEqual(json, { ...extras, channel });
         } else {
           assert.equal(pairs.has(0x71777777), false);
@@ -113,50 +123,165 @@ describe("writing channels", { skip: toolSkip }, () => {
     const first = join(dir, "first.apk");
     const second = join(dir, "second.apk");
     const mother = fixture("v1v2v3.apk");
-    await writeChild(mother, planChild((await openApk(mother)).layout, { channel: "a", extras: { k: "1" }, format: "both", v1Style: "comment" }), first);
-    await writeChild(first, planChild((await openApk(first)).layout, { channel: "b", extras: {}, format: "walle", v1Style: "comment" }), second);
+    await writeChild(
+      mother,
+      planChild((await openApk(mother)).layout, {
+        channel: "a",
+        extras: { k: "1" },
+        format: "both",
+        v1Style: "comment",
+      }),
+      first,
+    );
+    await writeChild(
+      first,
+      planChild((await openApk(first)).layout, {
+        channel: "b",
+        extras: {},
+        format: "walle",
+        v1Style: "comment",
+      }),
+      second,
+    );
     const layout = await readApkLayout(second);
     assert.equal(layout.signingBlock?.pairs.filter((p) => p.id === 0x71777777).length, 1);
-    assert.equal(layout.signingBlock?.pairs.some((p) => p.id === 0x881155ff), false);
-    assert.deepEqual((await inspectApk(second)).channel, { channel: "b", extras: {}, format: "walle" });
+    assert.equal(
+      layout.signingBlock?.pairs.some((p) => p.id === 0x881155ff),
+      false,
+    );
+    assert.deepEqual((await inspectApk(second)).channel, {
+      channel: "b",
+      extras: {},
+      format: "walle",
+    });
     assert.ok((await apksignerVerify(second)).ok);
   });
 
   it("v1-only APKs get VasDolly's zip-comment channel, still v1-valid", async () => {
     const mother = fixture("v1only.apk");
     const out = join(dir, "v1-comment.apk");
-    await writeChild(mother, planChild((await openApk(mother)).layout, { channel: "小米", extras: {}, format: "walle", v1Style: "comment" }), out);
+    await writeChild(
+      mother,
+      planChild((await openApk(mother)).layout, {
+        channel: "小米",
+        extras: {},
+        format: "walle",
+        v1Style: "comment",
+      }),
+      out,
+    );
     const verify = await apksignerVerify(out);
     assert.ok(verify.ok && verify.v1, verify.output);
     assert.equal(readCommentChannel(await readFile(out)), "小米");
-    assert.deepEqual((await inspectApk(out)).channel, { channel: "小米", extras: {}, format: "v1-comment" });
+    assert.deepEqual((await inspectApk(out)).channel, {
+      channel: "小米",
+      extras: {},
+      format: "v1-comment",
+    });
     assert.deepEqual(await aaptBadging(out), await aaptBadging(mother));
+  });
+
+  it("a shorter channel over a longer one shrinks the file to the right size", async () => {
+    const mother = fixture("v1only.apk");
+    const long = join(dir, "v1-long.apk");
+    const short = join(dir, "v1-short.apk");
+    const spec = { extras: {}, format: "walle", v1Style: "comment" } as const;
+    await writeChild(
+      mother,
+      planChild((await openApk(mother)).layout, { ...spec, channel: "渠道".repeat(30) }),
+      long,
+    );
+    const plan = planChild((await openApk(long)).layout, { ...spec, channel: "s" });
+    await writeChild(long, plan, short);
+    const bytes = await readFile(short);
+    assert.equal(bytes.length, plan.size);
+    assert.ok(bytes.length < (await readFile(long)).length);
+    assert.equal(readCommentChannel(bytes), "s");
+    assert.ok((await apksignerVerify(short)).ok);
   });
 
   it("v1-only APKs can carry the design note's META-INF/channel_<id> entry", async () => {
     const mother = fixture("v1only.apk");
     const out = join(dir, "v1-metainf.apk");
     const again = join(dir, "v1-metainf-again.apk");
-    await writeChild(mother, planChild((await openApk(mother)).layout, { channel: "oppo", extras: {}, format: "walle", v1Style: "meta-inf" }), out);
-    await writeChild(out, planChild((await openApk(out)).layout, { channel: "vivo", extras: {}, format: "walle", v1Style: "meta-inf" }), again);
-    for (const [file, channel] of [[out, "oppo"], [again, "vivo"]] as const) {
+    await writeChild(
+      mother,
+      planChild((await openApk(mother)).layout, {
+        channel: "oppo",
+        extras: {},
+        format: "walle",
+        v1Style: "meta-inf",
+      }),
+      out,
+    );
+    await writeChild(
+      out,
+      planChild((await openApk(out)).layout, {
+        channel: "vivo",
+        extras: {},
+        format: "walle",
+        v1Style: "meta-inf",
+      }),
+      again,
+    );
+    for (const [file, channel] of [
+      [out, "oppo"],
+      [again, "vivo"],
+    ] as const) {
       const verify = await apksignerVerify(file);
       assert.ok(verify.ok && verify.v1, verify.output);
       const names = (await readApkLayout(file)).entries.map((e) => e.name);
-      assert.deepEqual(names.filter((n) => n.startsWith("META-INF/channel_")), [`META-INF/channel_${channel}`]);
-      assert.deepEqual((await inspectApk(file)).channel, { channel, extras: {}, format: "meta-inf" });
+      assert.deepEqual(
+        names.filter((n) => n.startsWith("META-INF/channel_")),
+        [`META-INF/channel_${channel}`],
+      );
+      assert.deepEqual((await inspectApk(file)).channel, {
+        channel,
+        extras: {},
+        format: "meta-inf",
+      });
       assert.deepEqual(await aaptBadging(file), await aaptBadging(mother));
     }
+  });
+
+  it("both copiers (GNU cp and fs.copyFile) write identical, valid children", async () => {
+    const mother = fixture("v3rotated.apk");
+    const plan = planChild((await openApk(mother)).layout, {
+      channel: "copier",
+      extras: {},
+      format: "both",
+      v1Style: "comment",
+    });
+    const outputs: Buffer[] = [];
+    for (const copier of ["cp", "node"]) {
+      const out = join(dir, `copier-${copier}.apk`);
+      process.env.GAMEDOCK_COPIER = copier;
+      try {
+        await writeChild(mother, plan, out);
+      } finally {
+        delete process.env.GAMEDOCK_COPIER;
+      }
+      assert.ok((await apksignerVerify(out)).ok);
+      outputs.push(await readFile(out));
+    }
+    assert.ok(outputs[0]!.equals(outputs[1]!));
   });
 
   it("a child is the mother's bytes up to the block, then a new tail", async () => {
     const mother = fixture("v1v2v3.apk");
     const out = join(dir, "prefix.apk");
     const { layout } = await openApk(mother);
-    await writeChild(mother, planChild(layout, { channel: "x", extras: {}, format: "walle", v1Style: "comment" }), out);
+    await writeChild(
+      mother,
+      planChild(layout, { channel: "x", extras: {}, format: "walle", v1Style: "comment" }),
+      out,
+    );
     const [m, c] = await Promise.all([readFile(mother), readFile(out)]);
     const keep = layout.signingBlock!.offset;
     assert.ok(c.subarray(0, keep).equals(m.subarray(0, keep)));
-    assert.deepEqual((await listFiles(dir)).filter((f) => f.endsWith(".tmp")), []);
+    assert.deepEqual(
+      (await listFiles(dir)).filter((f) => f.endsWith(".tmp")),
+      [],
+    );
   });
 });

@@ -13,55 +13,15 @@ import { after, describe, test } from "node:test";
 import { readManifestInfo, type ManifestInfo } from "../../src/apk/manifest.js";
 import { GamedockError } from "../../src/core/errors.js";
 import { fixture } from "../helpers/cli.js";
+import { FIXTURES } from "../helpers/fixture-facts.js";
 import { aaptBadging, skipUnlessTool } from "../helpers/tools.js";
 
 const FRAMEWORK = "/usr/share/android-framework-res/framework-res.apk";
 
-const sample = (pkg: string, minSdk: number, targetSdk: number): ManifestInfo => ({
-  package: pkg,
-  versionCode: 42,
-  versionName: "1.2.3",
-  minSdk,
-  targetSdk,
-  label: "Gamedock Sample",
-});
-const chinese: ManifestInfo = {
-  package: "com.gamedock.chinese",
-  versionCode: 7,
-  versionName: "版本1.0测试",
-  minSdk: 21,
-  targetSdk: 29,
-  label: "游戏盒子测试",
-};
-const LONG_LABEL =
-  '游戏盒子超长名称测试：Gamedock\'s "long label" fixture — 用于测试 resources.arsc 中 UTF-8 字符串池的长长度编码，字符数与字节数都超过一百二十七。The quick brown fox jumps over the lazy dog 0123456789 结束';
-
 /** What test/fixtures/README.md promises for each fixture. */
-const EXPECTED: Record<string, ManifestInfo> = {
-  "v1v2v3.apk": sample("com.gamedock.sample", 21, 29),
-  "v1v2v3-nopad.apk": sample("com.gamedock.sample", 21, 29),
-  "v3rotated.apk": sample("com.gamedock.sample", 21, 29),
-  "unsigned.apk": sample("com.gamedock.sample", 21, 29),
-  "v1only.apk": sample("com.gamedock.sample.v1only", 19, 28),
-  "v2only.apk": sample("com.gamedock.sample.v2only", 24, 29),
-  "chinese.apk": chinese,
-  "chinese-utf16.apk": chinese,
-  "chinese-aapt2.apk": chinese,
-  "chinese-literal.apk": {
-    ...chinese,
-    package: "com.gamedock.chinese.literal",
-    versionCode: 8,
-    versionName: "正式版2.0",
-    label: "游戏盒子正式版",
-  },
-  "longname.apk": {
-    ...chinese,
-    package: "com.gamedock.longname",
-    versionCode: 9,
-    versionName: "长名称1.0",
-    label: LONG_LABEL,
-  },
-};
+const EXPECTED: Record<string, ManifestInfo> = Object.fromEntries(
+  Object.entries(FIXTURES).map(([name, facts]) => [name, facts.badging]),
+);
 
 function unzipEntry(apk: string, name: string): Buffer | undefined {
   try {
@@ -92,12 +52,12 @@ function scrambleNames(manifest: Buffer, names: string[]): Buffer {
   return copy;
 }
 
-void describe("readManifestInfo on the fixtures", () => {
+describe("readManifestInfo on the fixtures", () => {
   for (const [name, expected] of Object.entries(EXPECTED)) {
-    void test(`${name}: known values`, () => {
+    test(`${name}: known values`, () => {
       assert.deepEqual(readApk(fixture(name)), expected);
     });
-    void test(`${name}: same as aapt dump badging`, { skip: skipUnlessTool("aapt") }, async () => {
+    test(`${name}: same as aapt dump badging`, { skip: skipUnlessTool("aapt") }, async () => {
       const badging = await aaptBadging(fixture(name));
       const ours = readApk(fixture(name));
       assert.deepEqual(
@@ -107,17 +67,17 @@ void describe("readManifestInfo on the fixtures", () => {
     });
   }
 
-  void test("scrambled attribute names still resolve by resource id", () => {
+  test("scrambled attribute names still resolve by resource id", () => {
     const apk = fixture("chinese.apk");
     const manifest = unzipEntry(apk, "AndroidManifest.xml") ?? Buffer.alloc(0);
     const names = ["versionCode", "versionName", "minSdkVersion", "targetSdkVersion", "label"];
     assert.deepEqual(
       readManifestInfo(scrambleNames(manifest, names), unzipEntry(apk, "resources.arsc")),
-      chinese,
+      EXPECTED["chinese.apk"],
     );
   });
 
-  void test("references without resources.arsc give null, literals still read", () => {
+  test("references without resources.arsc give null, literals still read", () => {
     const manifest =
       unzipEntry(fixture("chinese-literal.apk"), "AndroidManifest.xml") ?? Buffer.alloc(0);
     const info = readManifestInfo(manifest, undefined);
@@ -126,7 +86,7 @@ void describe("readManifestInfo on the fixtures", () => {
   });
 });
 
-void describe(
+describe(
   "readManifestInfo on scratch builds",
   { skip: skipUnlessTool("aapt") || (!existsSync(FRAMEWORK) && "android-framework-res missing") },
   () => {
@@ -166,7 +126,7 @@ void describe(
       return { info: readApk(apk), badging: badging.stdout + badging.stderr };
     }
 
-    void test("codename minSdkVersion maps to 10000, as the platform does", () => {
+    test("codename minSdkVersion maps to 10000, as the platform does", () => {
       const { info, badging } = build(
         `android:versionCode="1"`,
         `<uses-sdk android:minSdkVersion="Tiramisu"/>`,
@@ -175,7 +135,7 @@ void describe(
       assert.deepEqual([info.minSdk, info.targetSdk], [10000, 10000]);
     });
 
-    void test("missing uses-sdk: minSdk 1, targetSdk = minSdk; missing versionName: null", () => {
+    test("missing uses-sdk: minSdk 1, targetSdk = minSdk; missing versionName: null", () => {
       const { info, badging } = build(
         `android:versionCode="0x7fffffff"`,
         `<application android:label="lit&quot;x'y"/>`,
@@ -193,14 +153,14 @@ void describe(
       });
     });
 
-    void test("targetSdk defaults to minSdk; codename targetSdk", () => {
+    test("targetSdk defaults to minSdk; codename targetSdk", () => {
       assert.deepEqual(pick(build("", `<uses-sdk android:minSdkVersion="15"/>`).info), [15, 15]);
       const { info, badging } = build("", `<uses-sdk android:targetSdkVersion="Q"/>`);
       assert.match(badging, /^targetSdkVersion:'Q'$/m);
       assert.deepEqual(pick(info), [1, 10000]);
     });
 
-    void test("integer and string references resolve through resources.arsc", () => {
+    test("integer and string references resolve through resources.arsc", () => {
       const { info, badging } = build(
         `android:versionName="@string/name"`,
         `<uses-sdk android:minSdkVersion="@integer/sdk" android:targetSdkVersion="@integer/sdk"/><application android:label="@string/name"/>`,
@@ -217,7 +177,7 @@ void describe(
 
 const pick = (info: ManifestInfo): [number, number] => [info.minSdk, info.targetSdk];
 
-void describe("readManifestInfo on bad input", () => {
+describe("readManifestInfo on bad input", () => {
   const apk = fixture("chinese.apk");
   const manifest = unzipEntry(apk, "AndroidManifest.xml") ?? Buffer.alloc(0);
   const arsc = unzipEntry(apk, "resources.arsc") ?? Buffer.alloc(0);
@@ -231,7 +191,7 @@ void describe("readManifestInfo on bad input", () => {
     }
   }
 
-  void test("every prefix of the manifest (and of resources.arsc) reads or throws GamedockError", () => {
+  test("every prefix of the manifest (and of resources.arsc) reads or throws GamedockError", () => {
     for (let cut = 0; cut < manifest.length; cut++) {
       const prefix = Buffer.from(manifest.subarray(0, cut));
       if (cut >= 8) prefix.writeUInt32LE(cut, 4);
@@ -244,7 +204,7 @@ void describe("readManifestInfo on bad input", () => {
     }
   });
 
-  void test("not a manifest, no package, resources.arsc swapped in", () => {
+  test("not a manifest, no package, resources.arsc swapped in", () => {
     assert.throws(() => readManifestInfo(arsc, arsc), {
       code: "E_BAD_MANIFEST",
       message: /not binary XML.*offset 0/,

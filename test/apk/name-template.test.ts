@@ -26,7 +26,9 @@ describe("name templates", () => {
 
   it("refuses unknown fields, naming the field and the known ones", () => {
     assert.throws(
-      () => validateTemplate("{package}-{flavor}.apk"),
+      () => {
+        validateTemplate("{package}-{flavor}.apk");
+      },
       (err: unknown) => {
         return (
           err instanceof GamedockError &&
@@ -36,12 +38,16 @@ describe("name templates", () => {
         );
       },
     );
-    assert.throws(() => validateTemplate("{package.apk"), /unmatched/);
+    assert.throws(() => {
+      validateTemplate("{package.apk");
+    }, /unmatched/);
   });
 
   it("refuses path separators in the template", () => {
     assert.throws(
-      () => validateTemplate("out/{channel}.apk"),
+      () => {
+        validateTemplate("out/{channel}.apk");
+      },
       (err: unknown) => {
         return err instanceof GamedockError && err.code === "E_OUTPUT_NAME";
       },

@@ -14,23 +14,7 @@ import { TYPE } from "../../src/apk/binary-xml.js";
 import { parseResourceTable } from "../../src/apk/resources-arsc.js";
 import { GamedockError } from "../../src/core/errors.js";
 import { fixture } from "../helpers/cli.js";
-
-const u8 = (n: number): Buffer => Buffer.from([n & 0xff]);
-const u16 = (n: number): Buffer => {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(n);
-  return b;
-};
-const u32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0);
-  return b;
-};
-
-function chunk(type: number, header: Buffer, body: Buffer): Buffer {
-  const headerSize = 8 + header.length;
-  return Buffer.concat([u16(type), u16(headerSize), u32(headerSize + body.length), header, body]);
-}
+import { chunk, u16, u32, u8 } from "../helpers/res-bytes.js";
 
 /** UTF-8 string pool; strings here are short (one-byte lengths). */
 function stringPool(strings: string[]): Buffer {
@@ -233,8 +217,8 @@ function exercise(buf: Buffer): void {
   }
 }
 
-void describe("resources.arsc", () => {
-  void test("fixtures: Chinese strings from UTF-8 and UTF-16 value pools", () => {
+describe("resources.arsc", () => {
+  test("fixtures: Chinese strings from UTF-8 and UTF-16 value pools", () => {
     for (const name of ["chinese.apk", "chinese-utf16.apk"]) {
       const t = parseResourceTable(unzipEntry(fixture(name), "resources.arsc"));
       assert.equal(t.values.isUtf8, name === "chinese.apk");
@@ -248,7 +232,7 @@ void describe("resources.arsc", () => {
     }
   });
 
-  void test("fixture with a >127-byte UTF-8 label (two-byte lengths)", () => {
+  test("fixture with a >127-byte UTF-8 label (two-byte lengths)", () => {
     const label = parseResourceTable(
       unzipEntry(fixture("longname.apk"), "resources.arsc"),
     ).resolveString(0x7f020000);
@@ -258,7 +242,7 @@ void describe("resources.arsc", () => {
     assert.ok(Buffer.byteLength(label) > 127 && label.length > 127);
   });
 
-  void test("synthetic table: dense, 16-bit and sparse offsets, compact entries, default config first", () => {
+  test("synthetic table: dense, 16-bit and sparse offsets, compact entries, default config first", () => {
     const t = parseResourceTable(syntheticTable());
     assert.equal(t.resolveString(STR(1, 0)), "默认"); // default wins over zh, de
     assert.equal(t.entryName(STR(1, 0)), "string/app_name");
@@ -275,7 +259,7 @@ void describe("resources.arsc", () => {
     assert.equal(t.resolveString(0x7e010000), undefined);
   });
 
-  void test("aapt2 with --enable-sparse-encoding: sparse configs resolve", (t) => {
+  test("aapt2 with --enable-sparse-encoding: sparse configs resolve", (t) => {
     const framework = "/usr/share/android-framework-res/framework-res.apk";
     if (
       spawnSync("aapt2", ["version"]).status !== 0 ||
@@ -330,7 +314,7 @@ void describe("resources.arsc", () => {
     }
   });
 
-  void test("wrong magic, empty input and zero-size chunks are GamedockErrors", () => {
+  test("wrong magic, empty input and zero-size chunks are GamedockErrors", () => {
     const good = syntheticTable();
     const xmlMagic = Buffer.from(good);
     xmlMagic.writeUInt16LE(0x0003, 0);
@@ -351,7 +335,7 @@ void describe("resources.arsc", () => {
     assert.throws(() => parseResourceTable(zeroPackage), { code: "E_BAD_RESOURCES" });
   });
 
-  void test("every prefix of a table parses or throws GamedockError", () => {
+  test("every prefix of a table parses or throws GamedockError", () => {
     for (const whole of [unzipEntry(fixture("chinese.apk"), "resources.arsc"), syntheticTable()]) {
       for (let cut = 0; cut < whole.length; cut++) {
         const prefix = Buffer.from(whole.subarray(0, cut));
@@ -366,7 +350,7 @@ void describe("resources.arsc", () => {
     }
   });
 
-  void test("random byte corruption parses or throws GamedockError", () => {
+  test("random byte corruption parses or throws GamedockError", () => {
     let seed = 0x2545f491;
     const random = (): number => {
       seed ^= seed << 13;

@@ -5,6 +5,7 @@ import {
   PAIR_ID,
   makePair,
   parseSigningBlock,
+  schemesInBlock,
   serializeSigningBlock,
 } from "../../src/apk/signing-block.js";
 import { GamedockError } from "../../src/core/errors.js";
@@ -61,5 +62,14 @@ describe("APK Signing Block", () => {
       () => parseSigningBlock(overrun, 0),
       (e: unknown) => e instanceof GamedockError && e.code === "E_BAD_SIGNING_BLOCK",
     );
+  });
+});
+
+describe("signature scheme detection", () => {
+  it("reports v2, v3 and v3.1 from their pair ids", () => {
+    const v31 = makePair(PAIR_ID.v31, randomBytes(64));
+    const block = parseSigningBlock(serializeSigningBlock([v2, v3, v31], true), 0);
+    assert.deepEqual(schemesInBlock(block), { v2: true, v3: true, v31: true });
+    assert.deepEqual(schemesInBlock(null), { v2: false, v3: false, v31: false });
   });
 });

@@ -7,7 +7,16 @@ import { execFileSync } from "node:child_process";
 import { chmod, copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { errorCode, fixture, isRoot, listFiles, removeDir, runCli, tempDir } from "../helpers/cli.js";
+import { apksignerVerify, skipUnlessTool } from "../helpers/tools.js";
+import {
+  errorCode,
+  fixture,
+  isRoot,
+  listFiles,
+  removeDir,
+  runCli,
+  tempDir,
+} from "../helpers/cli.js";
 
 async function expectRefusal(
   args: string[],
@@ -39,7 +48,11 @@ describe("pack refuses bad input", () => {
   it("not a zip", async () => {
     const file = join(dir, "notes.apk");
     await writeFile(file, "this is not an APK\n".repeat(10));
-    await expectRefusal(["pack", file, "-c", "a", "-o", out], { code: "E_NOT_ZIP", exit: 3, mentions: /notes\.apk/ }, out);
+    await expectRefusal(
+      ["pack", file, "-c", "a", "-o", out],
+      { code: "E_NOT_ZIP", exit: 3, mentions: /notes\.apk/ },
+      out,
+    );
   });
 
   it("a truncated APK, cut at several points", async () => {
@@ -47,7 +60,11 @@ describe("pack refuses bad input", () => {
     for (const keep of [100, Math.floor(bytes.length / 2), bytes.length - 30]) {
       const file = join(dir, `cut-${keep}.apk`);
       await writeFile(file, bytes.subarray(0, keep));
-      await expectRefusal(["pack", file, "-c", "a", "-o", out], { code: "E_TRUNCATED", exit: 3, mentions: /truncated|corrupt/ }, out);
+      await expectRefusal(
+        ["pack", file, "-c", "a", "-o", out],
+        { code: "E_TRUNCATED", exit: 3, mentions: /truncated|corrupt/ },
+        out,
+      );
     }
   });
 
@@ -57,7 +74,11 @@ describe("pack refuses bad input", () => {
     await writeFile(join(src, "AndroidManifest.xml"), "x");
     const file = join(dir, "zip64.apk");
     execFileSync("zip", ["-q", "-fz", file, "AndroidManifest.xml"], { cwd: src });
-    await expectRefusal(["pack", file, "-c", "a", "-o", out], { code: "E_ZIP64", exit: 3, mentions: /zip64/ }, out);
+    await expectRefusal(
+      ["pack", file, "-c", "a", "-o", out],
+      { code: "E_ZIP64", exit: 3, mentions: /zip64/ },
+      out,
+    );
   });
 
   it("a zip without AndroidManifest.xml", async () => {
@@ -66,23 +87,48 @@ describe("pack refuses bad input", () => {
     await writeFile(join(src, "readme.txt"), "hello");
     const file = join(dir, "nomanifest.apk");
     execFileSync("zip", ["-q", file, "readme.txt"], { cwd: src });
-    await expectRefusal(["pack", file, "-c", "a", "-o", out], { code: "E_NO_MANIFEST", exit: 3, mentions: /AndroidManifest\.xml/ }, out);
+    await expectRefusal(
+      ["pack", file, "-c", "a", "-o", out],
+      { code: "E_NO_MANIFEST", exit: 3, mentions: /AndroidManifest\.xml/ },
+      out,
+    );
   });
 
   it("an unsigned APK, unless --allow-unsigned", async () => {
-    await expectRefusal(["pack", fixture("unsigned.apk"), "-c", "a", "-o", out], { code: "E_UNSIGNED", exit: 3, mentions: /--allow-unsigned/ }, out);
+    await expectRefusal(
+      ["pack", fixture("unsigned.apk"), "-c", "a", "-o", out],
+      { code: "E_UNSIGNED", exit: 3, mentions: /--allow-unsigned/ },
+      out,
+    );
     const allowed = join(dir, "unsigned-out");
-    const result = await runCli(["pack", fixture("unsigned.apk"), "-c", "a", "-o", allowed, "--allow-unsigned", "--json"]);
+    const result = await runCli([
+      "pack",
+      fixture("unsigned.apk"),
+      "-c",
+      "a",
+      "-o",
+      allowed,
+      "--allow-unsigned",
+      "--json",
+    ]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal((await listFiles(allowed)).length, 1);
   });
 
   it("a directory instead of a file", async () => {
-    await expectRefusal(["pack", dir, "-c", "a", "-o", out], { code: "E_NOT_A_FILE", exit: 3, mentions: /not a regular file/ }, out);
+    await expectRefusal(
+      ["pack", dir, "-c", "a", "-o", out],
+      { code: "E_NOT_A_FILE", exit: 3, mentions: /not a regular file/ },
+      out,
+    );
   });
 
   it("a missing mother exits 4", async () => {
-    await expectRefusal(["pack", join(dir, "missing.apk"), "-c", "a", "-o", out], { code: "E_NOT_FOUND", exit: 4, mentions: /missing\.apk/ }, out);
+    await expectRefusal(
+      ["pack", join(dir, "missing.apk"), "-c", "a", "-o", out],
+      { code: "E_NOT_FOUND", exit: 4, mentions: /missing\.apk/ },
+      out,
+    );
   });
 
   it("a mother without read permission", async () => {
@@ -92,66 +138,125 @@ describe("pack refuses bad input", () => {
     const open = join(dir, "open-out");
     await mkdir(open, { mode: 0o777 });
     await chmod(open, 0o777);
-    await expectRefusal(["pack", file, "-c", "a", "-o", open], { code: "E_NO_PERMISSION", exit: 3, mentions: /secret\.apk/ }, open, { asNobody: isRoot() });
+    await expectRefusal(
+      ["pack", file, "-c", "a", "-o", open],
+      { code: "E_NO_PERMISSION", exit: 3, mentions: /secret\.apk/ },
+      open,
+      { asNobody: isRoot() },
+    );
   });
 
   it("an output directory that cannot be written", async () => {
     const locked = join(dir, "locked");
     await mkdir(locked);
     await chmod(locked, 0o555);
-    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", locked], { code: "E_OUTPUT_DIR", exit: 3, mentions: /locked.*not writable/ }, locked, { asNobody: isRoot() });
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", locked],
+      { code: "E_OUTPUT_DIR", exit: 3, mentions: /locked.*not writable/ },
+      locked,
+      { asNobody: isRoot() },
+    );
     const underFile = join(dir, "notes.apk", "sub");
-    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", underFile], { code: "E_OUTPUT_DIR", exit: 3, mentions: /cannot be created/ }, underFile);
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", underFile],
+      { code: "E_OUTPUT_DIR", exit: 3, mentions: /cannot be created/ },
+      underFile,
+    );
   });
 
   it("invalid channels, from -c and from a file (with its line)", async () => {
-    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "ok,bad/one", "-o", out], { code: "E_CHANNEL_INVALID", exit: 3, mentions: /"bad\/one"/ }, out);
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-c", "ok,bad/one", "-o", out],
+      { code: "E_CHANNEL_INVALID", exit: 3, mentions: /"bad\/one"/ },
+      out,
+    );
     const list = join(dir, "bad-channels.txt");
     await writeFile(list, "huawei\n\n" + "x".repeat(65) + "\n");
-    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-f", list, "-o", out], { code: "E_CHANNEL_INVALID", exit: 3, mentions: /line 3.*65 characters/ }, out);
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-f", list, "-o", out],
+      { code: "E_CHANNEL_INVALID", exit: 3, mentions: /line 3.*65 characters/ },
+      out,
+    );
   });
 
   it("duplicate channels", async () => {
-    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a,b,a", "-o", out], { code: "E_CHANNEL_DUPLICATE", exit: 3, mentions: /"a" is listed twice/ }, out);
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-c", "a,b,a", "-o", out],
+      { code: "E_CHANNEL_DUPLICATE", exit: 3, mentions: /"a" is listed twice/ },
+      out,
+    );
   });
 
   it("an unknown template field, and a template that makes names collide", async () => {
-    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", out, "--name", "{package}-{flavour}.apk"], { code: "E_TEMPLATE_FIELD", exit: 3, mentions: /\{flavour\}/ }, out);
-    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a,b", "-o", out, "--name", "{package}.apk"], { code: "E_OUTPUT_NAME", exit: 3, mentions: /also uses/ }, out);
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", out, "--name", "{package}-{flavour}.apk"],
+      { code: "E_TEMPLATE_FIELD", exit: 3, mentions: /\{flavour\}/ },
+      out,
+    );
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-c", "a,b", "-o", out, "--name", "{package}.apk"],
+      { code: "E_OUTPUT_NAME", exit: 3, mentions: /also uses/ },
+      out,
+    );
   });
 
   it("no channels, or a bad -j, is a usage error", async () => {
-    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-o", out], { code: "E_USAGE", exit: 2, mentions: /-c a,b,c or -f/ }, out);
-    await expectRefusal(["pack", fixture("v1v2v3.apk"), "-c", "a", "-j", "0", "-o", out], { code: "E_USAGE", exit: 2, mentions: /jobs/ }, out);
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-o", out],
+      { code: "E_USAGE", exit: 2, mentions: /-c a,b,c or -f/ },
+      out,
+    );
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-c", "a", "-j", "0", "-o", out],
+      { code: "E_USAGE", exit: 2, mentions: /jobs/ },
+      out,
+    );
   });
 });
 
 /** ENOSPC for real: a 64 KiB tmpfs fills up part-way through the children. */
-describe("pack on a full disk", { skip: isRoot() ? false : "needs root to mount a tiny tmpfs" }, () => {
-  it("stops, removes the temp file and says what to do", async () => {
-    const dir = await tempDir();
-    const mount = join(dir, "tiny");
-    await mkdir(mount);
-    try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mount]);
-    } catch (err) {
-      if (process.env.GAMEDOCK_REQUIRE_TOOLS === "1") throw err;
-      process.stderr.write(`\n!!! SKIPPED disk-full test: cannot mount tmpfs (${String(err)})\n\n`);
-      await removeDir(dir);
-      return;
+describe(
+  "pack on a full disk",
+  { skip: isRoot() ? skipUnlessTool("apksigner") : "needs root to mount a tiny tmpfs" },
+  () => {
+    for (const copier of ["cp", "node"]) {
+      it(`stops, removes the temp file and says what to do (copier ${copier})`, async () => {
+        const dir = await tempDir();
+        const mount = join(dir, "tiny");
+        await mkdir(mount);
+        try {
+          execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mount]);
+        } catch (err) {
+          if (process.env.GAMEDOCK_REQUIRE_TOOLS === "1") throw err;
+          process.stderr.write(
+            `\n!!! SKIPPED disk-full test: cannot mount tmpfs (${String(err)})\n\n`,
+          );
+          await removeDir(dir);
+          return;
+        }
+        try {
+          const channels = Array.from({ length: 40 }, (_, i) => `c${i}`).join(",");
+          const result = await runCli(
+            ["pack", fixture("v1v2v3.apk"), "-c", channels, "-o", mount, "-j", "2"],
+            { env: { GAMEDOCK_COPIER: copier } },
+          );
+          assert.equal(errorCode(result), "E_DISK_FULL", result.stderr);
+          assert.equal(result.code, 3);
+          assert.match(result.stderr, /no space left on device/);
+          const files = await listFiles(mount);
+          assert.deepEqual(
+            files.filter((f) => f.startsWith(".gamedock-")),
+            [],
+            "temp files removed",
+          );
+          assert.ok(files.length > 0 && files.length < 40, `${files.length} children fit`);
+          // What was renamed into place is complete: every child verifies.
+          for (const file of files) assert.ok((await apksignerVerify(join(mount, file))).ok, file);
+        } finally {
+          execFileSync("umount", [mount]);
+          await removeDir(dir);
+        }
+      });
     }
-    try {
-      const channels = Array.from({ length: 40 }, (_, i) => `c${i}`).join(",");
-      const result = await runCli(["pack", fixture("v1v2v3.apk"), "-c", channels, "-o", mount, "-j", "2"]);
-      assert.equal(errorCode(result), "E_DISK_FULL", result.stderr);
-      assert.equal(result.code, 3);
-      assert.match(result.stderr, /no space left on device/);
-      const files = await listFiles(mount);
-      assert.deepEqual(files.filter((f) => f.startsWith(".gamedock-")), [], "temp files removed");
-      assert.ok(files.length < 40);
-    } finally {
-      execFileSync("umount", [mount]);
-      await removeDir(dir);
-    }
-  });
-});
+  },
+);

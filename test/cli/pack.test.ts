@@ -27,22 +27,39 @@ describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
     const list = join(dir, "channels.txt");
     await writeFile(list, "# stores\nhuawei\nxiaomi region=cn tier=1\n应用宝 # tencent\n");
     const result = await runCli([
-      "pack", fixture("chinese.apk"), "-f", list, "-o", out,
-      "--name", "{label}_{versionCode}_{channel}.apk", "-e", "batch=7", "-j", "3", "--json",
+      "pack",
+      fixture("chinese.apk"),
+      "-f",
+      list,
+      "-o",
+      out,
+      "--name",
+      "{label}_{versionCode}_{channel}.apk",
+      "-e",
+      "batch=7",
+      "-j",
+      "3",
+      "--json",
     ]);
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout) as PackJson;
     assert.equal(report.outDir, out);
-    assert.deepEqual(report.channels.map((c) => [c.channel, c.status]), [
-      ["huawei", "written"],
-      ["xiaomi", "written"],
-      ["应用宝", "written"],
-    ]);
-    assert.deepEqual(await listFiles(out), [
-      "游戏盒子测试_7_huawei.apk",
-      "游戏盒子测试_7_xiaomi.apk",
-      "游戏盒子测试_7_应用宝.apk",
-    ].sort());
+    assert.deepEqual(
+      report.channels.map((c) => [c.channel, c.status]),
+      [
+        ["huawei", "written"],
+        ["xiaomi", "written"],
+        ["应用宝", "written"],
+      ],
+    );
+    assert.deepEqual(
+      await listFiles(out),
+      [
+        "游戏盒子测试_7_huawei.apk",
+        "游戏盒子测试_7_xiaomi.apk",
+        "游戏盒子测试_7_应用宝.apk",
+      ].sort(),
+    );
     for (const child of report.channels) {
       assert.equal((await stat(child.file)).size, child.size);
       assert.ok((await apksignerVerify(child.file)).ok);
@@ -50,7 +67,8 @@ describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
       const info = JSON.parse(get.stdout) as { channel: string; extras: Record<string, string> };
       assert.equal(info.channel, child.channel);
       assert.equal(info.extras.batch, "7");
-      if (child.channel === "xiaomi") assert.deepEqual(info.extras, { batch: "7", region: "cn", tier: "1" });
+      if (child.channel === "xiaomi")
+        assert.deepEqual(info.extras, { batch: "7", region: "cn", tier: "1" });
     }
   });
 
@@ -59,9 +77,15 @@ describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
     const args = ["pack", fixture("v1v2v3.apk"), "-c", "a,b", "-o", out, "--json"];
     assert.equal((await runCli(args)).code, 0);
     const again = JSON.parse((await runCli(args)).stdout) as PackJson;
-    assert.deepEqual(again.channels.map((c) => c.status), ["skipped", "skipped"]);
+    assert.deepEqual(
+      again.channels.map((c) => c.status),
+      ["skipped", "skipped"],
+    );
     const forced = JSON.parse((await runCli([...args, "--force"])).stdout) as PackJson;
-    assert.deepEqual(forced.channels.map((c) => c.status), ["written", "written"]);
+    assert.deepEqual(
+      forced.channels.map((c) => c.status),
+      ["written", "written"],
+    );
     // Another channel's child sitting under our name is not silently replaced.
     const target = join(out, "com.gamedock.sample-1.2.3-a.apk");
     await writeFile(target, await readFile(join(out, "com.gamedock.sample-1.2.3-b.apk")));
@@ -81,13 +105,30 @@ describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
   it("packs v1-only mothers with the zip-comment or META-INF style", async () => {
     for (const style of ["comment", "meta-inf"]) {
       const out = join(dir, `v1-${style}`);
-      const result = await runCli(["pack", fixture("v1only.apk"), "-c", "c1,c2", "-o", out, "--v1-style", style, "--json"]);
+      const result = await runCli([
+        "pack",
+        fixture("v1only.apk"),
+        "-c",
+        "c1,c2",
+        "-o",
+        out,
+        "--v1-style",
+        style,
+        "--json",
+      ]);
       assert.equal(result.code, 0, result.stderr);
       for (const child of (JSON.parse(result.stdout) as PackJson).channels) {
         const verify = await apksignerVerify(child.file);
         assert.ok(verify.ok && verify.v1, verify.output);
-        const get = JSON.parse((await runCli(["channel", "get", child.file, "--json"])).stdout) as { channel: string; format: string };
-        assert.deepEqual(get, { channel: child.channel, extras: {}, format: style === "comment" ? "v1-comment" : "meta-inf" });
+        const get = JSON.parse((await runCli(["channel", "get", child.file, "--json"])).stdout) as {
+          channel: string;
+          format: string;
+        };
+        assert.deepEqual(get, {
+          channel: child.channel,
+          extras: {},
+          format: style === "comment" ? "v1-comment" : "meta-inf",
+        });
       }
     }
   });
@@ -101,7 +142,15 @@ describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
     const get = await runCli(["channel", "get", copy]);
     assert.equal(get.stdout.trim(), "oppo k=v");
     const other = join(dir, "put-out.apk");
-    const toFile = await runCli(["channel", "put", fixture("v1v2v3.apk"), "vivo", "-o", other, "--json"]);
+    const toFile = await runCli([
+      "channel",
+      "put",
+      fixture("v1v2v3.apk"),
+      "vivo",
+      "-o",
+      other,
+      "--json",
+    ]);
     assert.equal(toFile.code, 0, toFile.stderr);
     assert.ok((await apksignerVerify(other)).ok);
     assert.equal((await runCli(["channel", "get", fixture("v1v2v3.apk")])).code, 4);

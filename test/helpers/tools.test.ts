@@ -9,144 +9,8 @@ import { describe, it } from "node:test";
 import { inflateRawSync } from "node:zlib";
 
 import { fixture } from "./cli.js";
-import {
-  aaptBadging,
-  apksignerVerify,
-  skipUnlessTool,
-  toolAvailable,
-  type Badging,
-} from "./tools.js";
-
-type Encoding = "utf8" | "utf16";
-
-interface FixtureFacts {
-  badging: Badging;
-  /** null: unsigned. */
-  schemes: { v1: boolean; v2: boolean; v3: boolean; v31: boolean } | null;
-  /** null: no APK Signing Block. */
-  padding: boolean | null;
-  manifestPool: Encoding;
-  /** resources.arsc pools in file order: global values, package type names, package key names. */
-  arscPools: [Encoding, Encoding, Encoding];
-}
-
-const SAMPLE: Badging = {
-  package: "com.gamedock.sample",
-  versionCode: 42,
-  versionName: "1.2.3",
-  minSdk: 21,
-  targetSdk: 29,
-  label: "Gamedock Sample",
-};
-const CHINESE: Badging = {
-  package: "com.gamedock.chinese",
-  versionCode: 7,
-  versionName: "版本1.0测试",
-  minSdk: 21,
-  targetSdk: 29,
-  label: "游戏盒子测试",
-};
-const LONG_LABEL =
-  '游戏盒子超长名称测试：Gamedock\'s "long label" fixture — 用于测试 resources.arsc 中 ' +
-  "UTF-8 字符串池的长长度编码，字符数与字节数都超过一百二十七。" +
-  "The quick brown fox jumps over the lazy dog 0123456789 结束";
-
-const ALL = { v1: true, v2: true, v3: true, v31: false };
-const UTF8_ARSC: [Encoding, Encoding, Encoding] = ["utf8", "utf8", "utf8"];
-
-const FIXTURES: Record<string, FixtureFacts> = {
-  "v1v2v3.apk": {
-    badging: SAMPLE,
-    schemes: ALL,
-    padding: true,
-    manifestPool: "utf16",
-    arscPools: UTF8_ARSC,
-  },
-  "v1v2v3-nopad.apk": {
-    badging: SAMPLE,
-    schemes: ALL,
-    padding: false,
-    manifestPool: "utf16",
-    arscPools: UTF8_ARSC,
-  },
-  "v1only.apk": {
-    badging: { ...SAMPLE, package: "com.gamedock.sample.v1only", minSdk: 19, targetSdk: 28 },
-    schemes: { v1: true, v2: false, v3: false, v31: false },
-    padding: null,
-    manifestPool: "utf16",
-    arscPools: UTF8_ARSC,
-  },
-  "v2only.apk": {
-    badging: { ...SAMPLE, package: "com.gamedock.sample.v2only", minSdk: 24 },
-    schemes: { v1: false, v2: true, v3: false, v31: false },
-    padding: true,
-    manifestPool: "utf16",
-    arscPools: UTF8_ARSC,
-  },
-  "v3rotated.apk": {
-    badging: SAMPLE,
-    schemes: ALL,
-    padding: true,
-    manifestPool: "utf16",
-    arscPools: UTF8_ARSC,
-  },
-  "chinese.apk": {
-    badging: CHINESE,
-    schemes: ALL,
-    padding: true,
-    manifestPool: "utf16",
-    arscPools: UTF8_ARSC,
-  },
-  "chinese-utf16.apk": {
-    badging: CHINESE,
-    schemes: ALL,
-    padding: true,
-    manifestPool: "utf16",
-    arscPools: ["utf16", "utf16", "utf16"],
-  },
-  "chinese-aapt2.apk": {
-    badging: CHINESE,
-    schemes: ALL,
-    padding: true,
-    manifestPool: "utf16",
-    arscPools: ["utf8", "utf16", "utf8"],
-  },
-  "chinese-literal.apk": {
-    badging: {
-      package: "com.gamedock.chinese.literal",
-      versionCode: 8,
-      versionName: "正式版2.0",
-      minSdk: 21,
-      targetSdk: 29,
-      label: "游戏盒子正式版",
-    },
-    schemes: ALL,
-    padding: true,
-    manifestPool: "utf16",
-    arscPools: UTF8_ARSC,
-  },
-  "longname.apk": {
-    badging: {
-      package: "com.gamedock.longname",
-      versionCode: 9,
-      versionName: "长名称1.0",
-      minSdk: 21,
-      targetSdk: 29,
-      label: LONG_LABEL,
-    },
-    schemes: ALL,
-    padding: true,
-    manifestPool: "utf16",
-    arscPools: UTF8_ARSC,
-  },
-  "unsigned.apk": {
-    badging: SAMPLE,
-    schemes: null,
-    padding: null,
-    manifestPool: "utf16",
-    arscPools: UTF8_ARSC,
-  },
-};
+import { FIXTURES, LONG_LABEL, type Encoding } from "./fixture-facts.js";
+import { aaptBadging, apksignerVerify, skipUnlessTool, toolAvailable } from "./tools.js";
 
 // --- a minimal, test-only reader for the facts above (src/apk has the real one) ---------------
 
@@ -236,9 +100,9 @@ const readApk = (name: string): Promise<Buffer> => {
 
 // --- the fixtures themselves (no tools needed) ---------------------------------------------------
 
-void describe("fixture structure", () => {
+describe("fixture structure", () => {
   for (const [name, facts] of Object.entries(FIXTURES)) {
-    void it(`${name}: signing block, verity padding and string pools`, async () => {
+    it(`${name}: signing block, verity padding and string pools`, async () => {
       const apk = await readApk(name);
       assert.ok(apk.length < 16 * 1024, `${name} should stay tiny, is ${apk.length} bytes`);
       const block = signingBlock(apk);
@@ -268,7 +132,7 @@ void describe("fixture structure", () => {
     });
   }
 
-  void it("longname.apk: the label uses the two-byte UTF-8 length forms", async () => {
+  it("longname.apk: the label uses the two-byte UTF-8 length forms", async () => {
     const arsc = zipEntry(await readApk("longname.apk"), "resources.arsc");
     const values = stringPools(arsc)[0]!;
     assert.equal(values.encoding, "utf8");
@@ -289,27 +153,27 @@ void describe("fixture structure", () => {
 
 // --- the helpers, on every fixture ----------------------------------------------------------------
 
-void describe("toolAvailable", () => {
-  void it("is a stable, cached answer", () => {
+describe("toolAvailable", () => {
+  it("is a stable, cached answer", () => {
     assert.equal(toolAvailable("zipalign"), toolAvailable("zipalign"));
   });
 });
 
-void describe("aaptBadging", { skip: skipUnlessTool("aapt") }, () => {
+describe("aaptBadging", { skip: skipUnlessTool("aapt") }, () => {
   for (const [name, facts] of Object.entries(FIXTURES)) {
-    void it(`${name}: matches scripts/fixture-src`, async () => {
+    it(`${name}: matches scripts/fixture-src`, async () => {
       assert.deepEqual(await aaptBadging(fixture(name)), facts.badging);
     });
   }
 
-  void it("rejects a file that is not an APK", async () => {
+  it("rejects a file that is not an APK", async () => {
     await assert.rejects(aaptBadging(fixture("keys/key-a.x509.der")), /aapt dump badging/);
   });
 });
 
-void describe("apksignerVerify", { skip: skipUnlessTool("apksigner") }, () => {
+describe("apksignerVerify", { skip: skipUnlessTool("apksigner") }, () => {
   for (const [name, facts] of Object.entries(FIXTURES)) {
-    void it(`${name}: ${facts.schemes === null ? "does not verify" : "verifies with its schemes"}`, async () => {
+    it(`${name}: ${facts.schemes === null ? "does not verify" : "verifies with its schemes"}`, async () => {
       const result = await apksignerVerify(fixture(name));
       if (facts.schemes === null) {
         assert.equal(result.ok, false, result.output);
@@ -322,14 +186,14 @@ void describe("apksignerVerify", { skip: skipUnlessTool("apksigner") }, () => {
     });
   }
 
-  void it("v3rotated.apk: v3 is signed by the rotated-to key B", async () => {
+  it("v3rotated.apk: v3 is signed by the rotated-to key B", async () => {
     const rotated = await apksignerVerify(fixture("v3rotated.apk"), { printCerts: true });
     assert.match(rotated.output, /Signer #1 certificate DN: .*key B/);
     const plain = await apksignerVerify(fixture("v1v2v3.apk"), { printCerts: true });
     assert.match(plain.output, /Signer #1 certificate DN: .*key A/);
   });
 
-  void it("v2only.apk fails when asked to cover API levels before v2 (< 24)", async () => {
+  it("v2only.apk fails when asked to cover API levels before v2 (< 24)", async () => {
     const result = await apksignerVerify(fixture("v2only.apk"), { minSdk: 21 });
     assert.equal(result.ok, false, result.output);
   });

@@ -1,5 +1,4 @@
 import { performance } from "node:perf_hooks";
-import { SingleBar, Presets } from "cli-progress";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import {
   PackAborted,
@@ -16,6 +15,7 @@ import {
 import { loadConfig } from "../../core/config.js";
 import { GamedockError } from "../../core/errors.js";
 import { Lifecycle } from "../../core/lifecycle.js";
+import { createLogger } from "../../core/logger.js";
 import { collect, printJson } from "../output.js";
 
 interface PackCliOptions {
@@ -50,11 +50,15 @@ async function gatherChannels(opts: PackCliOptions): Promise<ChannelEntry[]> {
   return [...fromArg, ...fromFile];
 }
 
-function progressBar(
-  total: number,
-  enabled: boolean,
-): { tick: (r: ChildResult) => void; stop: () => void } {
+interface Progress {
+  tick: (result: ChildResult) => void;
+  stop: () => void;
+}
+
+/** A bar on stderr when a person is watching; cli-progress is loaded only then. */
+async function progressBar(total: number, enabled: boolean): Promise<Progress> {
   if (!enabled) return { tick: () => undefined, stop: () => undefined };
+  const { SingleBar, Presets } = await import("cli-progress");
   const bar = new SingleBar(
     {
       format: "packing [{bar}] {value}/{total} channels | {channel} | {duration_formatted}",
@@ -64,11 +68,21 @@ function progressBar(
     Presets.shades_classic,
   );
   bar.start(total, 0, { channel: "" });
-  return { tick: (r) => bar.increment(1, { channel: r.channel }), stop: () => bar.stop() };
+  return {
+    tick: (r) => {
+      bar.increment(1, { channel: r.channel });
+    },
+    stop: () => {
+      bar.stop();
+    },
+  };
 }
 
 async function pack(apk: string, opts: PackCliOptions): Promise<void> {
   const config = loadConfig({ file: opts.config });
+  const log = createLogger({ level: config.log.level, file: config.log.file || null }).child({
+    component: "pack",
+  });
   const started = performance.now();
   const plan = await preparePack({
     mother: apk,
@@ -84,13 +98,21 @@ async function pack(apk: string, opts: PackCliOptions): Promise<void> {
 
   const lifecycle = new Lifecycle();
   lifecycle.install();
-  const bar = progressBar(plan.children.length, !opts.json && process.stderr.isTTY);
+  log.debug({ apk, outDir: plan.outDir, channels: plan.children.length }, "pack planned");
+  const bar = await progressBar(plan.children.length, !opts.json && process.stderr.isTTY);
+  const onChild = (result: ChildResult): void => {
+    log.debug(
+      { channel: result.channel, file: result.file, bytes: result.size, status: result.status },
+      "child",
+    );
+    bar.tick(result);
+  };
   let results: ChildResult[];
   try {
     results = await runPack(plan, {
       concurrency: opts.jobs ?? config.pack.concurrency,
       signal: lifecycle.signal,
-      onChild: bar.tick,
+      onChild,
     });
   } catch (err) {
     bar.stop();
@@ -104,6 +126,7 @@ async function pack(apk: string, opts: PackCliOptions): Promise<void> {
   }
   bar.stop();
   const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+  log.debug({ apk, outDir: plan.outDir, channels: results.length, seconds }, "pack done");
   if (opts.json) {
     printJson({ apk, outDir: plan.outDir, channels: results, seconds });
     return;
