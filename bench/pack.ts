@@ -17,7 +17,7 @@ import { copyFile, mkdir, rm, stat } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { buildSignedApk } from "./signed-apk.js";
+import { buildSignedApk } from "../scripts/signed-apk.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = join(ROOT, "bench/.cache");

@@ -9,7 +9,7 @@ import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fsError } from "../core/errors.js";
 import type { ChildPlan } from "./child-plan.js";
-import { kernelCopy } from "./kernel-copy.js";
+import { CopyInterrupted, kernelCopy } from "./kernel-copy.js";
 
 export const TEMP_PREFIX = ".gamedock-";
 export const TEMP_SUFFIX = ".tmp";
@@ -40,6 +40,7 @@ export async function writeChild(
     await rename(temp, outPath);
   } catch (err) {
     await rm(temp, { force: true });
+    if (err instanceof CopyInterrupted) throw err;
     throw fsError(err, outPath, "child APK");
   }
 }

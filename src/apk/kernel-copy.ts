@@ -26,6 +26,14 @@ export function copier(): Copier {
   return process.platform === "linux" && !cpUnusable ? "cp" : "node";
 }
 
+/** cp died from a signal: Ctrl-C reaches the whole process group, cp included. */
+export class CopyInterrupted extends Error {
+  constructor(signal: string) {
+    super(`copy interrupted by ${signal}`);
+    this.name = "CopyInterrupted";
+  }
+}
+
 /** cp reports failures as text; give them the errno code the rest of the code maps. */
 function cpError(stderr: string, fallback: string): Error {
   const error = new Error(stderr.trim() || fallback) as Error & { code?: string };
@@ -40,6 +48,7 @@ function runCp(source: string, target: string): Promise<"done" | "unusable"> {
   return new Promise((resolve, reject) => {
     execFile("cp", ["--reflink=auto", "--", source, target], (err, _stdout, stderr) => {
       if (!err) resolve("done");
+      else if (err.signal) reject(new CopyInterrupted(err.signal));
       // No cp at all, or one without GNU's --reflink (busybox, BSD): use fs.copyFile.
       else if (err.code === "ENOENT" || /unrecognized|invalid|illegal|unknown/i.test(stderr))
         resolve("unusable");

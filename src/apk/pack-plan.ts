@@ -5,13 +5,14 @@
  * collisions, and either absent or already holding the same child).
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
 import { GamedockError, errnoCode, fsError } from "../core/errors.js";
 import type { ApkLayout } from "./apk-file.js";
 import type { BlockFormat, V1Style } from "./channel-format.js";
 import { rejectDuplicates, type ChannelEntry } from "./channel-list.js";
 import { isSigned, planChild, type ChildPlan } from "./child-plan.js";
+import { TEMP_PREFIX, TEMP_SUFFIX } from "./child-writer.js";
 import { openApk } from "./inspect.js";
 import type { ManifestInfo } from "./manifest.js";
 import { renderName, validateTemplate, type TemplateValues } from "./name-template.js";
@@ -72,6 +73,18 @@ async function ensureWritableDir(dir: string): Promise<void> {
     );
   } finally {
     await rm(probe, { force: true });
+  }
+}
+
+/**
+ * A run killed with -9 can leave `.gamedock-<name>.<id>.tmp` behind (its cp may
+ * even finish after it). Those for the outputs this run writes are ours to remove.
+ */
+async function removeStaleTemps(dir: string, names: Set<string>): Promise<void> {
+  for (const file of await readdir(dir)) {
+    if (!file.startsWith(TEMP_PREFIX) || !file.endsWith(TEMP_SUFFIX)) continue;
+    const name = file.slice(TEMP_PREFIX.length, -TEMP_SUFFIX.length).replace(/\.[0-9a-f]{12}$/, "");
+    if (names.has(name)) await rm(join(dir, file), { force: true });
   }
 }
 
@@ -167,6 +180,7 @@ export async function preparePack(options: PackOptions): Promise<PackPlan> {
   }
 
   await ensureWritableDir(outDir);
+  await removeStaleTemps(outDir, new Set(planned.map((c) => basename(c.path))));
   const children: PlannedChild[] = [];
   for (const child of planned) {
     const same = await existingMatches(child.path, child.plan);

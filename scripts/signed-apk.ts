@@ -43,7 +43,7 @@ export async function buildSignedApk(target: string, mb: number): Promise<string
   await mkdir(dirname(target), { recursive: true });
   const work = await mkdtemp(join(tmpdir(), "gamedock-bench-"));
   try {
-    console.log(`building a signed ${mb} MB APK at ${target} (once) ...`);
+    process.stderr.write(`building a signed ${mb} MB APK at ${target} (once) ...\n`);
     await writeFile(join(work, "AndroidManifest.xml"), MANIFEST);
     await mkdir(join(work, "assets"));
     await writeRandom(join(work, "assets/data.bin"), mb);
