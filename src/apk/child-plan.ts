@@ -29,9 +29,36 @@ export interface ChannelSpec {
 
 export interface ChildPlan {
   keepBytes: number;
-  tail: Buffer;
+  /**
+   * The new tail in pieces. The central directory piece is shared by every
+   * plan of one mother (a big game's is megabytes), so many plans cost little.
+   */
+  tail: Buffer[];
+  tailLength: number;
   size: number;
-  format: ChannelFormatName;
+  /** Where the channel went; null for a plan that removes it. */
+  format: ChannelFormatName | null;
+}
+
+function makePlan(keepBytes: number, tail: Buffer[], format: ChannelFormatName | null): ChildPlan {
+  const tailLength = tail.reduce((n, b) => n + b.length, 0);
+  return { keepBytes, tail, tailLength, size: keepBytes + tailLength, format };
+}
+
+/** The central directory without META-INF/channel_* entries, computed once per mother. */
+const withoutChannelEntries = new WeakMap<ApkLayout, { cd: Buffer; count: number }>();
+
+function centralDirectoryWithoutChannels(layout: ApkLayout): { cd: Buffer; count: number } {
+  let cached = withoutChannelEntries.get(layout);
+  if (!cached) {
+    const kept = layout.entries.filter((e) => !e.name.startsWith(META_INF_CHANNEL_PREFIX));
+    cached =
+      kept.length === layout.entries.length
+        ? { cd: layout.centralDirectory, count: kept.length }
+        : { cd: Buffer.concat(kept.map((e) => e.raw)), count: kept.length };
+    withoutChannelEntries.set(layout, cached);
+  }
+  return cached;
 }
 
 export function isSigned(layout: ApkLayout): boolean {
@@ -52,12 +79,17 @@ function channelPairs(spec: ChannelSpec): SigningPair[] {
   return pairs;
 }
 
-function planSigningBlock(layout: ApkLayout, spec: ChannelSpec): ChildPlan {
+/** Rebuilds the block with our channel pairs replaced by `added` (none: removed). */
+function planSigningBlock(
+  layout: ApkLayout,
+  added: SigningPair[],
+  format: ChannelFormatName | null,
+): ChildPlan {
   const block = layout.signingBlock!;
   // Every pair that is not a channel stays byte-identical and in order.
   const kept = block.pairs.filter((p) => p.id !== PAIR_ID.walle && p.id !== PAIR_ID.vasdolly);
   const hadPadding = block.pairs.some((p) => p.id === PAIR_ID.verityPadding);
-  const newBlock = serializeSigningBlock([...kept, ...channelPairs(spec)], hadPadding);
+  const newBlock = serializeSigningBlock([...kept, ...added], hadPadding);
   const cdOffset = block.offset + newBlock.length;
   const eocd = serializeEocd({
     entryCount: layout.eocd.entryCount,
@@ -65,29 +97,40 @@ function planSigningBlock(layout: ApkLayout, spec: ChannelSpec): ChildPlan {
     cdOffset,
     comment: layout.eocd.comment,
   });
-  const tail = Buffer.concat([newBlock, layout.centralDirectory, eocd]);
-  return { keepBytes: block.offset, tail, size: block.offset + tail.length, format: spec.format };
+  return makePlan(block.offset, [newBlock, layout.centralDirectory, eocd], format);
+}
+
+/** The APK without any channel gamedock can write, everything else unchanged. */
+export function planChannelRemoval(layout: ApkLayout): ChildPlan {
+  if (layout.signingBlock) return planSigningBlock(layout, [], null);
+  const { cd, count } = centralDirectoryWithoutChannels(layout);
+  const eocd = serializeEocd({
+    entryCount: count,
+    cdSize: cd.length,
+    cdOffset: layout.eocd.cdOffset,
+    comment: decodeV1Comment(layout.eocd.comment).base,
+  });
+  return makePlan(layout.eocd.cdOffset, [cd, eocd], null);
 }
 
 function planComment(layout: ApkLayout, spec: ChannelSpec): ChildPlan {
   const { base } = decodeV1Comment(layout.eocd.comment);
   const comment = encodeV1Comment(base, spec.channel);
   if (comment.length > MAX_COMMENT) {
-    throw new GamedockError("E_CHANNEL_INVALID", "the zip comment would exceed 65535 bytes");
+    throw new GamedockError(
+      "E_CHANNEL_INVALID",
+      `${layout.path} already has a ${base.length}-byte zip comment; with channel ${JSON.stringify(spec.channel)} it would exceed 65535 bytes`,
+    );
   }
+  // A META-INF channel entry from an earlier style goes, so only one channel remains.
+  const { cd, count } = centralDirectoryWithoutChannels(layout);
   const eocd = serializeEocd({
-    entryCount: layout.eocd.entryCount,
-    cdSize: layout.eocd.cdSize,
+    entryCount: count,
+    cdSize: cd.length,
     cdOffset: layout.eocd.cdOffset,
     comment,
   });
-  const tail = Buffer.concat([layout.centralDirectory, eocd]);
-  return {
-    keepBytes: layout.eocd.cdOffset,
-    tail,
-    size: layout.eocd.cdOffset + tail.length,
-    format: "v1-comment",
-  };
+  return makePlan(layout.eocd.cdOffset, [cd, eocd], "v1-comment");
 }
 
 function planMetaInf(layout: ApkLayout, spec: ChannelSpec): ChildPlan {
@@ -97,19 +140,17 @@ function planMetaInf(layout: ApkLayout, spec: ChannelSpec): ChildPlan {
     META_INF_CHANNEL_PREFIX + spec.channel,
     entryOffset,
   );
-  const kept = layout.entries.filter((e) => !e.name.startsWith(META_INF_CHANNEL_PREFIX));
-  const cd = Buffer.concat([...kept.map((e) => e.raw), central]);
-  if (kept.length + 1 > 0xffff) {
+  const { cd, count } = centralDirectoryWithoutChannels(layout);
+  if (count + 1 > 0xffff) {
     throw new GamedockError("E_ZIP64", "adding a channel entry would need zip64 (65535 entries)");
   }
   const eocd = serializeEocd({
-    entryCount: kept.length + 1,
-    cdSize: cd.length,
+    entryCount: count + 1,
+    cdSize: cd.length + central.length,
     cdOffset: entryOffset + local.length,
     comment: decodeV1Comment(layout.eocd.comment).base,
   });
-  const tail = Buffer.concat([local, cd, eocd]);
-  return { keepBytes: entryOffset, tail, size: entryOffset + tail.length, format: "meta-inf" };
+  return makePlan(entryOffset, [local, cd, central, eocd], "meta-inf");
 }
 
 /**
@@ -135,7 +176,7 @@ export function planChild(layout: ApkLayout, spec: ChannelSpec): ChildPlan {
     }
   }
   const plan = layout.signingBlock
-    ? planSigningBlock(layout, spec)
+    ? planSigningBlock(layout, channelPairs(spec), spec.format)
     : spec.v1Style === "meta-inf"
       ? planMetaInf(layout, spec)
       : planComment(layout, spec);

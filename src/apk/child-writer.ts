@@ -5,18 +5,36 @@
  * complete. Any failure removes the temp file.
  */
 import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { fsError } from "../core/errors.js";
+import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { GamedockError, fsError } from "../core/errors.js";
 import type { ChildPlan } from "./child-plan.js";
 import { CopyInterrupted, kernelCopy } from "./kernel-copy.js";
 
 export const TEMP_PREFIX = ".gamedock-";
 export const TEMP_SUFFIX = ".tmp";
+/** `.gamedock-<pid>-<12 hex>.tmp`: short whatever the output name, and says whose it is. */
+export const TEMP_PATTERN = /^\.gamedock-(\d+)-[0-9a-f]{12}\.tmp$/;
 
 export function tempPathFor(outPath: string): string {
   const id = randomBytes(6).toString("hex");
-  return join(dirname(outPath), `${TEMP_PREFIX}${basename(outPath)}.${id}${TEMP_SUFFIX}`);
+  return join(dirname(outPath), `${TEMP_PREFIX}${process.pid}-${id}${TEMP_SUFFIX}`);
+}
+
+/** Writes every piece at `position`, looping over short writes. */
+async function writeFully(handle: FileHandle, pieces: Buffer[], position: number): Promise<void> {
+  let at = position;
+  for (const piece of pieces) {
+    let done = 0;
+    while (done < piece.length) {
+      const { bytesWritten } = await handle.write(piece, done, piece.length - done, at + done);
+      if (bytesWritten === 0) {
+        throw Object.assign(new Error("write made no progress"), { code: "ENOSPC" });
+      }
+      done += bytesWritten;
+    }
+    at += piece.length;
+  }
 }
 
 export async function writeChild(
@@ -30,17 +48,27 @@ export async function writeChild(
     await kernelCopy(motherPath, temp);
     const handle = await open(temp, "r+");
     try {
-      await handle.write(plan.tail, 0, plan.tail.length, plan.keepBytes);
+      await writeFully(handle, plan.tail, plan.keepBytes);
       // Truncate only when the tail shrank: ext4 runs its truncate path even for
       // an unchanged size, and there is nothing to cut.
-      if ((await handle.stat()).size > plan.size) await handle.truncate(plan.size);
+      let { size } = await handle.stat();
+      if (size > plan.size) {
+        await handle.truncate(plan.size);
+        size = plan.size;
+      }
+      if (size !== plan.size) {
+        throw new GamedockError(
+          "E_INTERNAL",
+          `child for ${outPath} is ${size} bytes, expected ${plan.size}; it was not kept`,
+        );
+      }
     } finally {
       await handle.close();
     }
     await rename(temp, outPath);
   } catch (err) {
     await rm(temp, { force: true });
-    if (err instanceof CopyInterrupted) throw err;
+    if (err instanceof CopyInterrupted || err instanceof GamedockError) throw err;
     throw fsError(err, outPath, "child APK");
   }
 }

@@ -8,7 +8,13 @@ export {
   type V1Style,
 } from "./channel-format.js";
 export { MAX_CHANNEL_LENGTH, parseExtra, validateChannelId } from "./channel-id.js";
-export { isSigned, planChild, type ChannelSpec, type ChildPlan } from "./child-plan.js";
+export {
+  isSigned,
+  planChannelRemoval,
+  planChild,
+  type ChannelSpec,
+  type ChildPlan,
+} from "./child-plan.js";
 export { TEMP_PREFIX, TEMP_SUFFIX, writeChild } from "./child-writer.js";
 export {
   inspectApk,
@@ -34,3 +40,4 @@ export {
 } from "./name-template.js";
 export { preparePack, type PackOptions, type PackPlan, type PlannedChild } from "./pack-plan.js";
 export { PackAborted, runPack, type ChildResult, type RunOptions } from "./pack-run.js";
+export { CopyInterrupted } from "./kernel-copy.js";

@@ -48,7 +48,9 @@ function runCp(source: string, target: string): Promise<"done" | "unusable"> {
   return new Promise((resolve, reject) => {
     execFile("cp", ["--reflink=auto", "--", source, target], (err, _stdout, stderr) => {
       if (!err) resolve("done");
-      else if (err.signal) reject(new CopyInterrupted(err.signal));
+      // Ctrl-C or a stop request reaches cp with us; any other signal is a real failure.
+      else if (err.signal && ["SIGINT", "SIGTERM", "SIGHUP"].includes(err.signal))
+        reject(new CopyInterrupted(err.signal));
       // No cp at all, or one without GNU's --reflink (busybox, BSD): use fs.copyFile.
       else if (err.code === "ENOENT" || /unrecognized|invalid|illegal|unknown/i.test(stderr))
         resolve("unusable");

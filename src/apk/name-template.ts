@@ -55,7 +55,15 @@ export function renderName(template: string, values: TemplateValues): string {
   const name = template.replace(/\{([^{}]*)\}/g, (_, field: string) =>
     isField(field) ? values[field].replace(UNSAFE, "_") : "",
   );
-  if (name === "" || name === "." || name === ".." || Buffer.byteLength(name) > 255) {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > 255) {
+    throw new GamedockError(
+      "E_OUTPUT_NAME",
+      `the output name for channel ${JSON.stringify(values.channel)} is ${bytes} bytes, over the 255-byte file name limit; shorten --name or the channel id`,
+      { channel: values.channel },
+    );
+  }
+  if (name === "" || name === "." || name === "..") {
     throw new GamedockError(
       "E_OUTPUT_NAME",
       `name template ${JSON.stringify(template)} gives ${JSON.stringify(name)} for channel ${JSON.stringify(values.channel)}, which is not a usable file name`,

@@ -12,7 +12,7 @@ import type { ApkLayout } from "./apk-file.js";
 import type { BlockFormat, V1Style } from "./channel-format.js";
 import { rejectDuplicates, type ChannelEntry } from "./channel-list.js";
 import { isSigned, planChild, type ChildPlan } from "./child-plan.js";
-import { TEMP_PREFIX, TEMP_SUFFIX } from "./child-writer.js";
+import { TEMP_PATTERN } from "./child-writer.js";
 import { openApk } from "./inspect.js";
 import type { ManifestInfo } from "./manifest.js";
 import { renderName, validateTemplate, type TemplateValues } from "./name-template.js";
@@ -51,6 +51,11 @@ async function ensureWritableDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
   } catch (err) {
+    if (errnoCode(err) === "EEXIST") {
+      throw new GamedockError("E_OUTPUT_DIR", `output path ${dir} is not a directory`, {
+        path: dir,
+      });
+    }
     throw new GamedockError(
       "E_OUTPUT_DIR",
       `output directory ${dir} cannot be created (${errnoCode(err) ?? String(err)}); choose another with -o`,
@@ -76,15 +81,26 @@ async function ensureWritableDir(dir: string): Promise<void> {
   }
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === "EPERM";
+  }
+}
+
 /**
- * A run killed with -9 can leave `.gamedock-<name>.<id>.tmp` behind (its cp may
- * even finish after it). Those for the outputs this run writes are ours to remove.
+ * A run killed with -9 can leave `.gamedock-<pid>-<id>.tmp` behind (its cp may
+ * even finish after it). Temp files whose process is gone are removed; those of
+ * a live process, another `pack` writing here, are left alone.
  */
-async function removeStaleTemps(dir: string, names: Set<string>): Promise<void> {
+async function removeStaleTemps(dir: string): Promise<void> {
   for (const file of await readdir(dir)) {
-    if (!file.startsWith(TEMP_PREFIX) || !file.endsWith(TEMP_SUFFIX)) continue;
-    const name = file.slice(TEMP_PREFIX.length, -TEMP_SUFFIX.length).replace(/\.[0-9a-f]{12}$/, "");
-    if (names.has(name)) await rm(join(dir, file), { force: true });
+    const pid = TEMP_PATTERN.exec(file)?.[1];
+    if (pid !== undefined && !processAlive(Number(pid))) {
+      await rm(join(dir, file), { force: true });
+    }
   }
 }
 
@@ -117,8 +133,14 @@ async function existingMatches(path: string, plan: ChildPlan): Promise<boolean |
     throw new GamedockError("E_OUTPUT_EXISTS", `output ${path} exists and is not a file`, { path });
   }
   if (info.size !== plan.size) return false;
-  const tail = await readRange(path, plan.keepBytes, plan.tail.length);
-  return tail !== null && tail.equals(plan.tail);
+  const tail = await readRange(path, plan.keepBytes, plan.tailLength);
+  if (tail === null) return false;
+  let at = 0;
+  for (const piece of plan.tail) {
+    if (!tail.subarray(at, at + piece.length).equals(piece)) return false;
+    at += piece.length;
+  }
+  return true;
 }
 
 function templateValues(mother: string, manifest: ManifestInfo, channel: string): TemplateValues {
@@ -180,7 +202,6 @@ export async function preparePack(options: PackOptions): Promise<PackPlan> {
   }
 
   await ensureWritableDir(outDir);
-  await removeStaleTemps(outDir, new Set(planned.map((c) => basename(c.path))));
   const children: PlannedChild[] = [];
   for (const child of planned) {
     const same = await existingMatches(child.path, child.plan);
@@ -193,5 +214,6 @@ export async function preparePack(options: PackOptions): Promise<PackPlan> {
     }
     children.push({ ...child, skip: same === true && !options.force });
   }
+  await removeStaleTemps(outDir);
   return { mother: options.mother, layout, manifest, outDir, children };
 }

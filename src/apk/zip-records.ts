@@ -1,7 +1,7 @@
 /**
  * Fixed-layout zip records (PKWARE APPNOTE 4.3): the End Of Central Directory
  * record and central-directory file headers. Parsing and serialising only;
- * file access lives in zip-reader.ts.
+ * file access lives in apk-file.ts.
  */
 import { GamedockError } from "../core/errors.js";
 

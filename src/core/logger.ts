@@ -1,7 +1,6 @@
 /**
- * pino, one JSON line per event (ELK-ready). Humans get pino-pretty when the
- * destination is a TTY. Secrets never reach the log: known secret fields are
- * redacted wherever they appear.
+ * pino, one JSON line per event (ELK-ready), to stderr or a file. Secrets never
+ * reach the log: known secret fields are redacted wherever they appear.
  */
 import { pino, type Logger, type LevelWithSilent } from "pino";
 
@@ -27,8 +26,6 @@ export interface LoggerOptions {
   level?: LevelWithSilent;
   /** Append JSON lines to this file instead of stderr. */
   file?: string | null;
-  /** Pretty-print (for a human at a terminal). */
-  pretty?: boolean;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -39,13 +36,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       { level, redact, base: { pid: process.pid } },
       pino.destination({ dest: options.file, mkdir: true, sync: false }),
     );
-  }
-  if (options.pretty) {
-    return pino({
-      level,
-      redact,
-      transport: { target: "pino-pretty", options: { destination: 2, colorize: true } },
-    });
   }
   return pino(
     { level, redact, base: { pid: process.pid } },

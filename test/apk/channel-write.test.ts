@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import {
   inspectApk,
   openApk,
+  planChannelRemoval,
   planChild,
   readApkLayout,
   writeChild,
@@ -181,6 +182,30 @@ describe("writing channels", { skip: toolSkip }, () => {
     assert.deepEqual(await aaptBadging(out), await aaptBadging(mother));
   });
 
+  it("switching v1 styles leaves exactly one channel", async () => {
+    const mother = fixture("v1only.apk");
+    const metaInf = join(dir, "switch-metainf.apk");
+    const comment = join(dir, "switch-comment.apk");
+    const spec = { extras: {}, format: "walle" } as const;
+    await writeChild(
+      mother,
+      planChild((await openApk(mother)).layout, { ...spec, channel: "a", v1Style: "meta-inf" }),
+      metaInf,
+    );
+    await writeChild(
+      metaInf,
+      planChild((await openApk(metaInf)).layout, { ...spec, channel: "b", v1Style: "comment" }),
+      comment,
+    );
+    const layout = await readApkLayout(comment);
+    assert.deepEqual(
+      layout.entries.filter((e) => e.name.startsWith("META-INF/channel_")),
+      [],
+    );
+    assert.equal(readCommentChannel(await readFile(comment)), "b");
+    assert.ok((await apksignerVerify(comment)).ok);
+  });
+
   it("a shorter channel over a longer one shrinks the file to the right size", async () => {
     const mother = fixture("v1only.apk");
     const long = join(dir, "v1-long.apk");
@@ -267,6 +292,14 @@ describe("writing channels", { skip: toolSkip }, () => {
     assert.ok(outputs[0]!.equals(outputs[1]!));
   });
 
+  it("plans for many channels share the mother's central directory", async () => {
+    const { layout } = await openApk(fixture("v1v2v3.apk"));
+    const plans = ["a", "b", "c"].map((channel) =>
+      planChild(layout, { channel, extras: {}, format: "walle", v1Style: "comment" }),
+    );
+    for (const plan of plans) assert.equal(plan.tail[1], layout.centralDirectory);
+  });
+
   it("a child is the mother's bytes up to the block, then a new tail", async () => {
     const mother = fixture("v1v2v3.apk");
     const out = join(dir, "prefix.apk");
@@ -283,5 +316,46 @@ describe("writing channels", { skip: toolSkip }, () => {
       (await listFiles(dir)).filter((f) => f.endsWith(".tmp")),
       [],
     );
+  });
+});
+
+describe("removing channels", { skip: toolSkip }, () => {
+  let dir: string;
+  before(async () => {
+    dir = await tempDir();
+  });
+  after(async () => {
+    await removeDir(dir);
+  });
+
+  const cases: [string, BlockFormat, "comment" | "meta-inf"][] = [
+    ["v1v2v3.apk", "both", "comment"],
+    ["v1v2v3-nopad.apk", "walle", "comment"],
+    ["v3rotated.apk", "vasdolly", "comment"],
+    ["v1only.apk", "walle", "comment"],
+  ];
+  for (const [name, format, v1Style] of cases) {
+    it(`${name}: removing the channel gives back the mother byte for byte`, async () => {
+      const mother = fixture(name);
+      const child = join(dir, `${name}-child.apk`);
+      const bare = join(dir, `${name}-bare.apk`);
+      const spec = { channel: "华为", extras: {}, format, v1Style };
+      await writeChild(mother, planChild((await openApk(mother)).layout, spec), child);
+      await writeChild(child, planChannelRemoval(await readApkLayout(child)), bare);
+      assert.ok((await readFile(bare)).equals(await readFile(mother)));
+      assert.equal((await inspectApk(bare)).channel, null);
+    });
+  }
+
+  it("a META-INF channel entry is dropped from the central directory", async () => {
+    const mother = fixture("v1only.apk");
+    const child = join(dir, "metainf-child.apk");
+    const bare = join(dir, "metainf-bare.apk");
+    const spec = { channel: "oppo", extras: {}, format: "walle", v1Style: "meta-inf" } as const;
+    await writeChild(mother, planChild((await openApk(mother)).layout, spec), child);
+    await writeChild(child, planChannelRemoval(await readApkLayout(child)), bare);
+    assert.equal((await inspectApk(bare)).channel, null);
+    const verify = await apksignerVerify(bare);
+    assert.ok(verify.ok && verify.v1, verify.output);
   });
 });

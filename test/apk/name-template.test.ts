@@ -54,3 +54,13 @@ describe("name templates", () => {
     );
   });
 });
+
+describe("name length", () => {
+  it("refuses names over 255 bytes, saying so", () => {
+    assert.throws(
+      () => renderName("{channel}{channel}.apk", { ...values, channel: "渠".repeat(50) }),
+      (err: unknown) =>
+        err instanceof GamedockError && /304 bytes, over the 255-byte/.test(err.message),
+    );
+  });
+});

@@ -179,6 +179,49 @@ describe("pack refuses bad input", () => {
     );
   });
 
+  it("extras the format cannot hold, and a channels file that is empty or missing", async () => {
+    await expectRefusal(
+      ["pack", fixture("v1only.apk"), "-c", "a", "-e", "k=v", "-o", out],
+      { code: "E_EXTRA_INVALID", exit: 3, mentions: /no APK Signing Block/ },
+      out,
+    );
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-c", "a", "-e", "k=v", "--format", "vasdolly", "-o", out],
+      { code: "E_EXTRA_INVALID", exit: 3, mentions: /--format walle or both/ },
+      out,
+    );
+    const empty = join(dir, "empty.txt");
+    await writeFile(empty, "# nothing here\n\n");
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-f", empty, "-o", out],
+      { code: "E_CHANNEL_FILE", exit: 3, mentions: /lists no channels/ },
+      out,
+    );
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-f", join(dir, "nope.txt"), "-o", out],
+      { code: "E_NOT_FOUND", exit: 4, mentions: /nope\.txt/ },
+      out,
+    );
+  });
+
+  it("a duplicate across -c and -f names both places", async () => {
+    const list = join(dir, "dup.txt");
+    await writeFile(list, "x\nhuawei\n");
+    await expectRefusal(
+      ["pack", fixture("v1v2v3.apk"), "-c", "huawei", "-f", list, "-o", out],
+      { code: "E_CHANNEL_DUPLICATE", exit: 3, mentions: /-c item 1 and .*dup\.txt line 2/ },
+      out,
+    );
+  });
+
+  it("an output path that is a file", async () => {
+    const file = join(dir, "plain-file");
+    await writeFile(file, "x");
+    const result = await runCli(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", file]);
+    assert.equal(errorCode(result), "E_OUTPUT_DIR");
+    assert.match(result.stderr, /not a directory/);
+  });
+
   it("duplicate channels", async () => {
     await expectRefusal(
       ["pack", fixture("v1v2v3.apk"), "-c", "a,b,a", "-o", out],

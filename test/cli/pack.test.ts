@@ -1,6 +1,6 @@
 /** `gamedock pack` end to end: real CLI, real files, apksigner on every child. */
 import assert from "node:assert/strict";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fixture, listFiles, removeDir, runCli, tempDir } from "../helpers/cli.js";
@@ -94,6 +94,41 @@ describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
     assert.match(clash.stderr, /E_OUTPUT_EXISTS.*--force/);
   });
 
+  it("writes output names up to 255 bytes (the temp name does not grow with them)", async () => {
+    const out = join(dir, "long-names");
+    const channel = "渠".repeat(64); // 192 bytes of UTF-8
+    const result = await runCli([
+      "pack",
+      fixture("v1v2v3.apk"),
+      "-c",
+      channel,
+      "-o",
+      out,
+      "--name",
+      "{package}-{versionName}-{channel}-abcdefghijklmnopqrst.apk",
+      "--json",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const [file] = await listFiles(out);
+    assert.ok(file && Buffer.byteLength(file) > 240, file);
+    assert.ok((await apksignerVerify(join(out, file))).ok);
+  });
+
+  it("removes temp files left by a killed run, but not those of a live one", async () => {
+    const out = join(dir, "stale");
+    await mkdir(out, { recursive: true });
+    const dead = join(out, ".gamedock-999999-0123456789ab.tmp");
+    const live = join(out, `.gamedock-${process.pid}-0123456789ab.tmp`);
+    await writeFile(dead, "half");
+    await writeFile(live, "in flight");
+    const result = await runCli(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", out]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(
+      (await listFiles(out)).filter((f) => f.endsWith(".tmp")),
+      [`.gamedock-${process.pid}-0123456789ab.tmp`],
+    );
+  });
+
   it("prints a one-line summary without --json", async () => {
     const out = join(dir, "summary");
     const result = await runCli(["pack", fixture("v2only.apk"), "-c", "one,two,three", "-o", out]);
@@ -154,5 +189,10 @@ describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
     assert.equal(toFile.code, 0, toFile.stderr);
     assert.ok((await apksignerVerify(other)).ok);
     assert.equal((await runCli(["channel", "get", fixture("v1v2v3.apk")])).code, 4);
+    const bare = join(dir, "removed.apk");
+    const removed = await runCli(["channel", "remove", copy, "-o", bare]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /channel oppo \(both\) removed/);
+    assert.ok((await readFile(bare)).equals(await readFile(fixture("v3rotated.apk"))));
   });
 });

@@ -1,8 +1,10 @@
 import { resolve } from "node:path";
 import { Option, type Command } from "commander";
 import {
+  CopyInterrupted,
   openApk,
   parseExtra,
+  planChannelRemoval,
   planChild,
   readApkLayout,
   readChannel,
@@ -10,9 +12,11 @@ import {
   writeChild,
   isSigned,
   type BlockFormat,
+  type ChildPlan,
   type V1Style,
 } from "../../apk/index.js";
 import { GamedockError } from "../../core/errors.js";
+import { Lifecycle } from "../../core/lifecycle.js";
 import { collect, printJson } from "../output.js";
 
 interface PutOptions {
@@ -36,6 +40,37 @@ async function get(apk: string, opts: { json?: boolean }): Promise<void> {
   process.stdout.write(`${[channel.channel, ...extras].join(" ")}\n`);
 }
 
+/**
+ * Writing in place is safe: the child goes to a temp file beside it and replaces
+ * it by rename. Ctrl-C must not kill us before writeChild has removed that temp file.
+ */
+async function writeSafely(apk: string, plan: ChildPlan, out: string): Promise<void> {
+  const lifecycle = new Lifecycle();
+  lifecycle.install();
+  try {
+    await writeChild(apk, plan, out);
+  } catch (err) {
+    if (err instanceof CopyInterrupted || lifecycle.signal.aborted) {
+      process.stderr.write(`gamedock: interrupted; ${out} was not changed\n`);
+      process.exit(130);
+    }
+    throw err;
+  }
+}
+
+async function remove(apk: string, opts: { output?: string; json?: boolean }): Promise<void> {
+  const layout = await readApkLayout(apk);
+  const before = readChannel(layout);
+  const out = resolve(opts.output ?? apk);
+  const plan = planChannelRemoval(layout);
+  await writeSafely(apk, plan, out);
+  if (opts.json) printJson({ apk, output: out, removed: before, size: plan.size });
+  else
+    process.stdout.write(
+      `${out}: ${before ? `channel ${before.channel} (${before.format}) removed` : "had no channel"}, ${plan.size} bytes\n`,
+    );
+}
+
 async function put(apk: string, channel: string, opts: PutOptions): Promise<void> {
   validateChannelId(channel, "argument <channel>");
   const extras = Object.fromEntries(opts.extra.map((e) => parseExtra(e, "-e")));
@@ -49,8 +84,7 @@ async function put(apk: string, channel: string, opts: PutOptions): Promise<void
   }
   const plan = planChild(layout, { channel, extras, format: opts.format, v1Style: opts.v1Style });
   const out = resolve(opts.output ?? apk);
-  // Writing in place is safe: the child goes to a temp file beside it and replaces it by rename.
-  await writeChild(apk, plan, out);
+  await writeSafely(apk, plan, out);
   if (opts.json)
     printJson({ apk, output: out, channel, extras, format: plan.format, size: plan.size });
   else process.stdout.write(`${out}: channel ${channel} (${plan.format}), ${plan.size} bytes\n`);
@@ -88,4 +122,12 @@ export function register(program: Command): void {
     .option("--allow-unsigned", "write a channel into an unsigned APK")
     .option("--json", "print one JSON document")
     .action(put);
+  channel
+    .command("remove <apk>")
+    .description(
+      "remove every channel gamedock can write (Walle, VasDolly, zip comment, META-INF), keeping every signature valid",
+    )
+    .option("-o, --output <file>", "write the result here instead of replacing <apk> in place")
+    .option("--json", "print one JSON document")
+    .action(remove);
 }

@@ -97,7 +97,10 @@ async function pack(apk: string, opts: PackCliOptions): Promise<void> {
   });
 
   const lifecycle = new Lifecycle();
-  lifecycle.install();
+  let stopSignal: NodeJS.Signals = "SIGINT";
+  lifecycle.install((signal) => {
+    stopSignal = signal;
+  });
   log.debug({ apk, outDir: plan.outDir, channels: plan.children.length }, "pack planned");
   const bar = await progressBar(plan.children.length, !opts.json && process.stderr.isTTY);
   const onChild = (result: ChildResult): void => {
@@ -120,7 +123,7 @@ async function pack(apk: string, opts: PackCliOptions): Promise<void> {
       process.stderr.write(
         `gamedock: interrupted after ${err.results.length} of ${plan.children.length} channels; finished children are complete, nothing half-written remains\n`,
       );
-      process.exit(130);
+      process.exit(stopSignal === "SIGINT" ? 130 : 143);
     }
     throw err;
   }
