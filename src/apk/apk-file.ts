@@ -5,7 +5,7 @@
  */
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { inflateRawSync, crc32 } from "node:zlib";
-import { GamedockError, fsError } from "../core/errors.js";
+import { GamedockError, fsError } from "../core/index.js";
 import {
   EOCD_MIN_SIZE,
   EOCD_SIGNATURE,

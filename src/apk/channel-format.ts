@@ -6,7 +6,7 @@
  *  - META-INF/channel_<id>: an empty entry, the design note's original scheme
  * Both tools' Android runtime readers understand what we write.
  */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 import { PAIR_ID, pairValue, type SigningBlock } from "./signing-block.js";
 import type { CentralEntry } from "./zip-records.js";
 
@@ -74,7 +74,7 @@ function fromBlock(block: SigningBlock): ChannelInfo | null {
   if (walle && !fromWalle) {
     throw new GamedockError(
       "E_BAD_SIGNING_BLOCK",
-      "the Walle channel pair (0x71777777) does not hold a JSON object with a string channel",
+      "the Walle channel pair (0x71777777) does not hold a JSON object with a string channel; rewrite it with `gamedock channel put` or drop it with `gamedock channel remove`",
     );
   }
   const vasdollyChannel = vasdolly ? pairValue(vasdolly).toString("utf8") : null;

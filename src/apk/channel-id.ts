@@ -2,7 +2,7 @@
  * What a channel id may be. Channel ids end up in file names, object keys and
  * URLs, so we refuse anything a file system or a shell would trip on.
  */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 
 export const MAX_CHANNEL_LENGTH = 64;
 const FORBIDDEN = /[/\\:*?"<>|]/u;

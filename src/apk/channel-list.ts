@@ -5,7 +5,7 @@
  * duplicates are refused, naming where each one came from.
  */
 import { readFile } from "node:fs/promises";
-import { GamedockError, fsError } from "../core/errors.js";
+import { GamedockError, fsError } from "../core/index.js";
 import { parseExtra, validateChannelId } from "./channel-id.js";
 
 export interface ChannelEntry {

@@ -4,7 +4,7 @@
  * directory and the EOCD), so the same plan can be written to disk with a
  * kernel copy or streamed over HTTP without touching the mother's entries.
  */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 import type { ApkLayout } from "./apk-file.js";
 import {
   META_INF_CHANNEL_PREFIX,

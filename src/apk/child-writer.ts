@@ -5,9 +5,10 @@
  * complete. Any failure removes the temp file.
  */
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { open, rename, rm, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { GamedockError, fsError } from "../core/errors.js";
+import { GamedockError, fsError } from "../core/index.js";
 import type { ChildPlan } from "./child-plan.js";
 import { CopyInterrupted, kernelCopy } from "./kernel-copy.js";
 
@@ -15,6 +16,20 @@ export const TEMP_PREFIX = ".gamedock-";
 export const TEMP_SUFFIX = ".tmp";
 /** `.gamedock-<pid>-<12 hex>.tmp`: short whatever the output name, and says whose it is. */
 export const TEMP_PATTERN = /^\.gamedock-(\d+)-[0-9a-f]{12}\.tmp$/;
+
+/** Temp files being written now, removed even if the process exits mid-write (a second Ctrl-C). */
+const liveTemps = new Set<string>();
+let exitHookInstalled = false;
+
+function trackTemp(temp: string): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const path of liveTemps) rmSync(path, { force: true });
+    });
+  }
+  liveTemps.add(temp);
+}
 
 export function tempPathFor(outPath: string): string {
   const id = randomBytes(6).toString("hex");
@@ -43,6 +58,7 @@ export async function writeChild(
   outPath: string,
 ): Promise<void> {
   const temp = tempPathFor(outPath);
+  trackTemp(temp);
   try {
     // No byte of the mother passes through this process.
     await kernelCopy(motherPath, temp);
@@ -66,8 +82,10 @@ export async function writeChild(
       await handle.close();
     }
     await rename(temp, outPath);
+    liveTemps.delete(temp);
   } catch (err) {
     await rm(temp, { force: true });
+    liveTemps.delete(temp);
     if (err instanceof CopyInterrupted || err instanceof GamedockError) throw err;
     throw fsError(err, outPath, "child APK");
   }

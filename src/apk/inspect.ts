@@ -3,10 +3,10 @@
  * manifest, resources.arsc, the signing block and the channel formats.
  */
 import type { FileHandle } from "node:fs/promises";
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 import { extractEntry, findEntry, openApkHandle, readLayout, type ApkLayout } from "./apk-file.js";
 import { readChannel, type ChannelInfo } from "./channel-format.js";
-import { readManifestInfo, type ManifestInfo } from "./manifest.js";
+import { manifestNeedsResources, readManifestInfo, type ManifestInfo } from "./manifest.js";
 import { schemesInBlock } from "./signing-block.js";
 
 export interface SignatureSchemes {
@@ -38,9 +38,13 @@ export async function readManifestFrom(
       { path: layout.path },
     );
   }
-  const resources = findEntry(layout, "resources.arsc");
+  const manifestXml = await extractEntry(handle, manifest);
+  // resources.arsc can be tens of MB; read it only when the manifest points into it.
+  const resources = manifestNeedsResources(manifestXml)
+    ? findEntry(layout, "resources.arsc")
+    : undefined;
   return readManifestInfo(
-    await extractEntry(handle, manifest),
+    manifestXml,
     resources ? await extractEntry(handle, resources) : undefined,
   );
 }

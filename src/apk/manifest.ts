@@ -76,6 +76,26 @@ export function readManifestInfo(
   };
 }
 
+/**
+ * Whether any attribute readManifestInfo uses is a reference into
+ * resources.arsc: without one, the (possibly large) table need not be extracted.
+ */
+export function manifestNeedsResources(manifestXml: Buffer): boolean {
+  const { root } = parseBinaryXml(manifestXml);
+  const usesSdk = findChild(root, "uses-sdk");
+  const application = findChild(root, "application");
+  const used = [
+    attr(root, "versionCode"),
+    attr(root, "versionName"),
+    usesSdk && attr(usesSdk, "minSdkVersion"),
+    usesSdk && attr(usesSdk, "targetSdkVersion"),
+    application && attr(application, "label"),
+  ];
+  return used.some(
+    (a) => a?.value.dataType === TYPE.REFERENCE || a?.value.dataType === TYPE.DYNAMIC_REFERENCE,
+  );
+}
+
 function attr(element: XmlElement, name: keyof typeof ANDROID_ATTR): XmlAttribute | undefined {
   return findAttribute(element, ANDROID_ATTR[name], name);
 }

@@ -4,7 +4,7 @@
  * colon, a versionName with a slash), so they are made file-name safe; the
  * template itself must name a file, not a path.
  */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 
 export const TEMPLATE_FIELDS = [
   "package",

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
-import { GamedockError, errnoCode, fsError } from "../core/errors.js";
+import { GamedockError, errnoCode, fsError } from "../core/index.js";
 import type { ApkLayout } from "./apk-file.js";
 import type { BlockFormat, V1Style } from "./channel-format.js";
 import { rejectDuplicates, type ChannelEntry } from "./channel-list.js";

@@ -10,7 +10,7 @@
  * not this block, so pairs may be added as long as every signed pair stays
  * byte-identical. We keep each pair's original bytes and re-emit them untouched.
  */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 
 export const SIGNING_BLOCK_MAGIC = Buffer.from("APK Sig Block 42", "ascii");
 /** Footer = u64 size + magic. */

@@ -4,7 +4,7 @@
  * u32 size}`; every read is bounds-checked so a hostile or truncated file gives a
  * GamedockError naming the offset, never a RangeError or an endless loop.
  */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 
 /** Which file is being parsed decides the error code a malformed chunk reports. */
 export type ResErrorCode = "E_BAD_MANIFEST" | "E_BAD_RESOURCES";

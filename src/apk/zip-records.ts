@@ -3,7 +3,7 @@
  * record and central-directory file headers. Parsing and serialising only;
  * file access lives in apk-file.ts.
  */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 
 export const EOCD_SIGNATURE = 0x06054b50;
 export const EOCD_MIN_SIZE = 22;

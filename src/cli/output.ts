@@ -4,7 +4,7 @@
  * code from the error registry.
  */
 import { CommanderError } from "commander";
-import { EXIT, GamedockError, isGamedockError } from "../core/errors.js";
+import { EXIT, GamedockError, isGamedockError } from "../core/index.js";
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

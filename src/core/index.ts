@@ -1,5 +1,5 @@
 /** Public surface of the foundation. */
-export { DEFAULTS, configSchema, loadConfig, type Config } from "./config.js";
+export { DEFAULTS, loadConfig, type Config } from "./config.js";
 export {
   ERROR_CODES,
   asError,

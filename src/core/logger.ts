@@ -2,7 +2,7 @@
  * pino, one JSON line per event (ELK-ready), to stderr or a file. Secrets never
  * reach the log: known secret fields are redacted wherever they appear.
  */
-import { pino, type Logger, type LevelWithSilent } from "pino";
+import type { Logger, LevelWithSilent } from "pino";
 
 export type { Logger };
 
@@ -28,7 +28,9 @@ export interface LoggerOptions {
   file?: string | null;
 }
 
-export function createLogger(options: LoggerOptions = {}): Logger {
+/** pino is imported on first use, so commands that never log do not pay for loading it. */
+export async function createLogger(options: LoggerOptions = {}): Promise<Logger> {
+  const { pino } = await import("pino");
   const level = options.level ?? "info";
   const redact = { paths: REDACT_PATHS, censor: "[redacted]" };
   if (options.file) {

@@ -10,7 +10,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { readManifestInfo, type ManifestInfo } from "../../src/apk/manifest.js";
+import {
+  manifestNeedsResources,
+  readManifestInfo,
+  type ManifestInfo,
+} from "../../src/apk/manifest.js";
 import { GamedockError } from "../../src/core/errors.js";
 import { fixture } from "../helpers/cli.js";
 import { FIXTURES } from "../helpers/fixture-facts.js";
@@ -77,6 +81,12 @@ describe("readManifestInfo on the fixtures", () => {
     );
   });
 
+  test("manifestNeedsResources tells when resources.arsc must be read", () => {
+    const referencing = unzipEntry(fixture("v1v2v3.apk"), "AndroidManifest.xml");
+    assert.ok(referencing);
+    assert.equal(manifestNeedsResources(referencing), true);
+  });
+
   test("references without resources.arsc give null, literals still read", () => {
     const manifest =
       unzipEntry(fixture("chinese-literal.apk"), "AndroidManifest.xml") ?? Buffer.alloc(0);
@@ -125,6 +135,33 @@ describe(
       const badging = spawnSync("aapt", ["dump", "badging", apk], { encoding: "utf8" });
       return { info: readApk(apk), badging: badging.stdout + badging.stderr };
     }
+
+    test("a manifest of literals does not need resources.arsc", () => {
+      const src = join(dir, "literals");
+      mkdirSync(join(src, "res/values"), { recursive: true });
+      writeFileSync(join(src, "res/values/values.xml"), "<resources/>");
+      writeFileSync(
+        join(src, "AndroidManifest.xml"),
+        `<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="com.x" android:versionCode="3" android:versionName="v3"><uses-sdk android:minSdkVersion="21" /><application android:label="Plain" /></manifest>`,
+      );
+      const apk = join(src, "out.apk");
+      execFileSync("aapt", [
+        "package",
+        "-f",
+        "-M",
+        join(src, "AndroidManifest.xml"),
+        "-S",
+        join(src, "res"),
+        "-I",
+        FRAMEWORK,
+        "-F",
+        apk,
+      ]);
+      const manifest = unzipEntry(apk, "AndroidManifest.xml");
+      assert.ok(manifest);
+      assert.equal(manifestNeedsResources(manifest), false);
+      assert.equal(readManifestInfo(manifest, undefined).label, "Plain");
+    });
 
     test("codename minSdkVersion maps to 10000, as the platform does", () => {
       const { info, badging } = build(

@@ -2,14 +2,16 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { configSchema } from "../../src/core/config-schema.js";
 import { DEFAULTS, GamedockError, loadConfig } from "../../src/core/index.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
 
 describe("config", () => {
-  it("defaults need no file", () => {
-    const config = loadConfig({ env: {} });
+  it("defaults need no file, and they satisfy the schema", async () => {
+    const config = await loadConfig({ env: {} });
     assert.equal(config.server.port, DEFAULTS.server.port);
     assert.equal(config.pack.format, "walle");
+    assert.deepEqual(configSchema.parse(DEFAULTS), DEFAULTS);
   });
 
   it("a file overrides defaults and GAMEDOCK_* env overrides the file", async () => {
@@ -17,7 +19,7 @@ describe("config", () => {
     try {
       const file = join(dir, "gamedock.json");
       await writeFile(file, JSON.stringify({ pack: { concurrency: 3, format: "both" } }));
-      const config = loadConfig({
+      const config = await loadConfig({
         file,
         env: { GAMEDOCK_PACK_CONCURRENCY: "5", GAMEDOCK_SERVER_PORT: "9000" },
       });
@@ -30,9 +32,9 @@ describe("config", () => {
     }
   });
 
-  it("names the bad field", () => {
-    assert.throws(
-      () => loadConfig({ env: { GAMEDOCK_PACK_FORMAT: "zip" } }),
+  it("names the bad field", async () => {
+    await assert.rejects(
+      loadConfig({ env: { GAMEDOCK_PACK_FORMAT: "zip" } }),
       (err: unknown) =>
         err instanceof GamedockError && err.code === "E_CONFIG" && /pack\.format/.test(err.message),
     );
@@ -43,9 +45,9 @@ describe("config", () => {
     try {
       const file = join(dir, "c.json");
       await writeFile(file, JSON.stringify({ pack: { speed: 1 } }));
-      assert.throws(() => loadConfig({ file, env: {} }), /invalid configuration at pack/);
+      await assert.rejects(loadConfig({ file, env: {} }), /invalid configuration at pack/);
       await writeFile(file, "{nope");
-      assert.throws(() => loadConfig({ file, env: {} }), /not valid JSON/);
+      await assert.rejects(loadConfig({ file, env: {} }), /not valid JSON/);
     } finally {
       await removeDir(dir);
     }

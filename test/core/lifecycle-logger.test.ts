@@ -31,7 +31,7 @@ describe("logger", () => {
     const dir = await tempDir();
     try {
       const file = join(dir, "log", "gamedock.log");
-      const log = createLogger({ level: "info", file });
+      const log = await createLogger({ level: "info", file });
       log.info({ component: "test", token: "t0ps3cret", s3: { secretAccessKey: "k3y" } }, "hello");
       log.flush();
       await new Promise((r) => setTimeout(r, 50));

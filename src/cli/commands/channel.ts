@@ -15,8 +15,7 @@ import {
   type ChildPlan,
   type V1Style,
 } from "../../apk/index.js";
-import { GamedockError } from "../../core/errors.js";
-import { Lifecycle } from "../../core/lifecycle.js";
+import { GamedockError, Lifecycle } from "../../core/index.js";
 import { collect, printJson } from "../output.js";
 
 interface PutOptions {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { loadConfig } from "../../core/config.js";
+import { loadConfig } from "../../core/index.js";
 import { printJson } from "../output.js";
 
 export function register(program: Command): void {
@@ -11,7 +11,7 @@ export function register(program: Command): void {
       "print the effective configuration: defaults, then --config file, then GAMEDOCK_* env",
     )
     .option("--config <file>", "JSON config file")
-    .action((opts: { config?: string }) => {
-      printJson(loadConfig({ file: opts.config }));
+    .action(async (opts: { config?: string }) => {
+      printJson(await loadConfig({ file: opts.config }));
     });
 }

@@ -12,10 +12,7 @@ import {
   type ChildResult,
   type V1Style,
 } from "../../apk/index.js";
-import { loadConfig } from "../../core/config.js";
-import { GamedockError } from "../../core/errors.js";
-import { Lifecycle } from "../../core/lifecycle.js";
-import { createLogger } from "../../core/logger.js";
+import { GamedockError, Lifecycle, createLogger, loadConfig } from "../../core/index.js";
 import { collect, printJson } from "../output.js";
 
 interface PackCliOptions {
@@ -79,10 +76,14 @@ async function progressBar(total: number, enabled: boolean): Promise<Progress> {
 }
 
 async function pack(apk: string, opts: PackCliOptions): Promise<void> {
-  const config = loadConfig({ file: opts.config });
-  const log = createLogger({ level: config.log.level, file: config.log.file || null }).child({
-    component: "pack",
-  });
+  const config = await loadConfig({ file: opts.config });
+  // pack logs at debug level only: build a logger just when someone will read it.
+  const wantLog = config.log.file !== "" || ["debug", "trace"].includes(config.log.level);
+  const log = wantLog
+    ? (await createLogger({ level: config.log.level, file: config.log.file || null })).child({
+        component: "pack",
+      })
+    : undefined;
   const started = performance.now();
   const plan = await preparePack({
     mother: apk,
@@ -101,10 +102,10 @@ async function pack(apk: string, opts: PackCliOptions): Promise<void> {
   lifecycle.install((signal) => {
     stopSignal = signal;
   });
-  log.debug({ apk, outDir: plan.outDir, channels: plan.children.length }, "pack planned");
+  log?.debug({ apk, outDir: plan.outDir, channels: plan.children.length }, "pack planned");
   const bar = await progressBar(plan.children.length, !opts.json && process.stderr.isTTY);
   const onChild = (result: ChildResult): void => {
-    log.debug(
+    log?.debug(
       { channel: result.channel, file: result.file, bytes: result.size, status: result.status },
       "child",
     );
@@ -129,7 +130,7 @@ async function pack(apk: string, opts: PackCliOptions): Promise<void> {
   }
   bar.stop();
   const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
-  log.debug({ apk, outDir: plan.outDir, channels: results.length, seconds }, "pack done");
+  log?.debug({ apk, outDir: plan.outDir, channels: results.length, seconds }, "pack done");
   if (opts.json) {
     printJson({ apk, outDir: plan.outDir, channels: results, seconds });
     return;
