@@ -15,9 +15,15 @@ import {
   readApkLayout,
   writeChild,
   type BlockFormat,
+  type ChannelSpec,
 } from "../../src/apk/index.js";
 import { fixture, listFiles, removeDir, tempDir } from "../helpers/cli.js";
 import { aaptBadging, apksignerVerify, skipUnlessTool } from "../helpers/tools.js";
+
+/** Writes `source` with the channel in `spec` to `out`, as `gamedock channel put` does. */
+async function putChannel(source: string, spec: ChannelSpec, out: string): Promise<void> {
+  await writeChild(source, planChild((await openApk(source)).layout, spec), out);
+}
 
 /** Independent reading of the APK Signing Block: id → value, straight from the bytes. */
 function readBlockPairs(apk: Buffer): Map<number, Buffer> {
@@ -69,12 +75,7 @@ describe("writing channels", { skip: toolSkip }, () => {
         // VasDolly stores the bare channel; extras need Walle's JSON.
         const extras: Record<string, string> =
           format === "vasdolly" ? {} : { region: "cn", 备注: "测试" };
-        const { layout } = await openApk(mother);
-        await writeChild(
-          mother,
-          planChild(layout, { channel, extras, format, v1Style: "comment" }),
-          out,
-        );
+        await putChannel(mother, { channel, extras, format, v1Style: "comment" }, out);
 
         const [before, afterVerify] = await Promise.all([
           apksignerVerify(mother),
@@ -124,24 +125,24 @@ describe("writing channels", { skip: toolSkip }, () => {
     const first = join(dir, "first.apk");
     const second = join(dir, "second.apk");
     const mother = fixture("v1v2v3.apk");
-    await writeChild(
+    await putChannel(
       mother,
-      planChild((await openApk(mother)).layout, {
+      {
         channel: "a",
         extras: { k: "1" },
         format: "both",
         v1Style: "comment",
-      }),
+      },
       first,
     );
-    await writeChild(
+    await putChannel(
       first,
-      planChild((await openApk(first)).layout, {
+      {
         channel: "b",
         extras: {},
         format: "walle",
         v1Style: "comment",
-      }),
+      },
       second,
     );
     const layout = await readApkLayout(second);
@@ -161,14 +162,14 @@ describe("writing channels", { skip: toolSkip }, () => {
   it("v1-only APKs get VasDolly's zip-comment channel, still v1-valid", async () => {
     const mother = fixture("v1only.apk");
     const out = join(dir, "v1-comment.apk");
-    await writeChild(
+    await putChannel(
       mother,
-      planChild((await openApk(mother)).layout, {
+      {
         channel: "小米",
         extras: {},
         format: "walle",
         v1Style: "comment",
-      }),
+      },
       out,
     );
     const verify = await apksignerVerify(out);
@@ -187,16 +188,8 @@ describe("writing channels", { skip: toolSkip }, () => {
     const metaInf = join(dir, "switch-metainf.apk");
     const comment = join(dir, "switch-comment.apk");
     const spec = { extras: {}, format: "walle" } as const;
-    await writeChild(
-      mother,
-      planChild((await openApk(mother)).layout, { ...spec, channel: "a", v1Style: "meta-inf" }),
-      metaInf,
-    );
-    await writeChild(
-      metaInf,
-      planChild((await openApk(metaInf)).layout, { ...spec, channel: "b", v1Style: "comment" }),
-      comment,
-    );
+    await putChannel(mother, { ...spec, channel: "a", v1Style: "meta-inf" }, metaInf);
+    await putChannel(metaInf, { ...spec, channel: "b", v1Style: "comment" }, comment);
     const layout = await readApkLayout(comment);
     assert.deepEqual(
       layout.entries.filter((e) => e.name.startsWith("META-INF/channel_")),
@@ -211,11 +204,7 @@ describe("writing channels", { skip: toolSkip }, () => {
     const long = join(dir, "v1-long.apk");
     const short = join(dir, "v1-short.apk");
     const spec = { extras: {}, format: "walle", v1Style: "comment" } as const;
-    await writeChild(
-      mother,
-      planChild((await openApk(mother)).layout, { ...spec, channel: "渠道".repeat(30) }),
-      long,
-    );
+    await putChannel(mother, { ...spec, channel: "渠道".repeat(30) }, long);
     const plan = planChild((await openApk(long)).layout, { ...spec, channel: "s" });
     await writeChild(long, plan, short);
     const bytes = await readFile(short);
@@ -229,24 +218,24 @@ describe("writing channels", { skip: toolSkip }, () => {
     const mother = fixture("v1only.apk");
     const out = join(dir, "v1-metainf.apk");
     const again = join(dir, "v1-metainf-again.apk");
-    await writeChild(
+    await putChannel(
       mother,
-      planChild((await openApk(mother)).layout, {
+      {
         channel: "oppo",
         extras: {},
         format: "walle",
         v1Style: "meta-inf",
-      }),
+      },
       out,
     );
-    await writeChild(
+    await putChannel(
       out,
-      planChild((await openApk(out)).layout, {
+      {
         channel: "vivo",
         extras: {},
         format: "walle",
         v1Style: "meta-inf",
-      }),
+      },
       again,
     );
     for (const [file, channel] of [
@@ -340,7 +329,7 @@ describe("removing channels", { skip: toolSkip }, () => {
       const child = join(dir, `${name}-child.apk`);
       const bare = join(dir, `${name}-bare.apk`);
       const spec = { channel: "华为", extras: {}, format, v1Style };
-      await writeChild(mother, planChild((await openApk(mother)).layout, spec), child);
+      await putChannel(mother, spec, child);
       await writeChild(child, planChannelRemoval(await readApkLayout(child)), bare);
       assert.ok((await readFile(bare)).equals(await readFile(mother)));
       assert.equal((await inspectApk(bare)).channel, null);
@@ -352,7 +341,7 @@ describe("removing channels", { skip: toolSkip }, () => {
     const child = join(dir, "metainf-child.apk");
     const bare = join(dir, "metainf-bare.apk");
     const spec = { channel: "oppo", extras: {}, format: "walle", v1Style: "meta-inf" } as const;
-    await writeChild(mother, planChild((await openApk(mother)).layout, spec), child);
+    await putChannel(mother, spec, child);
     await writeChild(child, planChannelRemoval(await readApkLayout(child)), bare);
     assert.equal((await inspectApk(bare)).channel, null);
     const verify = await apksignerVerify(bare);

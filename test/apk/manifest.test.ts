@@ -107,7 +107,10 @@ describe(
     let n = 0;
 
     /** Builds an APK from a manifest body (inside <manifest>) and returns it with aapt's badging text. */
-    function build(manifestAttrs: string, body: string): { info: ManifestInfo; badging: string } {
+    function build(
+      manifestAttrs: string,
+      body: string,
+    ): { apk: string; info: ManifestInfo; badging: string } {
       const src = join(dir, `p${++n}`);
       mkdirSync(join(src, "res/values"), { recursive: true });
       writeFileSync(
@@ -133,34 +136,18 @@ describe(
       ]);
       // Not execFileSync: aapt badging exits 1 on some valid manifests (integer references).
       const badging = spawnSync("aapt", ["dump", "badging", apk], { encoding: "utf8" });
-      return { info: readApk(apk), badging: badging.stdout + badging.stderr };
+      return { apk, info: readApk(apk), badging: badging.stdout + badging.stderr };
     }
 
     test("a manifest of literals does not need resources.arsc", () => {
-      const src = join(dir, "literals");
-      mkdirSync(join(src, "res/values"), { recursive: true });
-      writeFileSync(join(src, "res/values/values.xml"), "<resources/>");
-      writeFileSync(
-        join(src, "AndroidManifest.xml"),
-        `<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="com.x" android:versionCode="3" android:versionName="v3"><uses-sdk android:minSdkVersion="21" /><application android:label="Plain" /></manifest>`,
+      const { apk, info } = build(
+        `android:versionCode="3" android:versionName="v3"`,
+        `<uses-sdk android:minSdkVersion="21" /><application android:label="Plain" />`,
       );
-      const apk = join(src, "out.apk");
-      execFileSync("aapt", [
-        "package",
-        "-f",
-        "-M",
-        join(src, "AndroidManifest.xml"),
-        "-S",
-        join(src, "res"),
-        "-I",
-        FRAMEWORK,
-        "-F",
-        apk,
-      ]);
       const manifest = unzipEntry(apk, "AndroidManifest.xml");
       assert.ok(manifest);
       assert.equal(manifestNeedsResources(manifest), false);
-      assert.equal(readManifestInfo(manifest, undefined).label, "Plain");
+      assert.equal(info.label, "Plain");
     });
 
     test("codename minSdkVersion maps to 10000, as the platform does", () => {
