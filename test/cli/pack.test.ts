@@ -123,6 +123,7 @@ describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
     await writeFile(live, "in flight");
     const result = await runCli(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", out]);
     assert.equal(result.code, 0, result.stderr);
+    assert.ok((await apksignerVerify(join(out, "com.gamedock.sample-1.2.3-a.apk"))).ok);
     assert.deepEqual(
       (await listFiles(out)).filter((f) => f.endsWith(".tmp")),
       [`.gamedock-${process.pid}-0123456789ab.tmp`],
@@ -134,6 +135,7 @@ describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
     const result = await runCli(["pack", fixture("v2only.apk"), "-c", "one,two,three", "-o", out]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^packed 3 channels of com\.gamedock\.\S+ .* 3 written, 0 skipped/);
+    for (const file of await listFiles(out)) assert.ok((await apksignerVerify(join(out, file))).ok);
     assert.equal(result.stdout.trim().split("\n").length, 1);
   });
 

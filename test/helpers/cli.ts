@@ -1,7 +1,8 @@
 /**
  * Runs the real `gamedock` CLI (src/cli/main.ts through tsx) as a child process,
- * optionally as the unprivileged `nobody` user so permission tests mean
- * something when the suite runs as root.
+ * optionally without root's power to ignore file permissions (setpriv drops
+ * CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH), so permission tests mean something
+ * when the suite runs as root, wherever the checkout lives.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -19,18 +20,19 @@ export interface CliResult {
   stderr: string;
 }
 
-export const NOBODY = { uid: 65534, gid: 65534 };
 export const isRoot = (): boolean => process.getuid?.() === 0;
+const DROP_DAC = ["--bounding-set=-dac_override,-dac_read_search", "--"];
 
 export function runCli(
   args: string[],
-  options: { cwd?: string; asNobody?: boolean; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; unprivileged?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    const node = [process.execPath, "--import", "tsx", MAIN, ...args];
+    const command = options.unprivileged && isRoot() ? ["setpriv", ...DROP_DAC, ...node] : node;
+    const child = spawn(command[0]!, command.slice(1), {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
-      ...(options.asNobody && isRoot() ? NOBODY : {}),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
