@@ -1,7 +1,8 @@
 /**
  * bench:pack — gamedock pack of 10 channels against `cp` of the same mother 10
- * times, in the same run, on the same disk. Prints both times, the ratio, and
- * gamedock's peak RSS. Target: ratio ≤ 1.10, peak RSS ≤ 80 MB.
+ * times, in the same run, on the same disk: gamedock with -j 1 (like for like
+ * with a sequential cp) and with its default concurrency. Prints the times,
+ * the ratios, and gamedock's peak RSS. Target: ratio ≤ 1.10, peak RSS ≤ 80 MB.
  *
  * Each side is timed until its bytes are on disk (the run, then `sync`): both
  * write the same 10 × size bytes, and without the sync the numbers mostly
@@ -81,38 +82,52 @@ interface Target {
   out: string;
 }
 
-/** Rounds of gamedock vs cp on one target, alternating which goes first. */
-async function compare(target: Target, channels: string): Promise<{ g: Run[]; c: Run[] }> {
-  const g: Run[] = [];
-  const c: Run[] = [];
-  // Round 0 warms up (page cache, the VM's memory) and is not counted.
+interface Side {
+  name: string;
+  run: (target: Target, channels: string) => Promise<Run>;
+}
+
+const SIDES: Side[] = [
+  {
+    name: "gamedock pack -j 1",
+    run: (t, channels) =>
+      timed(process.execPath, [CLI, "pack", t.mother, "-c", channels, "-o", t.out, "-j", "1"]),
+  },
+  {
+    name: "gamedock pack (default -j 2)",
+    run: (t, channels) =>
+      timed(process.execPath, [CLI, "pack", t.mother, "-c", channels, "-o", t.out]),
+  },
+  { name: `cp x ${CHANNELS}`, run: (t) => cpTenTimes(t.mother, t.out) },
+];
+const BASELINE = SIDES.length - 1;
+
+/**
+ * Rounds of every side on one target. The order rotates each round so no side
+ * always follows the same one; round 0 warms up (page cache, the VM's memory)
+ * and is not counted.
+ */
+async function compare(target: Target, channels: string): Promise<Run[][]> {
+  const runs: Run[][] = SIDES.map(() => []);
   for (let round = 0; round <= ROUNDS; round++) {
-    const order = round % 2 === 1 ? ["gamedock", "cp"] : ["cp", "gamedock"];
-    for (const which of order) {
+    const line: string[] = [];
+    for (let k = 0; k < SIDES.length; k++) {
+      const index = (round + k) % SIDES.length;
+      const side = SIDES[index]!;
       await rm(target.out, { recursive: true, force: true });
       await mkdir(target.out, { recursive: true });
       execFileSync("sync");
-      if (which === "gamedock") {
-        const args = [CLI, "pack", target.mother, "-c", channels, "-o", target.out, "-j", "1"];
-        const run = await timed(process.execPath, args);
-        g.push({ ...run, seconds: run.seconds + syncSeconds() });
-      } else {
-        const run = await cpTenTimes(target.mother, target.out);
-        c.push({ ...run, seconds: run.seconds + syncSeconds() });
-      }
+      const run = await side.run(target, channels);
+      if (round > 0) runs[index]!.push({ ...run, seconds: run.seconds + syncSeconds() });
     }
-    if (round === 0) {
-      g.length = 0;
-      c.length = 0;
-      continue;
+    if (round === 0) continue;
+    for (const [index, side] of SIDES.entries()) {
+      line.push(`${side.name} ${runs[index]!.at(-1)!.seconds.toFixed(2)} s`);
     }
-    const last = { g: g.at(-1)!, c: c.at(-1)! };
-    console.log(
-      `${target.name} round ${round}: gamedock ${last.g.seconds.toFixed(2)} s, cp ${last.c.seconds.toFixed(2)} s, ratio ${(last.g.seconds / last.c.seconds).toFixed(3)}, peak RSS ${last.g.peakRssMb.toFixed(1)} MB`,
-    );
+    console.log(`${target.name} round ${round}: ${line.join(", ")}`);
   }
   await rm(target.out, { recursive: true, force: true });
-  return { g, c };
+  return runs;
 }
 
 async function main(): Promise<void> {
@@ -131,9 +146,9 @@ async function main(): Promise<void> {
     { name: "disk ", mother, out: join(CACHE, "out") },
     { name: "tmpfs", mother: join(shm, "mother.apk"), out: join(shm, "out") },
   ];
-  const results = [];
+  const results: { target: Target; runs: Run[][] }[] = [];
   try {
-    for (const target of targets) results.push({ target, ...(await compare(target, channels)) });
+    for (const target of targets) results.push({ target, runs: await compare(target, channels) });
   } finally {
     await rm(shm, { recursive: true, force: true });
   }
@@ -145,14 +160,21 @@ async function main(): Promise<void> {
   console.log(
     `mother: ${size.toFixed(1)} MB, ${CHANNELS} channels, ${ROUNDS} rounds; medians, each side timed to durable (+ sync)`,
   );
-  for (const { target, g, c } of results) {
-    const gs = median(g.map((r) => r.seconds));
-    const cs = median(c.map((r) => r.seconds));
-    const roundRatio = median(g.map((r, i) => r.seconds / (c[i]?.seconds ?? NaN)));
-    const rss = Math.max(...g.map((r) => r.peakRssMb));
-    console.log(
-      `${target.name}: gamedock pack -j 1 ${gs.toFixed(2)} s | cp x ${CHANNELS} ${cs.toFixed(2)} s | ratio of medians ${(gs / cs).toFixed(3)}, median round ratio ${roundRatio.toFixed(3)} (target <= 1.10) | peak RSS ${rss.toFixed(1)} MB (target <= 80)`,
-    );
+  console.log("target: ratio <= 1.10, peak RSS <= 80 MB");
+  for (const { target, runs } of results) {
+    const baseline = runs[BASELINE]!;
+    const cs = median(baseline.map((r) => r.seconds));
+    console.log(`${target.name}: ${SIDES[BASELINE]!.name} ${cs.toFixed(2)} s`);
+    for (const [index, side] of SIDES.entries()) {
+      if (index === BASELINE) continue;
+      const own = runs[index]!;
+      const gs = median(own.map((r) => r.seconds));
+      const roundRatio = median(own.map((r, i) => r.seconds / (baseline[i]?.seconds ?? NaN)));
+      const rss = Math.max(...own.map((r) => r.peakRssMb));
+      console.log(
+        `${target.name}: ${side.name} ${gs.toFixed(2)} s | ratio of medians ${(gs / cs).toFixed(3)}, median round ratio ${roundRatio.toFixed(3)} | peak RSS ${rss.toFixed(1)} MB`,
+      );
+    }
   }
 }
 
