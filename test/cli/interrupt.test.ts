@@ -14,13 +14,17 @@ import { apksignerVerify, skipUnlessTool } from "../helpers/tools.js";
 
 const CHANNELS = Array.from({ length: 60 }, (_, i) => `ch${String(i).padStart(2, "0")}`);
 
-/** Starts `pack` in its own process group and signals it after `delayMs`. */
+/**
+ * Starts `pack` in its own process group and signals it once it is writing:
+ * when the first file shows up in `out`, plus `afterMs`. Waiting for real work
+ * instead of a fixed delay keeps the test honest on a slow or busy machine.
+ */
 function packThenSignal(
   mother: string,
   out: string,
   signal: NodeJS.Signals,
   target: "group" | "process",
-  delayMs: number,
+  afterMs: number,
 ): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const args = ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "pack", mother];
@@ -34,14 +38,23 @@ function packThenSignal(
       },
     );
     let stderr = "";
+    let exited = false;
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => {
+      exited = true;
       resolve({ code, stderr });
     });
-    setTimeout(() => {
-      process.kill(target === "group" ? -child.pid! : child.pid!, signal);
-    }, delayMs);
+    const poll = setInterval(() => {
+      void listFiles(out).then((files) => {
+        if (exited) clearInterval(poll);
+        if (exited || !files.some((f) => f.endsWith(".tmp") || f.endsWith(".apk"))) return;
+        clearInterval(poll);
+        setTimeout(() => {
+          if (!exited) process.kill(target === "group" ? -child.pid! : child.pid!, signal);
+        }, afterMs);
+      });
+    }, 20);
   });
 }
 
@@ -74,7 +87,7 @@ describe("interrupting pack", { skip: skipUnlessTool("apksigner", "aapt", "zipal
 
   it("Ctrl-C stops at once, keeps finished children and removes the one in flight", async () => {
     const out = join(dir, "sigint");
-    const { code, stderr } = await packThenSignal(mother, out, "SIGINT", "group", 1200);
+    const { code, stderr } = await packThenSignal(mother, out, "SIGINT", "group", 300);
     assert.equal(code, 130, stderr);
     assert.match(stderr, /interrupted after \d+ of 60 channels/);
     const children = await assertOnlyCompleteChildren(out, childSize);
@@ -85,7 +98,7 @@ describe("interrupting pack", { skip: skipUnlessTool("apksigner", "aapt", "zipal
 
   it("after kill -9, a re-run finishes every channel exactly once and cleans up", async () => {
     const out = join(dir, "sigkill");
-    const { code } = await packThenSignal(mother, out, "SIGKILL", "process", 1200);
+    const { code } = await packThenSignal(mother, out, "SIGKILL", "process", 300);
     assert.equal(code, null);
     const rerun = await runCli(["pack", mother, "-c", CHANNELS.join(","), "-o", out, "--json"]);
     assert.equal(rerun.code, 0, rerun.stderr);
