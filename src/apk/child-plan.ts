@@ -15,7 +15,13 @@ import {
   type ChannelFormatName,
   type V1Style,
 } from "./channel-format.js";
-import { PAIR_ID, makePair, serializeSigningBlock, type SigningPair } from "./signing-block.js";
+import {
+  PAIR_ID,
+  makePair,
+  schemesInBlock,
+  serializeSigningBlock,
+  type SigningPair,
+} from "./signing-block.js";
 import { MAX_COMMENT, serializeEmptyStoredEntry, serializeEocd } from "./zip-records.js";
 
 export interface ChannelSpec {
@@ -61,11 +67,17 @@ function centralDirectoryWithoutChannels(layout: ApkLayout): { cd: Buffer; count
   return cached;
 }
 
-export function isSigned(layout: ApkLayout): boolean {
-  const ids = new Set(layout.signingBlock?.pairs.map((p) => p.id) ?? []);
-  return (
-    layout.hasV1Signature || ids.has(PAIR_ID.v2) || ids.has(PAIR_ID.v3) || ids.has(PAIR_ID.v31)
-  );
+/** Refuses an APK without any signature unless the caller allows it (`--allow-unsigned`). */
+export function requireSigned(layout: ApkLayout, allowUnsigned: boolean): void {
+  const signed =
+    layout.hasV1Signature || Object.values(schemesInBlock(layout.signingBlock)).some(Boolean);
+  if (!signed && !allowUnsigned) {
+    throw new GamedockError(
+      "E_UNSIGNED",
+      `${layout.path} is not signed (no v1, v2 or v3 signature); sign it first, or pass --allow-unsigned`,
+      { path: layout.path },
+    );
+  }
 }
 
 function channelPairs(spec: ChannelSpec): SigningPair[] {

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { open, rename, rm, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { GamedockError, fsError } from "../core/index.js";
+import { GamedockError, errnoCode, fsError } from "../core/index.js";
 import type { ChildPlan } from "./child-plan.js";
 import { CopyInterrupted, kernelCopy } from "./kernel-copy.js";
 
@@ -87,6 +87,13 @@ export async function writeChild(
     await rm(temp, { force: true });
     liveTemps.delete(temp);
     if (err instanceof CopyInterrupted || err instanceof GamedockError) throw err;
+    if (errnoCode(err) === "ENOENT") {
+      throw new GamedockError(
+        "E_NOT_FOUND",
+        `cannot write ${outPath}: ${motherPath} or the directory ${dirname(outPath)} does not exist`,
+        { path: outPath },
+      );
+    }
     throw fsError(err, outPath, "child APK");
   }
 }

@@ -9,13 +9,13 @@ export {
 } from "./channel-format.js";
 export { MAX_CHANNEL_LENGTH, parseExtra, validateChannelId } from "./channel-id.js";
 export {
-  isSigned,
   planChannelRemoval,
   planChild,
+  requireSigned,
   type ChannelSpec,
   type ChildPlan,
 } from "./child-plan.js";
-export { TEMP_PREFIX, TEMP_SUFFIX, writeChild } from "./child-writer.js";
+export { writeChild } from "./child-writer.js";
 export {
   inspectApk,
   openApk,

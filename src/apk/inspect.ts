@@ -6,7 +6,7 @@ import type { FileHandle } from "node:fs/promises";
 import { GamedockError } from "../core/index.js";
 import { extractEntry, findEntry, openApkHandle, readLayout, type ApkLayout } from "./apk-file.js";
 import { readChannel, type ChannelInfo } from "./channel-format.js";
-import { manifestNeedsResources, readManifestInfo, type ManifestInfo } from "./manifest.js";
+import { readManifestInfoLazily, type ManifestInfo } from "./manifest.js";
 import { schemesInBlock } from "./signing-block.js";
 
 export interface SignatureSchemes {
@@ -38,14 +38,9 @@ export async function readManifestFrom(
       { path: layout.path },
     );
   }
-  const manifestXml = await extractEntry(handle, manifest);
-  // resources.arsc can be tens of MB; read it only when the manifest points into it.
-  const resources = manifestNeedsResources(manifestXml)
-    ? findEntry(layout, "resources.arsc")
-    : undefined;
-  return readManifestInfo(
-    manifestXml,
-    resources ? await extractEntry(handle, resources) : undefined,
+  const resources = findEntry(layout, "resources.arsc");
+  return readManifestInfoLazily(await extractEntry(handle, manifest), async () =>
+    resources ? extractEntry(handle, resources) : undefined,
   );
 }
 

@@ -60,7 +60,9 @@ function runCp(source: string, target: string): Promise<"done" | "unusable"> {
 }
 
 export async function kernelCopy(source: string, target: string): Promise<void> {
-  if (copier() === "cp" && (await runCp(source, target)) === "done") return;
-  if (copier() === "cp") cpUnusable = true;
+  if (copier() === "cp") {
+    if ((await runCp(source, target)) === "done") return;
+    cpUnusable = true;
+  }
   await copyFile(source, target, constants.COPYFILE_FICLONE);
 }

@@ -34,10 +34,30 @@ const CODENAME_SDK = 10000;
 /** Value of an attribute after following references: a string, a number, or nothing usable. */
 type Resolved = string | number | undefined;
 
+/** Reads the manifest facts; `resourcesArsc` is needed only when they are references. */
 export function readManifestInfo(
   manifestXml: Buffer,
   resourcesArsc: Buffer | undefined,
 ): ManifestInfo {
+  return infoFromRoot(manifestRoot(manifestXml), resourcesArsc);
+}
+
+/**
+ * The same, parsing the manifest once and asking for resources.arsc (which can
+ * be tens of MB) only when some attribute points into it.
+ */
+export async function readManifestInfoLazily(
+  manifestXml: Buffer,
+  loadResources: () => Promise<Buffer | undefined>,
+): Promise<ManifestInfo> {
+  const root = manifestRoot(manifestXml);
+  const needsTable = Object.values(usedAttributes(root)).some(
+    (a) => a?.value.dataType === TYPE.REFERENCE || a?.value.dataType === TYPE.DYNAMIC_REFERENCE,
+  );
+  return infoFromRoot(root, needsTable ? await loadResources() : undefined);
+}
+
+function manifestRoot(manifestXml: Buffer): XmlElement {
   const { root } = parseBinaryXml(manifestXml);
   if (root.name !== "manifest") {
     throw resError(
@@ -46,6 +66,28 @@ export function readManifestInfo(
       root.offset,
     );
   }
+  return root;
+}
+
+/** The attributes ManifestInfo is made of, found by resource id. */
+function usedAttributes(
+  root: XmlElement,
+): Record<
+  "versionCode" | "versionName" | "minSdk" | "targetSdk" | "label",
+  XmlAttribute | undefined
+> {
+  const usesSdk = findChild(root, "uses-sdk");
+  const application = findChild(root, "application");
+  return {
+    versionCode: attr(root, "versionCode"),
+    versionName: attr(root, "versionName"),
+    minSdk: usesSdk && attr(usesSdk, "minSdkVersion"),
+    targetSdk: usesSdk && attr(usesSdk, "targetSdkVersion"),
+    label: application && attr(application, "label"),
+  };
+}
+
+function infoFromRoot(root: XmlElement, resourcesArsc: Buffer | undefined): ManifestInfo {
   // The table is parsed only if some attribute is a reference: most manifests need it for the label only.
   let table: ResourceTable | undefined;
   const resolve = (attribute: XmlAttribute | undefined): Resolved => {
@@ -61,39 +103,18 @@ export function readManifestInfo(
   if (!packageName) {
     throw resError("E_BAD_MANIFEST", "<manifest> has no package attribute", root.offset);
   }
-  const usesSdk = findChild(root, "uses-sdk");
-  const application = findChild(root, "application");
-  const minSdk = usesSdk ? sdkLevel(resolve(attr(usesSdk, "minSdkVersion"))) : undefined;
-  const targetSdk = usesSdk ? sdkLevel(resolve(attr(usesSdk, "targetSdkVersion"))) : undefined;
+  const used = usedAttributes(root);
+  const minSdk = sdkLevel(resolve(used.minSdk));
+  const targetSdk = sdkLevel(resolve(used.targetSdk));
   return {
     package: packageName,
-    versionCode: toInteger(resolve(attr(root, "versionCode"))) ?? 0,
-    versionName: toText(resolve(attr(root, "versionName"))),
+    versionCode: toInteger(resolve(used.versionCode)) ?? 0,
+    versionName: toText(resolve(used.versionName)),
     minSdk: minSdk ?? 1,
     // aapt (and the platform) treat a missing targetSdkVersion as equal to minSdkVersion.
     targetSdk: targetSdk ?? minSdk ?? 1,
-    label: application ? toText(resolve(attr(application, "label"))) : null,
+    label: toText(resolve(used.label)),
   };
-}
-
-/**
- * Whether any attribute readManifestInfo uses is a reference into
- * resources.arsc: without one, the (possibly large) table need not be extracted.
- */
-export function manifestNeedsResources(manifestXml: Buffer): boolean {
-  const { root } = parseBinaryXml(manifestXml);
-  const usesSdk = findChild(root, "uses-sdk");
-  const application = findChild(root, "application");
-  const used = [
-    attr(root, "versionCode"),
-    attr(root, "versionName"),
-    usesSdk && attr(usesSdk, "minSdkVersion"),
-    usesSdk && attr(usesSdk, "targetSdkVersion"),
-    application && attr(application, "label"),
-  ];
-  return used.some(
-    (a) => a?.value.dataType === TYPE.REFERENCE || a?.value.dataType === TYPE.DYNAMIC_REFERENCE,
-  );
 }
 
 function attr(element: XmlElement, name: keyof typeof ANDROID_ATTR): XmlAttribute | undefined {

@@ -11,7 +11,7 @@ import { GamedockError, errnoCode, fsError } from "../core/index.js";
 import type { ApkLayout } from "./apk-file.js";
 import type { BlockFormat, V1Style } from "./channel-format.js";
 import { rejectDuplicates, type ChannelEntry } from "./channel-list.js";
-import { isSigned, planChild, type ChildPlan } from "./child-plan.js";
+import { planChild, requireSigned, type ChildPlan } from "./child-plan.js";
 import { TEMP_PATTERN } from "./child-writer.js";
 import { openApk } from "./inspect.js";
 import type { ManifestInfo } from "./manifest.js";
@@ -162,13 +162,7 @@ export async function preparePack(options: PackOptions): Promise<PackPlan> {
   validateTemplate(options.template);
 
   const { layout, manifest } = await openApk(options.mother);
-  if (!isSigned(layout) && !options.allowUnsigned) {
-    throw new GamedockError(
-      "E_UNSIGNED",
-      `${options.mother} is not signed (no v1, v2 or v3 signature); sign it first, or pass --allow-unsigned`,
-      { path: options.mother },
-    );
-  }
+  requireSigned(layout, options.allowUnsigned);
   const outDir = resolve(options.outDir);
 
   // Names and plans first: they can fail without touching the disk.

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   inspectApk,
   openApk,
@@ -17,7 +17,7 @@ import {
   type BlockFormat,
   type ChannelSpec,
 } from "../../src/apk/index.js";
-import { fixture, listFiles, removeDir, tempDir } from "../helpers/cli.js";
+import { fixture, listFiles, useTempDir } from "../helpers/cli.js";
 import { aaptBadging, apksignerVerify, skipUnlessTool } from "../helpers/tools.js";
 
 /** Writes `source` with the channel in `spec` to `out`, as `gamedock channel put` does. */
@@ -58,13 +58,8 @@ const FORMATS: BlockFormat[] = ["walle", "vasdolly", "both"];
 const toolSkip = skipUnlessTool("apksigner") || skipUnlessTool("aapt");
 
 describe("writing channels", { skip: toolSkip }, () => {
-  let dir: string;
-  before(async () => {
-    dir = await tempDir();
-  });
-  after(async () => {
-    await removeDir(dir);
-  });
+  let dir = "";
+  useTempDir((d) => (dir = d));
 
   for (const name of SIGNED_WITH_BLOCK) {
     for (const format of FORMATS) {
@@ -309,13 +304,8 @@ describe("writing channels", { skip: toolSkip }, () => {
 });
 
 describe("removing channels", { skip: toolSkip }, () => {
-  let dir: string;
-  before(async () => {
-    dir = await tempDir();
-  });
-  after(async () => {
-    await removeDir(dir);
-  });
+  let dir = "";
+  useTempDir((d) => (dir = d));
 
   const cases: [string, BlockFormat, "comment" | "meta-inf"][] = [
     ["v1v2v3.apk", "both", "comment"],

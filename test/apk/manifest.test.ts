@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import {
-  manifestNeedsResources,
   readManifestInfo,
+  readManifestInfoLazily,
   type ManifestInfo,
 } from "../../src/apk/manifest.js";
 import { GamedockError } from "../../src/core/errors.js";
@@ -81,10 +81,17 @@ describe("readManifestInfo on the fixtures", () => {
     );
   });
 
-  test("manifestNeedsResources tells when resources.arsc must be read", () => {
-    const referencing = unzipEntry(fixture("v1v2v3.apk"), "AndroidManifest.xml");
+  test("the lazy reader loads resources.arsc when the manifest references it", async () => {
+    const apk = fixture("v1v2v3.apk");
+    const referencing = unzipEntry(apk, "AndroidManifest.xml");
     assert.ok(referencing);
-    assert.equal(manifestNeedsResources(referencing), true);
+    let loads = 0;
+    const info = await readManifestInfoLazily(referencing, () => {
+      loads++;
+      return Promise.resolve(unzipEntry(apk, "resources.arsc"));
+    });
+    assert.equal(loads, 1);
+    assert.deepEqual(info, EXPECTED["v1v2v3.apk"]);
   });
 
   test("references without resources.arsc give null, literals still read", () => {
@@ -139,14 +146,17 @@ describe(
       return { apk, info: readApk(apk), badging: badging.stdout + badging.stderr };
     }
 
-    test("a manifest of literals does not need resources.arsc", () => {
+    test("a manifest of literals does not need resources.arsc", async () => {
       const { apk, info } = build(
         `android:versionCode="3" android:versionName="v3"`,
         `<uses-sdk android:minSdkVersion="21" /><application android:label="Plain" />`,
       );
       const manifest = unzipEntry(apk, "AndroidManifest.xml");
       assert.ok(manifest);
-      assert.equal(manifestNeedsResources(manifest), false);
+      const lazy = await readManifestInfoLazily(manifest, () =>
+        Promise.reject(new Error("resources.arsc must not be read")),
+      );
+      assert.deepEqual(lazy, info);
       assert.equal(info.label, "Plain");
     });
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmod, copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { apksignerVerify, skipUnlessTool } from "../helpers/tools.js";
 import {
   errorCode,
@@ -16,6 +16,7 @@ import {
   removeDir,
   runCli,
   tempDir,
+  useTempDir,
 } from "../helpers/cli.js";
 
 async function expectRefusal(
@@ -34,14 +35,11 @@ async function expectRefusal(
 }
 
 describe("pack refuses bad input", () => {
-  let dir: string;
-  let out: string;
-  before(async () => {
-    dir = await tempDir();
-    out = join(dir, "out");
-  });
-  after(async () => {
-    await removeDir(dir);
+  let dir = "";
+  let out = "";
+  useTempDir((d) => {
+    dir = d;
+    out = join(d, "out");
   });
 
   it("not a zip", async () => {
@@ -299,3 +297,52 @@ describe(
     }
   },
 );
+
+describe("channel put and remove refuse bad input", () => {
+  let dir = "";
+  useTempDir((d) => (dir = d));
+
+  it("an unsigned APK, a bad channel id and a missing output directory leave the APK as it was", async () => {
+    const apk = join(dir, "unsigned.apk");
+    await copyFile(fixture("unsigned.apk"), apk);
+    const original = await readFile(apk);
+    const unsigned = await runCli(["channel", "put", apk, "huawei"]);
+    assert.equal(errorCode(unsigned), "E_UNSIGNED");
+    assert.equal(unsigned.code, 3);
+    const badId = await runCli(["channel", "put", apk, "a|b", "--allow-unsigned"]);
+    assert.equal(errorCode(badId), "E_CHANNEL_INVALID");
+    assert.match(badId.stderr, /argument <channel>/);
+    const noDir = await runCli([
+      "channel",
+      "put",
+      fixture("v1v2v3.apk"),
+      "huawei",
+      "-o",
+      join(dir, "missing", "out.apk"),
+    ]);
+    assert.equal(errorCode(noDir), "E_NOT_FOUND", noDir.stderr);
+    assert.equal(noDir.code, 4);
+    assert.match(noDir.stderr, /missing/);
+    assert.ok((await readFile(apk)).equals(original));
+    assert.deepEqual(await listFiles(dir), ["unsigned.apk"]);
+  });
+
+  it("a malformed Walle channel is reported by get and can be removed", async () => {
+    const child = join(dir, "malformed.apk");
+    const put = await runCli(["channel", "put", fixture("v1v2v3.apk"), "huawei", "-o", child]);
+    assert.equal(put.code, 0, put.stderr);
+    const bytes = await readFile(child);
+    const json = bytes.indexOf(Buffer.from('{"channel":'));
+    assert.ok(json > 0);
+    bytes[json] = 0x58; // "X": no longer JSON; the signed bytes are untouched
+    await writeFile(child, bytes);
+    const get = await runCli(["channel", "get", child]);
+    assert.equal(errorCode(get), "E_BAD_SIGNING_BLOCK");
+    assert.match(get.stderr, /gamedock channel remove/);
+    const bare = join(dir, "repaired.apk");
+    const removed = await runCli(["channel", "remove", child, "-o", bare]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /unreadable channel removed/);
+    assert.ok((await readFile(bare)).equals(await readFile(fixture("v1v2v3.apk"))));
+  });
+});

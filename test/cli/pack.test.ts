@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { fixture, listFiles, removeDir, runCli, tempDir } from "../helpers/cli.js";
+import { describe, it } from "node:test";
+import { fixture, listFiles, runCli, useTempDir } from "../helpers/cli.js";
 import { apksignerVerify, skipUnlessTool } from "../helpers/tools.js";
 
 interface PackJson {
@@ -14,13 +14,8 @@ interface PackJson {
 }
 
 describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
-  let dir: string;
-  before(async () => {
-    dir = await tempDir();
-  });
-  after(async () => {
-    await removeDir(dir);
-  });
+  let dir = "";
+  useTempDir((d) => (dir = d));
 
   it("writes one verified child per channel from -f with extras and a template", async () => {
     const out = join(dir, "from-file");

@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { after, before } from "node:test";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const FIXTURES = join(ROOT, "test/fixtures");
@@ -65,4 +66,16 @@ export async function listFiles(dir: string): Promise<string[]> {
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** A scratch directory for the enclosing suite: created before it, removed after. */
+export function useTempDir(onReady: (dir: string) => void, prefix?: string): void {
+  let dir = "";
+  before(async () => {
+    dir = await tempDir(prefix);
+    onReady(dir);
+  });
+  after(async () => {
+    await removeDir(dir);
+  });
 }

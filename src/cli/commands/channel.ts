@@ -10,8 +10,9 @@ import {
   readChannel,
   validateChannelId,
   writeChild,
-  isSigned,
+  requireSigned,
   type BlockFormat,
+  type ChannelInfo,
   type ChildPlan,
   type V1Style,
 } from "../../apk/index.js";
@@ -59,28 +60,29 @@ async function writeSafely(apk: string, plan: ChildPlan, out: string): Promise<v
 
 async function remove(apk: string, opts: { output?: string; json?: boolean }): Promise<void> {
   const layout = await readApkLayout(apk);
-  const before = readChannel(layout);
+  // A damaged channel is exactly what one may want to remove: report it, do not stop.
+  let before: ChannelInfo | null;
+  let what: string;
+  try {
+    before = readChannel(layout);
+    what = before ? `channel ${before.channel} (${before.format}) removed` : "had no channel";
+  } catch (err) {
+    if (!(err instanceof GamedockError && err.code === "E_BAD_SIGNING_BLOCK")) throw err;
+    before = null;
+    what = "unreadable channel removed";
+  }
   const out = resolve(opts.output ?? apk);
   const plan = planChannelRemoval(layout);
   await writeSafely(apk, plan, out);
   if (opts.json) printJson({ apk, output: out, removed: before, size: plan.size });
-  else
-    process.stdout.write(
-      `${out}: ${before ? `channel ${before.channel} (${before.format}) removed` : "had no channel"}, ${plan.size} bytes\n`,
-    );
+  else process.stdout.write(`${out}: ${what}, ${plan.size} bytes\n`);
 }
 
 async function put(apk: string, channel: string, opts: PutOptions): Promise<void> {
   validateChannelId(channel, "argument <channel>");
   const extras = Object.fromEntries(opts.extra.map((e) => parseExtra(e, "-e")));
   const { layout } = await openApk(apk);
-  if (!isSigned(layout) && !opts.allowUnsigned) {
-    throw new GamedockError(
-      "E_UNSIGNED",
-      `${apk} is not signed (no v1, v2 or v3 signature); sign it first, or pass --allow-unsigned`,
-      { path: apk },
-    );
-  }
+  requireSigned(layout, opts.allowUnsigned ?? false);
   const plan = planChild(layout, { channel, extras, format: opts.format, v1Style: opts.v1Style });
   const out = resolve(opts.output ?? apk);
   await writeSafely(apk, plan, out);
