@@ -42,6 +42,28 @@ export const ERROR_CODES = {
     summary: "output exists with another channel",
   },
   E_DISK_FULL: { exit: EXIT.badInput, http: 507, summary: "no space left on device" },
+  E_INVALID_REQUEST: { exit: EXIT.badInput, http: 400, summary: "request field is invalid" },
+  E_PATH_OUTSIDE_ROOT: {
+    exit: EXIT.badInput,
+    http: 400,
+    summary: "path resolves outside its allowed root",
+  },
+  E_UNAUTHORIZED: { exit: EXIT.usage, http: 401, summary: "missing or wrong API token" },
+  E_JOB_NOT_FOUND: { exit: EXIT.notFound, http: 404, summary: "no such pack job" },
+  E_JOB_STATE: { exit: EXIT.badInput, http: 409, summary: "job cannot do that in its state" },
+  E_BLOB_KEY: { exit: EXIT.badInput, http: 400, summary: "invalid object key" },
+  E_UPLOAD_FAILED: { exit: EXIT.unexpected, http: 502, summary: "upload to the target failed" },
+  E_NOTIFY_FAILED: { exit: EXIT.unexpected, http: 502, summary: "notification not delivered" },
+  E_NOTIFY_PERMANENT: {
+    exit: EXIT.badInput,
+    http: 502,
+    summary: "notification rejected by the receiver",
+  },
+  E_SERVICE_UNAVAILABLE: {
+    exit: EXIT.unexpected,
+    http: 503,
+    summary: "a backing service (Redis, RabbitMQ, database, store) does not answer",
+  },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
