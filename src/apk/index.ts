@@ -38,6 +38,13 @@ export {
   renderName,
   validateTemplate,
 } from "./name-template.js";
-export { preparePack, type PackOptions, type PackPlan, type PlannedChild } from "./pack-plan.js";
+export {
+  preparePack,
+  templateValues,
+  type PackOptions,
+  type PackPlan,
+  type PlannedChild,
+} from "./pack-plan.js";
 export { PackAborted, runPack, type ChildResult, type RunOptions } from "./pack-run.js";
 export { CopyInterrupted } from "./kernel-copy.js";
+export { kernelCopy } from "./kernel-copy.js";

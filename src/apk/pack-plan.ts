@@ -143,7 +143,7 @@ async function existingMatches(path: string, plan: ChildPlan): Promise<boolean |
   return true;
 }
 
-function templateValues(mother: string, manifest: ManifestInfo, channel: string): TemplateValues {
+export function templateValues(mother: string, manifest: ManifestInfo, channel: string): TemplateValues {
   return {
     package: manifest.package,
     versionName: manifest.versionName ?? String(manifest.versionCode),

@@ -8,6 +8,7 @@ import { register as registerApk } from "./commands/apk-info.js";
 import { register as registerChannel } from "./commands/channel.js";
 import { register as registerConfig } from "./commands/config.js";
 import { register as registerPack } from "./commands/pack.js";
+import { register as registerServe } from "./commands/serve.js";
 import { reportError } from "./output.js";
 
 function version(): string {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerApk(program);
   registerChannel(program);
   registerPack(program);
+  registerServe(program);
   registerConfig(program);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ writeErr: () => undefined });

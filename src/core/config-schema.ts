@@ -4,6 +4,106 @@
  */
 import { z } from "zod";
 
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+const ms = z.coerce.number().int().min(0).max(86_400_000);
+const name = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "names are 1-64 of A-Z a-z 0-9 _ -");
+/** A list from JSON, or a comma-separated string from an environment variable. */
+const stringList = z.preprocess(
+  (value) =>
+    typeof value === "string"
+      ? value
+          .split(",")
+          .map((item) => item.trim())
+          .filter(Boolean)
+      : value,
+  z.array(z.string().min(1)),
+);
+const bool = z.preprocess(
+  (value) => (value === "true" ? true : value === "false" ? false : value),
+  z.boolean(),
+);
+
+const queueEntry = z.discriminatedUnion("driver", [
+  z.object({ driver: z.literal("sqlite"), path: z.string() }).strict(),
+  z
+    .object({
+      driver: z.literal("redis"),
+      url: z.string().regex(/^rediss?:\/\//, "a redis:// or rediss:// URL"),
+      prefix: z.string().default("gamedock"),
+      lockMs: ms.default(30_000),
+    })
+    .strict(),
+  z
+    .object({
+      driver: z.literal("amqp"),
+      url: z.string().regex(/^amqps?:\/\//, "an amqp:// or amqps:// URL"),
+      prefix: z.string().default("gamedock."),
+    })
+    .strict(),
+]);
+
+const targetEntry = z.discriminatedUnion("driver", [
+  z.object({ driver: z.literal("fs"), root: z.string() }).strict(),
+  z
+    .object({
+      driver: z.literal("s3"),
+      endpoint: z.string().url(),
+      region: z.string().min(1).default("us-east-1"),
+      bucket: z.string().min(1),
+      accessKeyId: z.string().min(1),
+      secretAccessKey: z.string().min(1),
+      forcePathStyle: bool.default(false),
+      partSize: z.coerce
+        .number()
+        .int()
+        .min(5 * 1024 * 1024)
+        .max(5 * 1024 ** 3)
+        .default(16 * 1024 * 1024),
+      partConcurrency: positiveInt(32).default(4),
+      publicUrl: z.string().default(""),
+    })
+    .strict(),
+]);
+
+const httpRetry = {
+  timeoutMs: ms.default(10_000),
+  retries: z.coerce.number().int().min(0).max(10).default(2),
+  backoffMs: ms.default(500),
+};
+const notifierEntry = z.discriminatedUnion("type", [
+  z
+    .object({
+      type: z.literal("webhook"),
+      url: z.string().url(),
+      secret: z.string().default(""),
+      ...httpRetry,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("redis"),
+      url: z.string().regex(/^rediss?:\/\//, "a redis:// or rediss:// URL"),
+      list: z.string().min(1).default("gamedock:events"),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("robot"),
+      kind: z.enum(["dingtalk", "wecom", "feishu"]),
+      url: z.string().url(),
+      secret: z.string().default(""),
+      ...httpRetry,
+    })
+    .strict(),
+]);
+
+export type QueueEntry = z.input<typeof queueEntry>;
+export type TargetEntry = z.input<typeof targetEntry>;
+export type NotifierEntry = z.input<typeof notifierEntry>;
+export type QueueConfigEntry = z.output<typeof queueEntry>;
+export type TargetConfigEntry = z.output<typeof targetEntry>;
+export type NotifierConfigEntry = z.output<typeof notifierEntry>;
+
 export const configSchema = z
   .object({
     data: z.string().min(1),
@@ -11,6 +111,44 @@ export const configSchema = z
       .object({
         host: z.string().min(1),
         port: z.coerce.number().int().min(0).max(65535),
+        tokens: stringList,
+        publicUrl: z.union([z.literal(""), z.string().url()]),
+      })
+      .strict(),
+    database: z
+      .object({
+        driver: z.enum(["sqlite", "mysql", "postgres"]),
+        path: z.string(),
+        url: z.string(),
+      })
+      .strict(),
+    queues: z.record(name, queueEntry),
+    targets: z.record(name, targetEntry),
+    notifiers: z.record(name, notifierEntry),
+    packer: z
+      .object({
+        packagesRoot: z.string(),
+        workDir: z.string(),
+        queue: name,
+        target: name,
+        concurrency: z
+          .object({
+            pack: positiveInt(64),
+            retryPack: positiveInt(64),
+            upload: positiveInt(64),
+            notify: positiveInt(256),
+          })
+          .strict(),
+        retry: z
+          .object({
+            maxAttempts: positiveInt(100),
+            initialMs: ms,
+            factor: z.coerce.number().min(1).max(10),
+            maxMs: ms,
+          })
+          .strict(),
+        leaseMs: z.coerce.number().int().min(1000).max(3_600_000),
+        sweepIntervalMs: z.coerce.number().int().min(100).max(3_600_000),
       })
       .strict(),
     log: z
@@ -30,4 +168,8 @@ export const configSchema = z
   })
   .strict();
 
-export type Config = z.infer<typeof configSchema>;
+/**
+ * The effective configuration. Record entries come back from the schema with
+ * defaults filled; DEFAULTS are written fully, so both satisfy this type.
+ */
+export type Config = z.output<typeof configSchema>;

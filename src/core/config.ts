@@ -5,7 +5,12 @@
  * (config-schema.ts) validates whatever is not a default.
  */
 import { readFileSync } from "node:fs";
-import type { Config } from "./config-schema.js";
+import type {
+  Config,
+  NotifierConfigEntry,
+  QueueConfigEntry,
+  TargetConfigEntry,
+} from "./config-schema.js";
 import { GamedockError, fsError } from "./errors.js";
 
 export const DEFAULTS = {
@@ -14,6 +19,55 @@ export const DEFAULTS = {
   server: {
     host: "127.0.0.1",
     port: 8080, // TCP port
+    /** API tokens (Authorization: Bearer …). Required when host is not a loopback address. */
+    tokens: [] as string[],
+    /** Base of absolute URLs in notifications ("" = http://host:port). */
+    publicUrl: "",
+  },
+  /** Where jobs and their state live. sqlite path "" means <data>/gamedock.db. */
+  database: {
+    driver: "sqlite" as "sqlite" | "mysql" | "postgres",
+    path: "",
+    url: "", // mysql://user:pass@host:3306/db or postgres://user@host:5432/db
+  },
+  /**
+   * Queue backends by name; a job picks one with `queue` (default packer.queue).
+   * driver sqlite: { path } ("" = <data>/queue.db); redis: { url, prefix, lockMs };
+   * amqp: { url, prefix }. See docs/queues.md.
+   */
+  queues: {
+    default: { driver: "sqlite", path: "" },
+  } as Record<string, QueueConfigEntry>,
+  /**
+   * Upload targets by name; a job picks one with `upload.target` (default packer.target).
+   * driver fs: { root } ("" = <data>/blobs); s3: see docs/storage.md.
+   */
+  targets: {
+    fs: { driver: "fs", root: "" },
+  } as Record<string, TargetConfigEntry>,
+  /** Notification sinks by name (webhook, redis, robot); see docs/notifications.md. */
+  notifiers: {} as Record<string, NotifierConfigEntry>,
+  packer: {
+    /** Mother APKs must resolve inside this directory ("" = <data>/packages). */
+    packagesRoot: "",
+    /** Children are written here before upload ("" = <data>/work). */
+    workDir: "",
+    queue: "default", // queue backend for jobs that name none
+    target: "fs", // upload target for jobs that name none
+    concurrency: {
+      pack: 2, // children packed at once (the design note's packet_count)
+      retryPack: 1, // failed packs retried at once (retry_packet_count)
+      upload: 2, // uploads at once (upload_count)
+      notify: 4, // notifications sent at once (message_count)
+    },
+    retry: {
+      maxAttempts: 5, // attempts per stage before a channel fails
+      initialMs: 1000, // first backoff delay, ms
+      factor: 2, // backoff multiplier per attempt
+      maxMs: 60_000, // longest backoff delay, ms
+    },
+    leaseMs: 30_000, // a task whose worker stops renewing for this long is recovered, ms
+    sweepIntervalMs: 10_000, // how often undispatched or orphaned work is re-queued, ms
   },
   log: {
     level: "info" as "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent",

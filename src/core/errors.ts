@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   },
   E_UNAUTHORIZED: { exit: EXIT.usage, http: 401, summary: "missing or wrong API token" },
   E_JOB_NOT_FOUND: { exit: EXIT.notFound, http: 404, summary: "no such pack job" },
+  E_CANCELLED: { exit: EXIT.badInput, http: 409, summary: "cancelled before it started" },
   E_JOB_STATE: { exit: EXIT.badInput, http: 409, summary: "job cannot do that in its state" },
   E_BLOB_KEY: { exit: EXIT.badInput, http: 400, summary: "invalid object key" },
   E_UPLOAD_FAILED: { exit: EXIT.unexpected, http: 502, summary: "upload to the target failed" },

@@ -1,0 +1,109 @@
+/**
+ * Atomic, durable file replacement for the fs driver: the bytes go to a temp
+ * file in the destination directory, which is fsynced, renamed over the target
+ * and followed by an fsync of the directory, so after a crash the object is
+ * either the old one or the new one, never a mix — and the rename itself is on
+ * disk once put returns.
+ *
+ * Temp files are named `.gamedock-<pid>-<hex>.tmp`: the pid says whether the
+ * writer is still alive, which is how incompleteUploads tells leftovers of a
+ * crash from uploads in progress.
+ */
+import { randomBytes } from "node:crypto";
+import type { BigIntStats } from "node:fs";
+import { mkdir, open, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { errnoCode } from "../core/errors.js";
+
+const TEMP_NAME = /^\.gamedock-(\d+)-[0-9a-f]+\.tmp$/;
+
+export function isTempName(name: string): boolean {
+  return TEMP_NAME.test(name);
+}
+
+function newTempName(): string {
+  return `.gamedock-${process.pid}-${randomBytes(8).toString("hex")}.tmp`;
+}
+
+/** Temp files this process is writing now (shared by every fs store in the process). */
+const writing = new Set<string>();
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return errnoCode(err) === "EPERM";
+  }
+}
+
+/**
+ * A temp file nobody will finish: its writer died, or it is ours but no write
+ * of ours holds it. A live writer's temp file is an upload in progress.
+ */
+export function isAbandonedTemp(path: string): boolean {
+  const pid = Number(TEMP_NAME.exec(basename(path))?.[1] ?? NaN);
+  if (!Number.isSafeInteger(pid)) return false;
+  if (pid === process.pid) return !writing.has(path);
+  return !processAlive(pid);
+}
+
+/** Stable as long as the file is not replaced: a replacement is a new inode. */
+export function etagOf(stats: BigIntStats): string {
+  return [stats.ino, stats.size, stats.mtimeNs].map((n) => n.toString(16)).join("-");
+}
+
+async function syncFile(path: string): Promise<BigIntStats> {
+  const handle = await open(path, "r+");
+  try {
+    await handle.sync();
+    return await handle.stat({ bigint: true });
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Makes the rename durable. Some platforms cannot fsync a directory; they journal renames anyway. */
+async function syncDir(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, "r");
+    await handle.sync();
+  } catch (err) {
+    if (!["EISDIR", "EPERM", "EINVAL", "EBADF"].includes(errnoCode(err) ?? "")) throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Replaces `target` with what `write(temp)` writes to a fresh temp path next
+ * to it. On any failure, including an abort, the temp file is removed and the
+ * target is untouched. Returns the stats of the new file.
+ */
+export async function writeAtomically(
+  target: string,
+  write: (temp: string) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<BigIntStats> {
+  const dir = dirname(target);
+  await mkdir(dir, { recursive: true });
+  const temp = join(dir, newTempName());
+  writing.add(temp);
+  try {
+    await write(temp);
+    signal?.throwIfAborted();
+    const stats = await syncFile(temp);
+    await rename(temp, target);
+    await syncDir(dir);
+    return stats;
+  } catch (err) {
+    await rm(temp, { force: true });
+    // An aborted stream reports a generic AbortError; report the caller's reason instead.
+    signal?.throwIfAborted();
+    throw err;
+  } finally {
+    writing.delete(temp);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Public surface of object storage. Drivers are loaded by name when a target
+ * is opened, so the embedded fs default never loads the AWS SDK.
+ */
+import { GamedockError } from "../core/errors.js";
+import type { BlobStore, BlobTargetConfig } from "./contract.js";
+
+export type {
+  BlobInfo,
+  BlobKey,
+  BlobStore,
+  BlobTargetConfig,
+  ByteRange,
+  IncompleteUpload,
+  PutFileOptions,
+  PutResult,
+  StoredPart,
+  UploadCheckpoint,
+} from "./contract.js";
+export { MAX_KEY_BYTES, validateBlobKey, validateBlobPrefix } from "./keys.js";
+
+export async function openBlobStore(config: BlobTargetConfig): Promise<BlobStore> {
+  switch (config.driver) {
+    case "fs": {
+      const { openFsBlobStore } = await import("./fs.js");
+      return openFsBlobStore(config);
+    }
+    case "s3": {
+      const { openS3BlobStore } = await import("./s3.js");
+      return openS3BlobStore(config);
+    }
+    default: {
+      const driver = (config as { driver?: unknown }).driver;
+      throw new GamedockError(
+        "E_CONFIG",
+        `unknown blob target driver ${JSON.stringify(driver)}: use "fs" or "s3"`,
+        { driver },
+      );
+    }
+  }
+}

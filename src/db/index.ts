@@ -1,0 +1,9 @@
+/** Public surface of the SQL layer: Kysely over SQLite, MySQL/MariaDB or PostgreSQL. */
+export {
+  openDatabase,
+  redactUrl,
+  type Database,
+  type DatabaseConfig,
+  type DbDialect,
+} from "./open.js";
+export type { NotificationTable, PackJobTable, PackTaskTable, Tables } from "./schema.js";

@@ -1,0 +1,103 @@
+/**
+ * Opens the SQL database through Kysely: better-sqlite3 (embedded default),
+ * mysql2 (MySQL/MariaDB) or pg (PostgreSQL). Each driver is imported only when
+ * used, so the embedded default never loads mysql2 or pg. Migrations run on open.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { Kysely, Migrator, type Dialect } from "kysely";
+import { GamedockError } from "../core/index.js";
+import { migrationProvider } from "./migrations.js";
+import type { Tables } from "./schema.js";
+
+export type DbDialect = "sqlite" | "mysql" | "postgres";
+
+export type DatabaseConfig =
+  | { driver: "sqlite"; /** file; ":memory:" for tests */ path: string }
+  | { driver: "mysql" | "postgres"; url: string };
+
+export interface Database {
+  readonly dialect: DbDialect;
+  readonly db: Kysely<Tables>;
+  close(): Promise<void>;
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable URL)";
+  }
+}
+
+async function sqliteDialect(path: string): Promise<Dialect> {
+  const { default: SQLite } = await import("better-sqlite3");
+  const { SqliteDialect } = await import("kysely");
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const database = new SQLite(path);
+  // WAL lets readers (the HTTP API) run while a worker writes; busy_timeout
+  // makes a second process (gamedock worker) wait for the lock instead of failing.
+  database.pragma("journal_mode = WAL");
+  database.pragma("busy_timeout = 5000");
+  database.pragma("synchronous = NORMAL");
+  return new SqliteDialect({ database });
+}
+
+async function mysqlDialect(url: string): Promise<Dialect> {
+  const { createPool } = await import("mysql2");
+  const { MysqlDialect } = await import("kysely");
+  return new MysqlDialect({
+    pool: createPool({
+      uri: url,
+      connectionLimit: 10,
+      supportBigNumbers: true,
+      charset: "utf8mb4",
+    }),
+  });
+}
+
+async function postgresDialect(url: string): Promise<Dialect> {
+  const pg = await import("pg");
+  const { PostgresDialect } = await import("kysely");
+  // int8 (bigint) arrives as a string by default; our bigints are millisecond
+  // times and byte sizes, far below 2^53.
+  const types = {
+    getTypeParser: (oid: number, format?: "text" | "binary") =>
+      oid === 20 ? (value: string) => Number(value) : pg.default.types.getTypeParser(oid, format),
+  };
+  return new PostgresDialect({
+    pool: new pg.default.Pool({ connectionString: url, max: 10, types }),
+  });
+}
+
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  const dialect: Dialect =
+    config.driver === "sqlite"
+      ? await sqliteDialect(config.path)
+      : config.driver === "mysql"
+        ? await mysqlDialect(config.url)
+        : await postgresDialect(config.url);
+  const db = new Kysely<Tables>({ dialect });
+  const where = config.driver === "sqlite" ? config.path : redactUrl(config.url);
+  try {
+    const migrator = new Migrator({
+      db,
+      provider: migrationProvider(config.driver),
+      migrationTableName: "gamedock_migrations",
+      migrationLockTableName: "gamedock_migrations_lock",
+    });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw error;
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    throw new GamedockError(
+      "E_SERVICE_UNAVAILABLE",
+      `cannot open the ${config.driver} database at ${where}: ${(err as Error).message}`,
+      { driver: config.driver },
+    );
+  }
+  return { dialect: config.driver, db, close: () => db.destroy() };
+}

@@ -1,0 +1,68 @@
+/**
+ * Table types for Kysely. Portable across SQLite, MySQL/MariaDB and
+ * PostgreSQL: times are integer milliseconds, flags are 0/1 integers, JSON is text.
+ */
+
+export interface PackJobTable {
+  id: string;
+  status: string; // queued | running | done | partial | failed | cancelled
+  apk: string; // the mother as the request named it
+  apk_path: string; // resolved absolute path
+  queue: string; // queue backend name from config
+  target: string; // upload target name from config
+  prefix: string; // object key prefix
+  name_template: string;
+  format: string;
+  notify_level: string;
+  notify_targets: string; // JSON array of notifier names
+  round: number; // +1 on every retry: makes job.finished / channel.failed keys unique per round
+  cancel_requested: number;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+export interface PackTaskTable {
+  job_id: string;
+  channel: string;
+  seq: number; // order in the request
+  extras: string; // JSON object
+  state: string; // queued | packing | uploading | notifying | done | failed
+  attempts: number; // failed attempts so far
+  error_code: string | null;
+  error_message: string | null;
+  /** Process that holds the task ("host/pid/nonce"), or null. */
+  owner: string | null;
+  lease_until: number;
+  /** 1 once a message for the current state is in the queue; 0 after every transition. */
+  dispatched: number;
+  file_name: string | null;
+  output_key: string | null;
+  output_size: number | null;
+  output_sha256: string | null;
+  /** JSON UploadCheckpoint of a multipart upload in progress. */
+  upload_checkpoint: string | null;
+  updated_at: number;
+}
+
+export interface NotificationTable {
+  /** `<event id>|<notifier name>`: one row per event and notifier. */
+  id: string;
+  event_id: string;
+  job_id: string;
+  channel: string | null; // set for channel events
+  notifier: string;
+  event: string; // JSON NotifyEvent
+  state: string; // pending | sent | failed
+  attempts: number;
+  last_error: string | null;
+  dispatched: number;
+  created_at: number;
+  sent_at: number | null;
+}
+
+export interface Tables {
+  pack_jobs: PackJobTable;
+  pack_tasks: PackTaskTable;
+  notifications: NotificationTable;
+}

@@ -1,0 +1,121 @@
+/**
+ * What every stage needs: the store, the queues of each configured backend,
+ * upload targets and notifiers (opened on first use, so a setup that never
+ * uploads to S3 never loads the AWS SDK), the mother cache and the policies.
+ */
+import { EventEmitter } from "node:events";
+import type { BlobStore, BlobTargetConfig } from "../blob/index.js";
+import { openBlobStore } from "../blob/index.js";
+import { GamedockError, type Logger } from "../core/index.js";
+import { createSink, type Sink, type SinkConfig } from "../notify/index.js";
+import type { Queue, QueueBackend, RetryPolicy } from "../queue/index.js";
+import type { NotifyMessage, StageMessage } from "./model.js";
+import { MotherCache } from "./mother-cache.js";
+import type { PackStore } from "./store.js";
+
+export interface StageQueues {
+  pack: Queue<StageMessage>;
+  packRetry: Queue<StageMessage>;
+  upload: Queue<StageMessage>;
+  notify: Queue<NotifyMessage>;
+}
+
+export interface PackerSettings {
+  workDir: string;
+  packagesRoot: string;
+  /** Base of download URLs in events and views, e.g. http://127.0.0.1:8080 */
+  baseUrl: string;
+  defaultQueue: string;
+  defaultTarget: string;
+  v1Style: "comment" | "meta-inf";
+  format: "walle" | "vasdolly" | "both"; // for jobs that name none
+  concurrency: { pack: number; retryPack: number; upload: number; notify: number };
+  retry: RetryPolicy;
+  leaseMs: number;
+  sweepIntervalMs: number;
+}
+
+export class PackerContext {
+  readonly events = new EventEmitter();
+  readonly mothers = new MotherCache();
+  readonly #targets = new Map<string, Promise<BlobStore>>();
+  readonly #sinks = new Map<string, Promise<Sink>>();
+  readonly #queues = new Map<string, StageQueues>();
+
+  constructor(
+    readonly store: PackStore,
+    readonly backends: ReadonlyMap<string, QueueBackend>,
+    readonly targetConfigs: Readonly<Record<string, BlobTargetConfig>>,
+    readonly notifierConfigs: Readonly<Record<string, SinkConfig>>,
+    readonly settings: PackerSettings,
+    readonly logger: Logger,
+    readonly signal: AbortSignal,
+  ) {
+    this.events.setMaxListeners(0);
+  }
+
+  /** The four stage queues on backend `name`. */
+  queues(name: string): StageQueues {
+    let queues = this.#queues.get(name);
+    if (!queues) {
+      const backend = this.backends.get(name);
+      if (!backend) {
+        throw new GamedockError("E_CONFIG", `queue ${JSON.stringify(name)} is not configured`);
+      }
+      queues = {
+        pack: backend.open<StageMessage>("pack"),
+        packRetry: backend.open<StageMessage>("pack-retry"),
+        upload: backend.open<StageMessage>("upload"),
+        notify: backend.open<NotifyMessage>("notify"),
+      };
+      this.#queues.set(name, queues);
+    }
+    return queues;
+  }
+
+  target(name: string): Promise<BlobStore> {
+    const known = this.#targets.get(name);
+    if (known) return known;
+    const config = this.targetConfigs[name];
+    if (!config) {
+      return Promise.reject(
+        new GamedockError("E_CONFIG", `upload target ${JSON.stringify(name)} is not configured`),
+      );
+    }
+    const store = openBlobStore(config);
+    store.catch(() => this.#targets.delete(name));
+    this.#targets.set(name, store);
+    return store;
+  }
+
+  sink(name: string): Promise<Sink> {
+    const known = this.#sinks.get(name);
+    if (known) return known;
+    const config = this.notifierConfigs[name];
+    if (!config) {
+      return Promise.reject(
+        new GamedockError("E_CONFIG", `notifier ${JSON.stringify(name)} is not configured`),
+      );
+    }
+    const sink = createSink(name, config);
+    sink.catch(() => this.#sinks.delete(name));
+    this.#sinks.set(name, sink);
+    return sink;
+  }
+
+  /** Tells SSE listeners in this process that a job changed (they also poll). */
+  touched(jobId: string): void {
+    this.events.emit("job", jobId);
+  }
+
+  async close(): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const store of this.#targets.values()) {
+      closing.push(store.then((s) => s.close()).catch(() => undefined));
+    }
+    for (const sink of this.#sinks.values()) {
+      closing.push(sink.then((s) => s.close()).catch(() => undefined));
+    }
+    await Promise.all(closing);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The body of POST /api/v1/pack-jobs, validated. A bad field answers 400 with
+ * E_INVALID_REQUEST and `details.field` naming it (e.g. "channels.3.id").
+ */
+import { z } from "zod";
+import { GamedockError } from "../core/index.js";
+import { NOTIFY_LEVELS, type NotifyLevel } from "../notify/index.js";
+
+const extras = z.record(z.string().min(1).max(64), z.string().max(1024));
+
+export const jobRequestSchema = z
+  .object({
+    apk: z.union([
+      z.string().min(1).max(4096),
+      z.object({ fileId: z.string().min(1).max(128) }).strict(),
+    ]),
+    channels: z
+      .array(
+        z.union([z.string(), z.object({ id: z.string(), extras: extras.optional() }).strict()]),
+      )
+      .min(1, "give at least one channel")
+      .max(10_000, "at most 10000 channels per job"),
+    name: z.string().min(1).max(1024).optional(),
+    format: z.enum(["walle", "vasdolly", "both"]).optional(),
+    extras: extras.optional(),
+    upload: z
+      .object({ target: z.string().min(1).optional(), prefix: z.string().max(512).optional() })
+      .strict()
+      .optional(),
+    notify: z
+      .object({
+        level: z.enum(NOTIFY_LEVELS as [NotifyLevel, ...NotifyLevel[]]),
+        targets: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .optional(),
+    queue: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type JobRequest = z.infer<typeof jobRequestSchema>;
+
+export function parseJobRequest(body: unknown): JobRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new GamedockError("E_INVALID_REQUEST", "the request body must be a JSON object", {
+      field: "",
+    });
+  }
+  const result = jobRequestSchema.safeParse(body);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue ? issue.path.join(".") : "";
+    throw new GamedockError(
+      "E_INVALID_REQUEST",
+      `invalid field ${JSON.stringify(field)}: ${issue?.message ?? "invalid"}`,
+      { field },
+    );
+  }
+  return result.data;
+}
+
+/** Wraps an error about one field so its details name the field. */
+export function fieldError(err: unknown, field: string): unknown {
+  if (err instanceof GamedockError) {
+    return new GamedockError(err.code, err.message, { ...err.details, field });
+  }
+  return err;
+}

@@ -1,0 +1,95 @@
+/**
+ * Stage 1: write the channel's child into the work directory (temp + rename,
+ * so a crash leaves no half child), record its size and SHA-256, move the
+ * channel to `uploading`. Idempotent: a repeat writes the same bytes.
+ */
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { planChild, writeChild, type BlockFormat } from "../apk/index.js";
+import type { Delivery } from "../queue/index.js";
+import type { PackerContext } from "./context.js";
+import { dispatchNotifications, dispatchTask } from "./dispatch.js";
+import type { StageMessage } from "./model.js";
+import { OWNER, ownerIsLive } from "./owner.js";
+import { settleStageFailure } from "./stage-failure.js";
+import type { JobRow, TaskRow } from "./store.js";
+import { childWorkPath } from "./work-files.js";
+
+async function packChild(
+  ctx: PackerContext,
+  job: JobRow,
+  task: TaskRow,
+): Promise<{ size: number; sha256: string }> {
+  const mother = await ctx.mothers.get(job.id, job.apk_path);
+  const plan = planChild(mother.layout, {
+    channel: task.channel,
+    extras: JSON.parse(task.extras) as Record<string, string>,
+    format: job.format as BlockFormat,
+    v1Style: ctx.settings.v1Style,
+  });
+  const out = childWorkPath(ctx.settings.workDir, job, task);
+  await mkdir(dirname(out), { recursive: true });
+  await writeChild(job.apk_path, plan, out);
+  const hash = (await mother.prefixHash(plan.keepBytes)).copy();
+  for (const piece of plan.tail) hash.update(piece);
+  return { size: plan.size, sha256: hash.digest("hex") };
+}
+
+export async function handlePack(
+  ctx: PackerContext,
+  delivery: Delivery<StageMessage>,
+): Promise<void> {
+  const ref = delivery.payload;
+  const job = await ctx.store.getJobRow(ref.jobId);
+  const task =
+    job &&
+    (await ctx.store.claim(
+      ref,
+      ["queued", "packing"],
+      "packing",
+      OWNER,
+      ctx.settings.leaseMs,
+      (o, l) => ownerIsLive(o, l),
+    ));
+  if (!job || !task) {
+    // Gone, finished, or another worker holds it: this message is a duplicate.
+    await delivery.ack();
+    return;
+  }
+  ctx.touched(job.id);
+  const log = ctx.logger.child({
+    jobId: job.id,
+    channel: ref.channel,
+    stage: "pack",
+    attempt: delivery.attempt,
+  });
+  try {
+    if (job.cancel_requested === 1) {
+      const result = await ctx.store.advance(ref, OWNER, "failed", {
+        error_code: "E_CANCELLED",
+        error_message: "cancelled before it started",
+      });
+      await dispatchNotifications(ctx, job.queue, result.notifications);
+      await delivery.ack();
+      ctx.touched(job.id);
+      return;
+    }
+    const started = Date.now();
+    const child = await packChild(ctx, job, task);
+    const result = await ctx.store.advance(ref, OWNER, "uploading", {
+      output_size: child.size,
+      output_sha256: child.sha256,
+      upload_checkpoint: null,
+    });
+    if (result.moved) await dispatchTask(ctx, job.queue, ref, "uploading");
+    await dispatchNotifications(ctx, job.queue, result.notifications);
+    await delivery.ack();
+    log.info(
+      { event: "packed", size: child.size, sha256: child.sha256, ms: Date.now() - started },
+      "child packed",
+    );
+    ctx.touched(job.id);
+  } catch (err) {
+    await settleStageFailure(ctx, delivery, job, task, "pack", err, log);
+  }
+}

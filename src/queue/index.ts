@@ -1,0 +1,66 @@
+/**
+ * Public surface of the queue module: the JobQueue contract, a loader that
+ * opens a backend by driver name, and the retry backoff policy. Drivers are
+ * imported on demand, so the embedded default never loads BullMQ or amqplib.
+ */
+import type { QueueBackend, QueueBackendConfig } from "./contract.js";
+import { SILENT_LOGGER, type QueueLogger } from "./queue-logger.js";
+import { configError } from "./service-errors.js";
+
+export type {
+  ConsumeOptions,
+  Consumer,
+  DeadLetter,
+  Delivery,
+  EnqueueOptions,
+  Handler,
+  Queue,
+  QueueBackend,
+  QueueBackendConfig,
+  QueueDriverName,
+} from "./contract.js";
+export type { QueueLogger } from "./queue-logger.js";
+export { backoffDelay, canRetry, type BackoffOptions, type RetryPolicy } from "./retry-policy.js";
+
+export interface OpenQueueOptions {
+  /** A pino logger fits; the drivers log lease recovery, lost locks and settle failures. */
+  logger?: QueueLogger;
+  /** Tuning of the embedded driver, not part of the config file. */
+  sqlite?: {
+    /** A delivery whose consumer stops heartbeating for this long is redelivered (ms, default 30 000). */
+    leaseMs?: number;
+    /** Longest wait between polls of an idle queue (ms, default 50). */
+    pollMs?: number;
+  };
+}
+
+/**
+ * Opens a queue backend. Throws GamedockError E_CONFIG for a bad config and
+ * E_SERVICE_UNAVAILABLE when Redis or RabbitMQ does not answer.
+ */
+export async function openQueueBackend(
+  config: QueueBackendConfig,
+  options: OpenQueueOptions = {},
+): Promise<QueueBackend> {
+  const log = options.logger ?? SILENT_LOGGER;
+  switch (config.driver) {
+    case "sqlite": {
+      const { openSqliteBackend } = await import("./sqlite.js");
+      return openSqliteBackend({ path: config.path, log, ...options.sqlite });
+    }
+    case "redis": {
+      const { openRedisBackend } = await import("./redis.js");
+      return openRedisBackend(config, log);
+    }
+    case "amqp": {
+      const { openAmqpBackend } = await import("./amqp.js");
+      return openAmqpBackend(config, log);
+    }
+    default: {
+      const driver = (config as { driver?: unknown }).driver;
+      throw configError(
+        `unknown queue driver ${JSON.stringify(driver)}: use "sqlite", "redis" or "amqp"`,
+      );
+    }
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * The slice of a pino logger the queue drivers use. Structural, so a pino
+ * Logger fits without this module loading pino, and drivers log nowhere when
+ * the caller passes no logger.
+ */
+
+export interface QueueLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+const ignore = (): void => undefined;
+
+export const SILENT_LOGGER: QueueLogger = {
+  debug: ignore,
+  info: ignore,
+  warn: ignore,
+  error: ignore,
+};

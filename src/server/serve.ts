@@ -1,0 +1,57 @@
+/**
+ * `gamedock serve`: everything in one process — the HTTP API, and the packer's
+ * stages consuming every configured queue. Shutdown (first SIGINT/SIGTERM):
+ * stop accepting requests, let handlers in flight finish or hand their work
+ * back (an interrupted upload keeps its multipart upload for the restart),
+ * close queues and the database.
+ */
+import type { Config, Lifecycle, Logger } from "../core/index.js";
+import { PackerPipeline, registerPackRoutes } from "../packer/index.js";
+import { createHttpServer } from "./http.js";
+import { registerMetrics } from "./metrics.js";
+import { checkExposure, openRuntime } from "./runtime.js";
+
+export interface RunningServer {
+  url: string;
+  data: string;
+  close(): Promise<void>;
+}
+
+export async function startServe(
+  config: Config,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<RunningServer> {
+  checkExposure(config);
+  const runtime = await openRuntime(config, logger, lifecycle.signal);
+  const app = createHttpServer({ logger, tokens: config.server.tokens });
+  registerPackRoutes(app, runtime.ctx);
+  await registerMetrics(app, runtime.ctx.store);
+  const pipeline = new PackerPipeline(runtime.ctx);
+  try {
+    await pipeline.start();
+    await app.listen({ host: config.server.host, port: config.server.port });
+  } catch (err) {
+    await pipeline.stop().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    await runtime.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.server.port;
+  const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
+  const url = `http://${host}:${port}`;
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await app.close();
+      await pipeline.stop();
+      await runtime.close();
+    })());
+  lifecycle.onShutdown("serve", close);
+  logger.info(
+    { event: "listening", url, data: runtime.resolved.data, queues: [...runtime.backends.keys()] },
+    "gamedock serve is listening",
+  );
+  return { url, data: runtime.resolved.data, close };
+}
