@@ -40,6 +40,7 @@ export {
 } from "./name-template.js";
 export {
   preparePack,
+  removeStaleTemps,
   templateValues,
   type PackOptions,
   type PackPlan,

@@ -95,7 +95,8 @@ function processAlive(pid: number): boolean {
  * even finish after it). Temp files whose process is gone are removed; those of
  * a live process, another `pack` writing here, are left alone.
  */
-async function removeStaleTemps(dir: string): Promise<void> {
+/** Removes temp files left in `dir` by processes that no longer exist (a `kill -9`). */
+export async function removeStaleTemps(dir: string): Promise<void> {
   for (const file of await readdir(dir)) {
     const pid = TEMP_PATTERN.exec(file)?.[1];
     if (pid !== undefined && !processAlive(Number(pid))) {
@@ -143,7 +144,11 @@ async function existingMatches(path: string, plan: ChildPlan): Promise<boolean |
   return true;
 }
 
-export function templateValues(mother: string, manifest: ManifestInfo, channel: string): TemplateValues {
+export function templateValues(
+  mother: string,
+  manifest: ManifestInfo,
+  channel: string,
+): TemplateValues {
   return {
     package: manifest.package,
     versionName: manifest.versionName ?? String(manifest.versionCode),

@@ -26,7 +26,11 @@ async function entriesOf(dir: string): Promise<Dirent[]> {
   }
 }
 
-async function* walkDir(dir: string, keyBase: string, nameStart: string): AsyncGenerator<WalkedFile> {
+async function* walkDir(
+  dir: string,
+  keyBase: string,
+  nameStart: string,
+): AsyncGenerator<WalkedFile> {
   for (const entry of await entriesOf(dir)) {
     if (!entry.name.startsWith(nameStart)) continue;
     const path = join(dir, entry.name);

@@ -57,7 +57,10 @@ function writeError(err: unknown, key: BlobKey, target: string): unknown {
         "cannot be stored: other objects are stored under it as a directory (fs driver)",
       );
     case "ENAMETOOLONG":
-      return keyConflict(key, "has a segment longer than the file system allows (usually 255 bytes)");
+      return keyConflict(
+        key,
+        "has a segment longer than the file system allows (usually 255 bytes)",
+      );
     default:
       return fsError(err, target, "blob target file");
   }
@@ -82,7 +85,10 @@ class FsBlobStore implements BlobStore {
     validateBlobKey(key);
     const segments = key.split("/");
     if (isTempName(segments.at(-1) ?? "")) {
-      throw keyConflict(key, "uses a name the fs driver reserves for its temp files (.gamedock-<pid>-<hex>.tmp)");
+      throw keyConflict(
+        key,
+        "uses a name the fs driver reserves for its temp files (.gamedock-<pid>-<hex>.tmp)",
+      );
     }
     return join(this.root, ...segments);
   }
@@ -114,7 +120,11 @@ class FsBlobStore implements BlobStore {
     const { signal } = options;
     signal?.throwIfAborted();
     const write = (temp: string): Promise<void> =>
-      pipeline(body, createWriteStream(temp, { flags: "wx", mode: 0o644 }), signal ? { signal } : {});
+      pipeline(
+        body,
+        createWriteStream(temp, { flags: "wx", mode: 0o644 }),
+        signal ? { signal } : {},
+      );
     const stats = await writeAtomically(target, write, signal).catch((err: unknown) => {
       throw writeError(err, key, target);
     });
@@ -124,7 +134,9 @@ class FsBlobStore implements BlobStore {
   async get(key: BlobKey, range?: ByteRange): Promise<Readable> {
     const path = this.pathOf(key);
     const handle = await open(path, "r").catch((err: unknown) => {
-      throw NOT_THERE.includes(errnoCode(err) ?? "") ? this.notFound(key) : fsError(err, path, "object");
+      throw NOT_THERE.includes(errnoCode(err) ?? "")
+        ? this.notFound(key)
+        : fsError(err, path, "object");
     });
     try {
       const stats = await handle.stat();
@@ -210,16 +222,23 @@ class FsBlobStore implements BlobStore {
   }
 
   private notFound(key: BlobKey): GamedockError {
-    return new GamedockError("E_NOT_FOUND", `object not found: ${JSON.stringify(key)} in ${this.root}`, {
-      key,
-      root: this.root,
-    });
+    return new GamedockError(
+      "E_NOT_FOUND",
+      `object not found: ${JSON.stringify(key)} in ${this.root}`,
+      {
+        key,
+        root: this.root,
+      },
+    );
   }
 }
 
 export async function openFsBlobStore(config: FsConfig): Promise<BlobStore> {
   if (typeof config.root !== "string" || config.root === "") {
-    throw new GamedockError("E_CONFIG", "fs blob target needs `root`: the directory objects are stored in");
+    throw new GamedockError(
+      "E_CONFIG",
+      "fs blob target needs `root`: the directory objects are stored in",
+    );
   }
   const root = resolve(config.root);
   await mkdir(root, { recursive: true }).catch((err: unknown) => {

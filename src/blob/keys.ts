@@ -19,7 +19,10 @@ function keyError(key: string, rule: string): GamedockError {
 }
 
 function notAString(what: string, value: unknown): GamedockError {
-  return new GamedockError("E_BLOB_KEY", `invalid object ${what}: expected a string, got ${typeof value}`);
+  return new GamedockError(
+    "E_BLOB_KEY",
+    `invalid object ${what}: expected a string, got ${typeof value}`,
+  );
 }
 
 /** Rules shared by keys and list prefixes. */
@@ -36,7 +39,10 @@ function checkCharacters(key: string, what: string): void {
 
 function checkSegment(key: string, segment: string): void {
   if (segment === "") {
-    throw keyError(key, "segments between '/' must not be empty (no leading, trailing or double '/')");
+    throw keyError(
+      key,
+      "segments between '/' must not be empty (no leading, trailing or double '/')",
+    );
   }
   if (segment === "." || segment === "..") {
     throw keyError(key, "'.' and '..' segments are not allowed");

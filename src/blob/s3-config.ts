@@ -24,7 +24,11 @@ function isHttpUrl(value: string): boolean {
 
 export function checkS3Config(config: S3Config): void {
   if (typeof config.endpoint !== "string" || !isHttpUrl(config.endpoint)) {
-    throw configError("endpoint", "must be an http(s) URL such as https://oss-cn-hangzhou.aliyuncs.com", config.endpoint);
+    throw configError(
+      "endpoint",
+      "must be an http(s) URL such as https://oss-cn-hangzhou.aliyuncs.com",
+      config.endpoint,
+    );
   }
   for (const field of ["region", "bucket", "accessKeyId", "secretAccessKey"] as const) {
     if (typeof config[field] !== "string" || config[field] === "") {
@@ -42,10 +46,13 @@ export function checkS3Config(config: S3Config): void {
       partSize,
     );
   }
-  if (!Number.isSafeInteger(partConcurrency) || partConcurrency < 1 || partConcurrency > 64) {
-    throw configError("partConcurrency", "must be a whole number from 1 to 64", partConcurrency);
+  if (!Number.isSafeInteger(partConcurrency) || partConcurrency < 1 || partConcurrency > 32) {
+    throw configError("partConcurrency", "must be a whole number from 1 to 32", partConcurrency);
   }
-  if (typeof config.publicUrl !== "string" || (config.publicUrl !== "" && !isHttpUrl(config.publicUrl))) {
+  if (
+    typeof config.publicUrl !== "string" ||
+    (config.publicUrl !== "" && !isHttpUrl(config.publicUrl))
+  ) {
     throw configError("publicUrl", 'must be "" or an http(s) URL', config.publicUrl);
   }
 }

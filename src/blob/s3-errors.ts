@@ -32,7 +32,13 @@ const UNREACHABLE_ERRNO = new Set([
   "EHOSTDOWN",
   "ENETDOWN",
 ]);
-const TRANSIENT_ERRNO = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "ESOCKETTIMEDOUT"]);
+const TRANSIENT_ERRNO = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ECONNABORTED",
+  "ESOCKETTIMEDOUT",
+]);
 const RETRYABLE_NAMES = new Set([
   "SlowDown",
   "Throttling",
@@ -102,7 +108,12 @@ const WHAT: Record<S3Operation, string> = {
 };
 
 /** The error to throw for `err`, raised by `operation` on `key` (or prefix) at `where`. */
-export function s3Error(err: unknown, operation: S3Operation, where: S3Where, key: string): unknown {
+export function s3Error(
+  err: unknown,
+  operation: S3Operation,
+  where: S3Where,
+  key: string,
+): unknown {
   if (isGamedockError(err)) return err;
   const failure = describe(err);
   if (failure === null) return err;
@@ -132,7 +143,11 @@ export function s3Error(err: unknown, operation: S3Operation, where: S3Where, ke
   if (operation === "upload") return new GamedockError("E_UPLOAD_FAILED", message, details);
   if (retryable) return new GamedockError("E_SERVICE_UNAVAILABLE", message, details);
   if (CONFIG_NAMES.has(failure.name)) {
-    return new GamedockError("E_CONFIG", `${message}; check the target's bucket and credentials`, details);
+    return new GamedockError(
+      "E_CONFIG",
+      `${message}; check the target's bucket and credentials`,
+      details,
+    );
   }
   return new GamedockError("E_INTERNAL", message, details);
 }

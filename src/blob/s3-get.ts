@@ -44,7 +44,11 @@ function trimToRange(
   return sliceStream(body, want.start - served.start, want.end - want.start + 1);
 }
 
-export async function getFromS3(target: S3Target, key: BlobKey, range?: ByteRange): Promise<Readable> {
+export async function getFromS3(
+  target: S3Target,
+  key: BlobKey,
+  range?: ByteRange,
+): Promise<Readable> {
   validateBlobKey(key);
   if (range) checkRangeShape(key, range);
   const answer = await call(target, "read", key, undefined, async () => {
@@ -73,7 +77,11 @@ export async function getFromS3(target: S3Target, key: BlobKey, range?: ByteRang
   });
   const body = answer.Body;
   if (!(body instanceof Readable)) {
-    throw new GamedockError("E_INTERNAL", `GetObject of ${JSON.stringify(key)} returned no stream`, { key });
+    throw new GamedockError(
+      "E_INTERNAL",
+      `GetObject of ${JSON.stringify(key)} returned no stream`,
+      { key },
+    );
   }
   if (!range) return body;
   try {

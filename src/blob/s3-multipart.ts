@@ -18,7 +18,11 @@ export async function createUpload(
 ): Promise<string> {
   const created = await call(target, "upload", key, signal, () =>
     target.client.send(
-      new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: key, ContentType: contentType }),
+      new CreateMultipartUploadCommand({
+        Bucket: target.bucket,
+        Key: key,
+        ContentType: contentType,
+      }),
       { abortSignal: signal },
     ),
   );
@@ -90,7 +94,11 @@ export async function abortUpload(target: S3Target, key: string, uploadId: strin
 }
 
 /** Best effort, for cleaning up after a failure that is already being reported. */
-export async function abortUploadQuietly(target: S3Target, key: string, uploadId: string): Promise<void> {
+export async function abortUploadQuietly(
+  target: S3Target,
+  key: string,
+  uploadId: string,
+): Promise<void> {
   await abortUpload(target, key, uploadId).catch(() => undefined);
 }
 

@@ -71,7 +71,11 @@ async function putSmallFile(
 /** A checkpoint read back from the caller's storage: trust its shape only after checking it. */
 function usableCheckpoint(checkpoint: UploadCheckpoint, key: string, size: number): boolean {
   const { partSize, parts } = checkpoint;
-  if (checkpoint.key !== key || checkpoint.size !== size || typeof checkpoint.uploadId !== "string") {
+  if (
+    checkpoint.key !== key ||
+    checkpoint.size !== size ||
+    typeof checkpoint.uploadId !== "string"
+  ) {
     return false;
   }
   if (!Number.isSafeInteger(partSize) || partSize <= 0 || partCount(size, partSize) > MAX_PARTS) {
@@ -117,7 +121,9 @@ async function resumeFrom(
       return found !== undefined && found.etag === bareEtag(part.etag) && found.size === part.size;
     });
   }
-  const unique = new Map(parts.map((part) => [part.number, { ...part, etag: bareEtag(part.etag) }]));
+  const unique = new Map(
+    parts.map((part) => [part.number, { ...part, etag: bareEtag(part.etag) }]),
+  );
   return { ...checkpoint, parts: [...unique.values()].sort((a, b) => a.number - b.number) };
 }
 

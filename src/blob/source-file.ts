@@ -8,7 +8,9 @@ export async function sourceFileSize(file: string): Promise<number> {
     throw fsError(err, file, "source file");
   });
   if (!stats.isFile()) {
-    throw new GamedockError("E_NOT_A_FILE", `source is not a regular file: ${file}`, { path: file });
+    throw new GamedockError("E_NOT_A_FILE", `source is not a regular file: ${file}`, {
+      path: file,
+    });
   }
   return stats.size;
 }

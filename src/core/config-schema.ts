@@ -47,7 +47,7 @@ const targetEntry = z.discriminatedUnion("driver", [
   z
     .object({
       driver: z.literal("s3"),
-      endpoint: z.string().url(),
+      endpoint: z.url(),
       region: z.string().min(1).default("us-east-1"),
       bucket: z.string().min(1),
       accessKeyId: z.string().min(1),
@@ -74,7 +74,7 @@ const notifierEntry = z.discriminatedUnion("type", [
   z
     .object({
       type: z.literal("webhook"),
-      url: z.string().url(),
+      url: z.url(),
       secret: z.string().default(""),
       ...httpRetry,
     })
@@ -90,7 +90,7 @@ const notifierEntry = z.discriminatedUnion("type", [
     .object({
       type: z.literal("robot"),
       kind: z.enum(["dingtalk", "wecom", "feishu"]),
-      url: z.string().url(),
+      url: z.url(),
       secret: z.string().default(""),
       ...httpRetry,
     })
@@ -112,7 +112,7 @@ export const configSchema = z
         host: z.string().min(1),
         port: z.coerce.number().int().min(0).max(65535),
         tokens: stringList,
-        publicUrl: z.union([z.literal(""), z.string().url()]),
+        publicUrl: z.union([z.literal(""), z.url()]),
       })
       .strict(),
     database: z

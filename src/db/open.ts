@@ -64,9 +64,16 @@ async function postgresDialect(url: string): Promise<Dialect> {
   const { PostgresDialect } = await import("kysely");
   // int8 (bigint) arrives as a string by default; our bigints are millisecond
   // times and byte sizes, far below 2^53.
+  const INT8 = 20;
+  const builtin = pg.default.types;
   const types = {
-    getTypeParser: (oid: number, format?: "text" | "binary") =>
-      oid === 20 ? (value: string) => Number(value) : pg.default.types.getTypeParser(oid, format),
+    getTypeParser: ((oid: number, format?: "text" | "binary") =>
+      oid === INT8
+        ? (value: string) => Number(value)
+        : (builtin.getTypeParser as (o: number, f?: string) => unknown)(
+            oid,
+            format,
+          )) as typeof builtin.getTypeParser,
   };
   return new PostgresDialect({
     pool: new pg.default.Pool({ connectionString: url, max: 10, types }),
@@ -90,7 +97,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
       migrationLockTableName: "gamedock_migrations_lock",
     });
     const { error } = await migrator.migrateToLatest();
-    if (error) throw error;
+    if (error) throw error instanceof Error ? error : new Error(JSON.stringify(error));
   } catch (err) {
     await db.destroy().catch(() => undefined);
     throw new GamedockError(

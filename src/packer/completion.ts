@@ -90,15 +90,22 @@ export async function finishJobIfComplete(
   return insertOutbox(trx, outboxRowsFor(job, event, null, now));
 }
 
-/** Inserts rows not there yet (a repeated event keeps its first row); returns all their ids. */
+/**
+ * Inserts rows not there yet (a repeated event keeps its first row) and returns
+ * the ids inserted: those are for the caller to queue; an older row is queued
+ * by whoever inserted it, or by the recovery sweep.
+ */
 export async function insertOutbox(trx: Trx, rows: NotificationTable[]): Promise<string[]> {
+  const inserted: string[] = [];
   for (const row of rows) {
     const exists = await trx
       .selectFrom("notifications")
       .select("id")
       .where("id", "=", row.id)
       .executeTakeFirst();
-    if (!exists) await trx.insertInto("notifications").values(row).execute();
+    if (exists) continue;
+    await trx.insertInto("notifications").values(row).execute();
+    inserted.push(row.id);
   }
-  return rows.map((r) => r.id);
+  return inserted;
 }

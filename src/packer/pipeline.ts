@@ -11,6 +11,7 @@ import { handlePack } from "./pack-stage.js";
 import { OWNER } from "./owner.js";
 import { recover } from "./recovery.js";
 import { handleUpload } from "./upload-stage.js";
+import { cleanWorkDir } from "./work-cleanup.js";
 
 export type Stage = "pack" | "upload" | "notify";
 export const STAGES: readonly Stage[] = ["pack", "upload", "notify"];
@@ -25,6 +26,7 @@ export class PackerPipeline {
   async start(stages: readonly Stage[] = STAGES): Promise<void> {
     const { ctx } = this;
     const { concurrency, leaseMs, sweepIntervalMs } = ctx.settings;
+    await cleanWorkDir(ctx);
     const counts = await recover(ctx);
     if (counts.uploads + counts.packs + counts.notifications > 0) {
       ctx.logger.info({ event: "recovered", ...counts }, "recovered interrupted work");
@@ -56,6 +58,7 @@ export class PackerPipeline {
     });
     this.#every(sweepIntervalMs, async () => {
       await recover(ctx);
+      await cleanWorkDir(ctx);
     });
   }
 

@@ -181,7 +181,12 @@ export class PackStore {
   ): Promise<TaskRow | null> {
     const task = await this.getTask(ref);
     if (!task || !from.includes(task.state as TaskState)) return null;
-    if (task.owner !== null && task.owner !== owner && ownerIsLive(task.owner, task.lease_until)) {
+    // Held by this very process (a duplicate message: recovery re-queued it and
+    // the queue redelivered it too), or by another live one: not ours to take.
+    if (
+      task.owner !== null &&
+      (task.owner === owner || ownerIsLive(task.owner, task.lease_until))
+    ) {
       return null;
     }
     const now = this.now();
@@ -236,7 +241,8 @@ export class PackStore {
     owner: string,
     to: TaskState,
     fields: Partial<TaskRow> = {},
-    withinJob?: (trx: Trx, job: JobRow) => Promise<void>,
+    /** Adds outbox rows in the same transaction; returns their ids. */
+    withinJob?: (trx: Trx, job: JobRow) => Promise<string[]>,
   ): Promise<{ moved: boolean; notifications: string[] }> {
     return this.withJob(ref.jobId, async (trx) => {
       const result = await trx
@@ -259,28 +265,16 @@ export class PackStore {
         .selectAll()
         .where("id", "=", ref.jobId)
         .executeTakeFirstOrThrow();
-      const notifications: string[] = [];
-      if (withinJob) await withinJob(trx, job);
-      notifications.push(...(await this.pendingUndispatched(trx, ref.jobId)));
+      // Only the rows this transition adds: another transition queues its own.
+      const notifications = withinJob ? await withinJob(trx, job) : [];
       notifications.push(...(await finishJobIfComplete(trx, job, this.now())));
       return { moved: true, notifications };
     });
   }
 
   /** Adds outbox rows (one per notifier) for `event` when the job's level wants it. */
-  async addEvent(trx: Trx, job: JobRow, event: NotifyEvent, channel: string | null): Promise<void> {
-    await insertOutbox(trx, outboxRowsFor(job, event, channel, this.now()));
-  }
-
-  private async pendingUndispatched(trx: Trx, jobId: string): Promise<string[]> {
-    const rows = await trx
-      .selectFrom("notifications")
-      .select("id")
-      .where("job_id", "=", jobId)
-      .where("state", "=", "pending")
-      .where("dispatched", "=", 0)
-      .execute();
-    return rows.map((r) => r.id);
+  addEvent(trx: Trx, job: JobRow, event: NotifyEvent, channel: string | null): Promise<string[]> {
+    return insertOutbox(trx, outboxRowsFor(job, event, channel, this.now()));
   }
 
   /** A transient failure: the task goes back to `state`, unowned, for a later attempt. */

@@ -64,6 +64,11 @@ export async function handleUpload(
       signal: ctx.signal,
       onCheckpoint: (next) => ctx.store.saveCheckpoint(ref, OWNER, next),
     });
+    // A crash between starting a multipart upload and saving its checkpoint
+    // orphans that upload: only this task writes this key, so drop the others.
+    for (const orphan of await store.incompleteUploads(key)) {
+      if (orphan.key === key) await store.abortUpload(orphan);
+    }
     const level = job.notify_level as NotifyLevel;
     const targets = JSON.parse(job.notify_targets) as string[];
     const notifying = wantsEvent(level, "channel.done") && targets.length > 0;
@@ -76,8 +81,8 @@ export async function handleUpload(
       notifying ? "notifying" : "done",
       { output_key: key, upload_checkpoint: null, error_code: null, error_message: null },
       async (trx, current) => {
-        if (!notifying) return;
-        await ctx.store.addEvent(
+        if (!notifying) return [];
+        return ctx.store.addEvent(
           trx,
           current,
           {

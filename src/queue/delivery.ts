@@ -81,7 +81,7 @@ export function trackDelivery<T>(
       }
       return settle("retry", () => actions.retry(Math.round(delayMs)));
     },
-    deadLetter: (reason) => settle("deadLetter", () => actions.deadLetter(String(reason))),
+    deadLetter: (reason) => settle("deadLetter", () => actions.deadLetter(reason)),
   };
   return { delivery, settlement: () => settling };
 }

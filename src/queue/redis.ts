@@ -6,6 +6,7 @@
  * processor then throws DelayedError, BullMQ's signal that the job was moved
  * by hand. Crash redelivery is BullMQ's stalled-job check, driven by lockMs.
  */
+import { randomUUID } from "node:crypto";
 import { DelayedError, Queue as BullQueue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
 import { asError } from "../core/errors.js";
@@ -20,7 +21,7 @@ import type {
   QueueBackendConfig,
 } from "./contract.js";
 import { runHandler, trackDelivery } from "./delivery.js";
-import { checkConcurrency, checkEnqueueOptions, checkQueueName } from "./options.js";
+import { checkConcurrency, checkEnqueueOptions, checkQueueName, encodePayload } from "./options.js";
 import type { QueueLogger } from "./queue-logger.js";
 import { configError, redactUrl, serviceUnavailable, withTimeout } from "./service-errors.js";
 
@@ -47,13 +48,19 @@ const JOB_OPTIONS = { attempts: 1, removeOnComplete: true, removeOnFail: false }
 
 function checkConfig(config: RedisConfig): void {
   if (!/^rediss?:\/\//.test(config.url)) {
-    throw configError(`redis queue url must start with redis:// or rediss://, got ${redactUrl(config.url)}`);
+    throw configError(
+      `redis queue url must start with redis:// or rediss://, got ${redactUrl(config.url)}`,
+    );
   }
   if (!config.prefix || /\s/.test(config.prefix)) {
-    throw configError(`redis queue prefix must be non-empty without spaces, got "${config.prefix}"`);
+    throw configError(
+      `redis queue prefix must be non-empty without spaces, got "${config.prefix}"`,
+    );
   }
   if (!Number.isInteger(config.lockMs) || config.lockMs < 100) {
-    throw configError(`redis queue lockMs must be a whole number of ms ≥ 100, got ${config.lockMs}`);
+    throw configError(
+      `redis queue lockMs must be a whole number of ms ≥ 100, got ${config.lockMs}`,
+    );
   }
 }
 
@@ -66,11 +73,14 @@ class RedisQueue<T> implements Queue<T> {
 
   async enqueue(payload: T, options?: EnqueueOptions): Promise<void> {
     const checked = checkEnqueueOptions(options);
+    encodePayload(this.name, payload); // the same refusal as the other drivers
     await this.bull.add(
       "message",
       { payload, attempt: checked.attempt },
       {
         ...JOB_OPTIONS,
+        // BullMQ's own ids count from 1 again after a purge; a UUID never repeats.
+        jobId: randomUUID(),
         priority: checked.front ? FRONT_PRIORITY : NORMAL_PRIORITY,
         ...(checked.delayMs > 0 ? { delay: checked.delayMs } : {}),
       },
@@ -82,13 +92,7 @@ class RedisQueue<T> implements Queue<T> {
   }
 
   async pendingCount(): Promise<number> {
-    const counts = await this.bull.getJobCounts(
-      "waiting",
-      "prioritized",
-      "delayed",
-      "active",
-      "paused",
-    );
+    const counts = await this.bull.getJobCounts("waiting", "prioritized", "delayed", "active");
     return Object.values(counts).reduce((sum, n) => sum + n, 0);
   }
 

@@ -15,11 +15,7 @@ export function redactUrl(url: string): string {
   }
 }
 
-export function serviceUnavailable(
-  service: string,
-  url: string,
-  cause: unknown,
-): GamedockError {
+export function serviceUnavailable(service: string, url: string, cause: unknown): GamedockError {
   const safeUrl = redactUrl(url);
   // Some client errors quote the URL they were given; never pass a password on.
   const reason = asError(cause).message.split(url).join(safeUrl);

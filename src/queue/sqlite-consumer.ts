@@ -135,10 +135,16 @@ export class SqliteConsumer<T> implements Consumer {
     if (now - this.lastRecovery < RECOVER_EVERY_MS) return;
     this.lastRecovery = now;
     const { store, queue, log } = this.deps;
-    const dead = store.leaseOwners(queue).filter((owner) => !ownerIsAlive(owner));
+    // Reads first: the write lock is taken only when there is something to free.
+    const leases = store.leases(queue);
+    const dead = leases.filter((lease) => !ownerIsAlive(lease.owner)).map((lease) => lease.owner);
+    if (dead.length === 0 && leases.every((lease) => lease.until >= now)) return;
     const released = store.release(queue, now, dead);
     if (released > 0) {
-      log.info({ queue, released, deadOwners: dead }, "recovered messages of dead or expired leases");
+      log.info(
+        { queue, released, deadOwners: dead },
+        "recovered messages of dead or expired leases",
+      );
     }
   }
 

@@ -24,6 +24,11 @@ export interface DeadRow {
   dead_reason: string;
 }
 
+export interface LeaseSummary {
+  owner: string;
+  until: number;
+}
+
 export interface NewMessage {
   id: string;
   queue: string;
@@ -90,7 +95,7 @@ export class SqliteQueueStore {
   private readonly ackStmt;
   private readonly retryStmt;
   private readonly deadStmt;
-  private readonly ownersStmt;
+  private readonly leasesStmt;
   private readonly releaseExpiredStmt;
   private readonly releaseOwnerStmt;
   private readonly pendingStmt;
@@ -102,7 +107,7 @@ export class SqliteQueueStore {
   constructor(readonly path: string) {
     const db = openDatabase(path);
     this.db = db;
-    this.insertStmt = db.prepare<[string, string, string, number, number, number], void>(
+    this.insertStmt = db.prepare<[string, string, string, number, number, number]>(
       `INSERT INTO queue_messages (id, queue, payload, attempt, front, available_at, state)
        VALUES (?, ?, ?, ?, ?, ?, 'ready')`,
     );
@@ -114,30 +119,31 @@ export class SqliteQueueStore {
     this.nextDueStmt = db.prepare<[string], { next: number | null }>(
       `SELECT MIN(available_at) AS next FROM queue_messages WHERE queue = ? AND state = 'ready'`,
     );
-    this.renewStmt = db.prepare<[number, string], void>(
+    this.renewStmt = db.prepare<[number, string]>(
       `UPDATE queue_messages SET lease_until = ? WHERE lease_owner = ? AND state = 'leased'`,
     );
-    this.ackStmt = db.prepare<[string, string], void>(
+    this.ackStmt = db.prepare<[string, string]>(
       `DELETE FROM queue_messages WHERE id = ? AND lease_owner = ? AND state = 'leased'`,
     );
-    this.retryStmt = db.prepare<[number, string, string], void>(
+    this.retryStmt = db.prepare<[number, string, string]>(
       `UPDATE queue_messages
        SET state = 'ready', attempt = attempt + 1, available_at = ?, lease_owner = NULL, lease_until = NULL
        WHERE id = ? AND lease_owner = ? AND state = 'leased'`,
     );
-    this.deadStmt = db.prepare<[string, number, string, string], void>(
+    this.deadStmt = db.prepare<[string, number, string, string]>(
       `UPDATE queue_messages
        SET state = 'dead', dead_reason = ?, dead_at = ?, lease_owner = NULL, lease_until = NULL
        WHERE id = ? AND lease_owner = ? AND state = 'leased'`,
     );
-    this.ownersStmt = db.prepare<[string], { lease_owner: string }>(
-      `SELECT DISTINCT lease_owner FROM queue_messages WHERE queue = ? AND state = 'leased'`,
+    this.leasesStmt = db.prepare<[string], LeaseSummary>(
+      `SELECT lease_owner AS owner, MIN(lease_until) AS until FROM queue_messages
+       WHERE queue = ? AND state = 'leased' GROUP BY lease_owner`,
     );
-    this.releaseExpiredStmt = db.prepare<[string, number], void>(
+    this.releaseExpiredStmt = db.prepare<[string, number]>(
       `UPDATE queue_messages SET state = 'ready', lease_owner = NULL, lease_until = NULL
        WHERE queue = ? AND state = 'leased' AND lease_until < ?`,
     );
-    this.releaseOwnerStmt = db.prepare<[string, string], void>(
+    this.releaseOwnerStmt = db.prepare<[string, string]>(
       `UPDATE queue_messages SET state = 'ready', lease_owner = NULL, lease_until = NULL
        WHERE queue = ? AND state = 'leased' AND lease_owner = ?`,
     );
@@ -148,7 +154,7 @@ export class SqliteQueueStore {
       `SELECT id, payload, attempt, dead_reason FROM queue_messages
        WHERE queue = ? AND state = 'dead' ORDER BY dead_at, seq`,
     );
-    this.purgeStmt = db.prepare<[string], void>(`DELETE FROM queue_messages WHERE queue = ?`);
+    this.purgeStmt = db.prepare<[string]>(`DELETE FROM queue_messages WHERE queue = ?`);
     this.claimTx = db.transaction(
       (queue: string, owner: string, now: number, leaseMs: number): ClaimedRow | undefined =>
         this.claimStmt.get(owner, now + leaseMs, queue, now),
@@ -201,8 +207,9 @@ export class SqliteQueueStore {
     return this.deadStmt.run(reason, now, id, owner).changes === 1;
   }
 
-  leaseOwners(queue: string): string[] {
-    return this.ownersStmt.all(queue).map((row) => row.lease_owner);
+  /** Who holds leases in `queue`, and the earliest expiry of each holder's leases. */
+  leases(queue: string): LeaseSummary[] {
+    return this.leasesStmt.all(queue);
   }
 
   /** Makes leases that expired or whose owner is gone deliverable again. */

@@ -31,16 +31,23 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   });
 
   if (options.tokens.length > 0) {
-    app.addHook("onRequest", async (request) => {
-      if (request.url === "/healthz") return;
+    app.addHook("onRequest", (request, _reply, done) => {
+      if (request.url === "/healthz") {
+        done();
+        return;
+      }
       const header = request.headers.authorization ?? "";
       const token = header.startsWith("Bearer ") ? header.slice(7) : "";
       if (!token || !tokenMatches(token, options.tokens)) {
-        throw new GamedockError(
-          "E_UNAUTHORIZED",
-          "this server needs an API token: send Authorization: Bearer <token> (server.tokens)",
+        done(
+          new GamedockError(
+            "E_UNAUTHORIZED",
+            "this server needs an API token: send Authorization: Bearer <token> (server.tokens)",
+          ),
         );
+        return;
       }
+      done();
     });
   }
 

@@ -1,0 +1,32 @@
+/**
+ * The work directory holds one folder per job with children between packing
+ * and uploading. Temp files of processes that died (`kill -9` mid-copy) are
+ * removed, and so is the folder of a job that has finished (a retry packs
+ * again). Runs at start-up and with every recovery sweep.
+ */
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { removeStaleTemps } from "../apk/index.js";
+import { errnoCode } from "../core/index.js";
+import type { PackerContext } from "./context.js";
+
+export async function cleanWorkDir(ctx: PackerContext): Promise<void> {
+  const { workDir } = ctx.settings;
+  let entries;
+  try {
+    entries = await readdir(workDir, { withFileTypes: true });
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return;
+    throw err;
+  }
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const dir = join(workDir, entry.name);
+    const job = await ctx.store.getJobRow(entry.name);
+    if (!job || job.finished_at !== null) {
+      await rm(dir, { recursive: true, force: true });
+    } else {
+      await removeStaleTemps(dir);
+    }
+  }
+}

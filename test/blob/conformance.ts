@@ -1,0 +1,385 @@
+/**
+ * The BlobStore conformance suite: every promise of src/blob/contract.ts, as a
+ * user would notice it, run against each driver (fs.test.ts, s3.test.ts).
+ * Test files are generated on disk; contents are compared by sha256.
+ */
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { after, before, describe, it } from "node:test";
+import { GamedockError } from "../../src/core/errors.js";
+import type { BlobInfo, BlobStore, UploadCheckpoint } from "../../src/blob/index.js";
+
+export interface ConformanceTarget {
+  store: BlobStore;
+  /** putFile uploads in parts and reports checkpoints (s3); false: it copies whole (fs). */
+  resumable: boolean;
+  /** Bytes of the large test file: more than two parts where there are parts. */
+  largeFileSize: number;
+  /** Leaves an upload begun and never finished under `key`, as a crash would. */
+  leaveIncompleteUpload(key: string, file: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TestFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** Random bytes to disk, 1 MiB at a time, so no test holds a whole file either. */
+export async function makeTestFile(dir: string, name: string, size: number): Promise<TestFile> {
+  const path = join(dir, name);
+  const hash = createHash("sha256");
+  function* chunks(): Generator<Buffer> {
+    for (let left = size; left > 0; left -= 1 << 20) {
+      const chunk = randomBytes(Math.min(left, 1 << 20));
+      hash.update(chunk);
+      yield chunk;
+    }
+  }
+  await pipeline(Readable.from(chunks()), createWriteStream(path));
+  return { path, size, sha256: hash.digest("hex") };
+}
+
+export async function sha256Of(stream: Readable): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: hash.digest("hex"), size };
+}
+
+export const sha256OfFile = (path: string): Promise<{ sha256: string; size: number }> =>
+  sha256Of(createReadStream(path));
+
+async function bytesOf(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** Asserts that `promise` rejects with a GamedockError of `code`; returns it. */
+export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<GamedockError> {
+  let caught: unknown;
+  await assert.rejects(promise, (err: unknown) => {
+    caught = err;
+    return true;
+  });
+  assert.ok(
+    caught instanceof GamedockError,
+    `expected a GamedockError ${code}, got ${String(caught)}`,
+  );
+  assert.equal(caught.code, code, caught.message);
+  return caught;
+}
+
+async function listAll(store: BlobStore, prefix: string): Promise<BlobInfo[]> {
+  const found: BlobInfo[] = [];
+  for await (const info of store.list(prefix)) found.push(info);
+  return found.sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+/** A stream of `size` pseudo-random bytes in uneven chunks, and the sha256 it will have. */
+function generatedStream(size: number): { stream: Readable; sha256: string } {
+  const seed = randomBytes(64 * 1024 + 7);
+  const hash = createHash("sha256");
+  const pieces: Buffer[] = [];
+  for (let left = size, i = 0; left > 0; i++) {
+    const piece = seed.subarray(0, Math.min(left, 1000 + ((i * 7919) % seed.length)));
+    hash.update(piece);
+    pieces.push(piece);
+    left -= piece.length;
+  }
+  return { stream: Readable.from(pieces), sha256: hash.digest("hex") };
+}
+
+const INVALID_KEYS = [
+  "",
+  "../x",
+  "/abs",
+  "a//b",
+  "a/./b",
+  "dir/",
+  "a/b\u0001c",
+  "tab\there",
+  "x".repeat(1025),
+];
+
+export function blobStoreConformance(name: string, setup: () => Promise<ConformanceTarget>): void {
+  describe(`BlobStore conformance: ${name}`, () => {
+    let target: ConformanceTarget;
+    let store: BlobStore;
+    let dir = "";
+    let large: TestFile;
+    let small: TestFile;
+    let other: TestFile;
+    const prefix = `conformance-${randomBytes(3).toString("hex")}/`;
+
+    before(async () => {
+      target = await setup();
+      store = target.store;
+      dir = await mkdtemp(join(tmpdir(), "gamedock-blob-files-"));
+      large = await makeTestFile(dir, "large.bin", target.largeFileSize);
+      small = await makeTestFile(dir, "small.bin", 100_000);
+      other = await makeTestFile(dir, "other.bin", 70_001);
+    });
+    after(async () => {
+      await target.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("putFile then get returns the file byte for byte; head reports its size and etag", async () => {
+      for (const file of [small, large]) {
+        const key = `${prefix}put/${file.size}.bin`;
+        const put = await store.putFile(key, file.path, {
+          contentType: "application/octet-stream",
+        });
+        assert.equal(put.key, key);
+        assert.equal(put.size, file.size);
+        assert.deepEqual(await sha256Of(await store.get(key)), {
+          sha256: file.sha256,
+          size: file.size,
+        });
+        const info = await store.head(key);
+        assert.ok(info);
+        assert.equal(info.key, key);
+        assert.equal(info.size, file.size);
+        assert.equal(info.etag, put.etag);
+        assert.ok(info.lastModified instanceof Date && !Number.isNaN(info.lastModified.getTime()));
+      }
+    });
+
+    it("putStream stores a generated stream, small, empty, and larger than a part", async () => {
+      for (const size of [12_345, 0, Math.ceil(target.largeFileSize / 2)]) {
+        const key = `${prefix}stream/${size}`;
+        const { stream, sha256 } = generatedStream(size);
+        const put = await store.putStream(key, stream, { contentType: "text/plain" });
+        assert.equal(put.size, size);
+        assert.deepEqual(await sha256Of(await store.get(key)), { sha256, size });
+        assert.equal((await store.head(key))?.etag, put.etag);
+      }
+    });
+
+    it("get with a range returns exactly the inclusive byte range", async () => {
+      const key = `${prefix}range.bin`;
+      await store.putFile(key, other.path);
+      const whole = await bytesOf(await store.get(key));
+      const last = other.size - 1;
+      const cases: [number, number][] = [
+        [0, 0],
+        [10, 19],
+        [last, last],
+        [1000, 1000],
+        [last - 99, last],
+        [0, last],
+      ];
+      for (const [start, end] of cases) {
+        const got = await bytesOf(await store.get(key, { start, end }));
+        assert.deepEqual(got, whole.subarray(start, end + 1), `range ${start}-${end}`);
+      }
+      // An end past the last byte is cut to it, as HTTP does.
+      assert.deepEqual(
+        await bytesOf(await store.get(key, { start: last - 4, end: last + 1000 })),
+        whole.subarray(last - 4),
+      );
+      await rejectsWith(
+        store.get(key, { start: other.size, end: other.size + 10 }),
+        "E_INVALID_REQUEST",
+      );
+      await rejectsWith(store.get(key, { start: 5, end: 4 }), "E_INVALID_REQUEST");
+      await rejectsWith(store.get(key, { start: -1, end: 4 }), "E_INVALID_REQUEST");
+    });
+
+    it("a missing key: get fails with E_NOT_FOUND, head returns null", async () => {
+      const key = `${prefix}missing/nothing-here.apk`;
+      const err = await rejectsWith(store.get(key), "E_NOT_FOUND");
+      assert.match(err.message, /nothing-here\.apk/);
+      await rejectsWith(store.get(key, { start: 0, end: 10 }), "E_NOT_FOUND");
+      assert.equal(await store.head(key), null);
+    });
+
+    it("delete removes the object and succeeds again on an absent key", async () => {
+      const key = `${prefix}delete/me.bin`;
+      await store.putFile(key, small.path);
+      await store.delete(key);
+      assert.equal(await store.head(key), null);
+      await store.delete(key);
+      await store.delete(`${prefix}delete/never-existed.bin`);
+    });
+
+    it("list returns the objects under a prefix, with UTF-8 (Chinese) names", async () => {
+      const base = `${prefix}list/`;
+      const keys = [
+        `${base}渠道/华为.apk`,
+        `${base}渠道/小米 应用商店.apk`,
+        `${base}other.txt`,
+        `${prefix}listing.txt`,
+      ];
+      for (const key of keys) await store.putStream(key, Readable.from([Buffer.from(key)]));
+      const infos = await listAll(store, `${base}渠道/`);
+      assert.deepEqual(
+        infos.map((i) => [i.key, i.size]),
+        keys
+          .slice(0, 2)
+          .sort()
+          .map((k) => [k, Buffer.byteLength(k)]),
+      );
+      assert.deepEqual(
+        (await listAll(store, base)).map((i) => i.key),
+        keys.slice(0, 3).sort(),
+      );
+      assert.deepEqual(
+        (await listAll(store, `${prefix}list`)).map((i) => i.key),
+        [...keys].sort(),
+      );
+      assert.deepEqual(await listAll(store, `${base}渠道/华`), [
+        infos.find((i) => i.key.endsWith("华为.apk")),
+      ]);
+      assert.deepEqual(await listAll(store, `${prefix}nothing/`), []);
+      assert.deepEqual(await bytesOf(await store.get(keys[1]!)), Buffer.from(keys[1]!));
+    });
+
+    it("invalid keys are rejected with E_BLOB_KEY and nothing is written", async () => {
+      const before = await listAll(store, "");
+      for (const key of INVALID_KEYS) {
+        const shown = JSON.stringify(key).slice(0, 40);
+        const err = await rejectsWith(store.putFile(key, small.path), "E_BLOB_KEY");
+        assert.ok(err.message.includes(shown.slice(1, 20)), `${err.message} names ${shown}`);
+        await rejectsWith(store.putStream(key, Readable.from([Buffer.from("x")])), "E_BLOB_KEY");
+        await rejectsWith(store.get(key), "E_BLOB_KEY");
+        await rejectsWith(store.head(key), "E_BLOB_KEY");
+        await rejectsWith(store.delete(key), "E_BLOB_KEY");
+      }
+      await rejectsWith(listAll(store, "../"), "E_BLOB_KEY");
+      assert.deepEqual(await listAll(store, ""), before);
+      assert.deepEqual(await store.incompleteUploads(), []);
+    });
+
+    it("overwrite replaces the object; an interrupted overwrite leaves the old one", async () => {
+      const key = `${prefix}overwrite.bin`;
+      const first = await store.putFile(key, small.path);
+      const second = await store.putFile(key, other.path);
+      assert.notEqual(second.etag, first.etag);
+      assert.equal((await sha256Of(await store.get(key))).sha256, other.sha256);
+
+      const controller = new AbortController();
+      const interrupted = store.putFile(key, large.path, {
+        signal: controller.signal,
+        onCheckpoint: () => {
+          controller.abort();
+          return Promise.resolve();
+        },
+      });
+      if (!target.resumable) controller.abort(); // no checkpoints: abort while it copies
+      await assert.rejects(interrupted, { name: "AbortError" });
+      const broken = Readable.from(
+        (async function* () {
+          yield Buffer.alloc(1000);
+          await Promise.resolve();
+          throw new Error("producer failed");
+        })(),
+      );
+      await assert.rejects(store.putStream(key, broken), /producer failed/);
+      assert.equal((await sha256Of(await store.get(key))).sha256, other.sha256);
+      assert.equal((await store.head(key))?.etag, second.etag);
+      // A failed stream upload leaves nothing behind (a stream cannot be resumed).
+      if (target.resumable) {
+        const left = await store.incompleteUploads(prefix);
+        await Promise.all(left.map((upload) => store.abortUpload(upload)));
+      }
+      assert.deepEqual(await store.incompleteUploads(prefix), []);
+    });
+
+    it("an interrupted putFile resumes from its checkpoint and sends only the missing parts", async () => {
+      const key = `${prefix}resume/big.bin`;
+      const controller = new AbortController();
+      const seen: UploadCheckpoint[] = [];
+      const first = store.putFile(key, large.path, {
+        signal: controller.signal,
+        onCheckpoint: (checkpoint) => {
+          seen.push(JSON.parse(JSON.stringify(checkpoint)) as UploadCheckpoint);
+          if (checkpoint.parts.length > 0) controller.abort();
+          return Promise.resolve();
+        },
+      });
+      if (!target.resumable) {
+        // No parts: the copy completes, and a checkpoint given later is ignored.
+        const put = await first;
+        assert.equal(put.partsUploaded, 0);
+        assert.deepEqual(seen, []);
+        const stale = { key, uploadId: "x", partSize: 1, size: large.size, parts: [] };
+        const again = await store.putFile(key, large.path, { checkpoint: stale });
+        assert.equal(again.partsUploaded, 0);
+        assert.equal((await sha256Of(await store.get(key))).sha256, large.sha256);
+        return;
+      }
+      await assert.rejects(first, { name: "AbortError" });
+      assert.equal(await store.head(key), null, "nothing visible before completion");
+      const checkpoint = seen.at(-1)!;
+      assert.equal(checkpoint.key, key);
+      assert.equal(checkpoint.size, large.size);
+      assert.ok(checkpoint.parts.length >= 1);
+      const numbers = checkpoint.parts.map((p) => p.number);
+      assert.deepEqual(
+        numbers,
+        [...numbers].sort((a, b) => a - b),
+      );
+      const pending = await store.incompleteUploads(prefix);
+      assert.deepEqual(pending, [{ key, uploadId: checkpoint.uploadId }]);
+
+      const total = Math.ceil(large.size / checkpoint.partSize);
+      assert.ok(total >= 3, `the large file spans ${total} parts`);
+      const resumed = await store.putFile(key, large.path, { checkpoint });
+      assert.equal(resumed.size, large.size);
+      assert.equal(resumed.partsUploaded, total - checkpoint.parts.length);
+      assert.ok(resumed.partsUploaded < total);
+      assert.deepEqual(await sha256Of(await store.get(key)), {
+        sha256: large.sha256,
+        size: large.size,
+      });
+      assert.deepEqual(await store.incompleteUploads(prefix), []);
+    });
+
+    it("abortUpload removes an incomplete upload and nothing appears", async () => {
+      const key = `${prefix}abort/left-behind.bin`;
+      await target.leaveIncompleteUpload(key, large.path);
+      const pending = await store.incompleteUploads(`${prefix}abort/`);
+      assert.equal(pending.length, 1);
+      await store.abortUpload(pending[0]!);
+      assert.deepEqual(await store.incompleteUploads(`${prefix}abort/`), []);
+      await store.abortUpload(pending[0]!); // already gone: still fine
+      assert.equal(await store.head(key), null);
+      assert.deepEqual(await listAll(store, `${prefix}abort/`), []);
+    });
+
+    it("concurrent putFile of two keys stores both", async () => {
+      const [a, b] = await Promise.all([
+        store.putFile(`${prefix}concurrent/a.bin`, large.path),
+        store.putFile(`${prefix}concurrent/b.bin`, small.path),
+      ]);
+      assert.equal(a.size, large.size);
+      assert.equal(b.size, small.size);
+      assert.equal((await sha256Of(await store.get(a.key))).sha256, large.sha256);
+      assert.equal((await sha256Of(await store.get(b.key))).sha256, small.sha256);
+      assert.deepEqual(await store.incompleteUploads(prefix), []);
+    });
+
+    it("putFile of a missing source file fails with E_NOT_FOUND naming it", async () => {
+      const missing = join(dir, "no-such-file.apk");
+      const err = await rejectsWith(
+        store.putFile(`${prefix}missing-source.apk`, missing),
+        "E_NOT_FOUND",
+      );
+      assert.match(err.message, /no-such-file\.apk/);
+      assert.equal(await store.head(`${prefix}missing-source.apk`), null);
+    });
+  });
+}

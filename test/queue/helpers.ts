@@ -1,0 +1,81 @@
+/**
+ * Helpers for the queue tests: polling for a condition, and a worker process
+ * (fixtures/hold-message.ts) that takes a message and holds it until killed.
+ */
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { OpenQueueOptions, QueueBackendConfig } from "../../src/queue/index.js";
+
+/** Generous ceiling for anything to happen; never a timing assertion. */
+const PATIENCE_MS = 20_000;
+
+const FIXTURE = fileURLToPath(new URL("./fixtures/hold-message.ts", import.meta.url));
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + PATIENCE_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+export interface Held {
+  id: string;
+  payload: unknown;
+  attempt: number;
+}
+
+/** Starts the hold-message child; resolves with what it holds and a way to kill it. */
+export async function holdInChild(
+  driver: { config: QueueBackendConfig; options?: OpenQueueOptions },
+  queueName: string,
+): Promise<{ held: Held; kill: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      FIXTURE,
+      JSON.stringify(driver.config),
+      queueName,
+      JSON.stringify(driver.options ?? {}),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => {
+      resolve();
+    });
+  });
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited; // reaped: its pid no longer exists
+  };
+  try {
+    const lines = createInterface({ input: child.stdout });
+    const held = await new Promise<Held>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error("child never held a message"));
+      }, PATIENCE_MS);
+      lines.on("line", (line) => {
+        if (line.startsWith("HOLDING ")) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line.slice("HOLDING ".length)) as Held);
+        }
+      });
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`child exited (${String(code)}) before holding a message`));
+      });
+    });
+    return { held, kill };
+  } catch (err) {
+    await kill();
+    throw err;
+  }
+}
