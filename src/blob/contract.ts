@@ -40,6 +40,12 @@ export interface PutFileOptions {
   /** Called (and awaited) whenever the checkpoint changes: persist it before returning. */
   onCheckpoint?: (checkpoint: UploadCheckpoint) => Promise<void>;
   signal?: AbortSignal;
+  /**
+   * The caller has no further use for `file` (a work file): the driver may move
+   * it into place instead of copying it (fs: a rename on the same filesystem).
+   * Either way the caller should remove `file` afterwards if it still exists.
+   */
+  disposable?: boolean;
 }
 
 export interface PutResult {

@@ -11,7 +11,7 @@
  */
 import type { BigIntStats } from "node:fs";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, rm, stat } from "node:fs/promises";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -99,6 +99,17 @@ class FsBlobStore implements BlobStore {
     await sourceFileSize(file); // names a missing or unreadable source before anything is written
     const copy = async (temp: string): Promise<void> => {
       try {
+        if (options.disposable === true) {
+          // A rename costs nothing; across filesystems (EXDEV) it falls back to a copy.
+          const moved = await rename(file, temp).then(
+            () => true,
+            (err: unknown) => {
+              if (errnoCode(err) === "EXDEV") return false;
+              throw err;
+            },
+          );
+          if (moved) return;
+        }
         await kernelCopy(file, temp);
       } catch (err) {
         // The target directory exists (writeAtomically made it): a missing path is the source.

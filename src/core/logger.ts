@@ -33,14 +33,21 @@ export async function createLogger(options: LoggerOptions = {}): Promise<Logger>
   const { pino } = await import("pino");
   const level = options.level ?? "info";
   const redact = { paths: REDACT_PATHS, censor: "[redacted]" };
+  // Field names Elasticsearch/Kibana (ECS) read without a mapping: an ISO
+  // @timestamp, the level as a word, the text under "message".
+  const elk = {
+    messageKey: "message",
+    timestamp: () => `,"@timestamp":"${new Date().toISOString()}"`,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
   if (options.file) {
     return pino(
-      { level, redact, base: { pid: process.pid } },
+      { level, redact, base: { pid: process.pid }, ...elk },
       pino.destination({ dest: options.file, mkdir: true, sync: false }),
     );
   }
   return pino(
-    { level, redact, base: { pid: process.pid } },
+    { level, redact, base: { pid: process.pid }, ...elk },
     pino.destination({ dest: 2, sync: true }),
   );
 }

@@ -29,6 +29,7 @@ export interface PackerSettings {
   defaultTarget: string;
   v1Style: "comment" | "meta-inf";
   format: "walle" | "vasdolly" | "both"; // for jobs that name none
+  nameTemplate: string; // for jobs that name none
   concurrency: { pack: number; retryPack: number; upload: number; notify: number };
   retry: RetryPolicy;
   leaseMs: number;

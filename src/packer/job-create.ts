@@ -6,7 +6,6 @@
  */
 import { randomBytes } from "node:crypto";
 import {
-  DEFAULT_NAME_TEMPLATE,
   rejectDuplicates,
   renderName,
   templateValues,
@@ -82,7 +81,7 @@ export async function createPackJob(ctx: PackerContext, body: unknown): Promise<
   } catch (err) {
     throw fieldError(err, "channels");
   }
-  const template = request.name ?? DEFAULT_NAME_TEMPLATE;
+  const template = request.name ?? ctx.settings.nameTemplate;
   try {
     validateTemplate(template);
   } catch (err) {

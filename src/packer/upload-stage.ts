@@ -62,6 +62,7 @@ export async function handleUpload(
       contentType: "application/vnd.android.package-archive",
       checkpoint,
       signal: ctx.signal,
+      disposable: true, // the work file is removed after the upload anyway
       onCheckpoint: (next) => ctx.store.saveCheckpoint(ref, OWNER, next),
     });
     // A crash between starting a multipart upload and saving its checkpoint

@@ -74,16 +74,18 @@ class RedisQueue<T> implements Queue<T> {
   async enqueue(payload: T, options?: EnqueueOptions): Promise<void> {
     const checked = checkEnqueueOptions(options);
     encodePayload(this.name, payload); // the same refusal as the other drivers
-    await this.bull.add(
-      "message",
-      { payload, attempt: checked.attempt },
-      {
-        ...JOB_OPTIONS,
-        // BullMQ's own ids count from 1 again after a purge; a UUID never repeats.
-        jobId: randomUUID(),
-        priority: checked.front ? FRONT_PRIORITY : NORMAL_PRIORITY,
-        ...(checked.delayMs > 0 ? { delay: checked.delayMs } : {}),
-      },
+    await this.backend.call(() =>
+      this.bull.add(
+        "message",
+        { payload, attempt: checked.attempt },
+        {
+          ...JOB_OPTIONS,
+          // BullMQ's own ids count from 1 again after a purge; a UUID never repeats.
+          jobId: randomUUID(),
+          priority: checked.front ? FRONT_PRIORITY : NORMAL_PRIORITY,
+          ...(checked.delayMs > 0 ? { delay: checked.delayMs } : {}),
+        },
+      ),
     );
   }
 
@@ -92,12 +94,14 @@ class RedisQueue<T> implements Queue<T> {
   }
 
   async pendingCount(): Promise<number> {
-    const counts = await this.bull.getJobCounts("waiting", "prioritized", "delayed", "active");
+    const counts = await this.backend.call(() =>
+      this.bull.getJobCounts("waiting", "prioritized", "delayed", "active"),
+    );
     return Object.values(counts).reduce((sum, n) => sum + n, 0);
   }
 
   async deadLetters(): Promise<DeadLetter<T>[]> {
-    const jobs = await this.bull.getFailed(0, -1);
+    const jobs = await this.backend.call(() => this.bull.getFailed(0, -1));
     return jobs
       .sort((a, b) => (a.finishedOn ?? 0) - (b.finishedOn ?? 0))
       .map((job) => ({
@@ -110,7 +114,7 @@ class RedisQueue<T> implements Queue<T> {
 
   async purge(): Promise<void> {
     // force: also while a job is active; its worker's later settle just fails.
-    await this.bull.obliterate({ force: true });
+    await this.backend.call(() => this.bull.obliterate({ force: true }));
   }
 }
 
@@ -128,6 +132,18 @@ export class RedisBackend implements QueueBackend {
     private readonly workerTemplate: Redis,
     private readonly log: QueueLogger,
   ) {}
+
+  /** Runs a Redis command; ioredis giving up on an unreachable server is E_SERVICE_UNAVAILABLE. */
+  async call<R>(run: () => Promise<R>): Promise<R> {
+    try {
+      return await run();
+    } catch (err) {
+      if (asError(err).name === "MaxRetriesPerRequestError") {
+        throw serviceUnavailable("Redis", this.config.url, err);
+      }
+      throw err;
+    }
+  }
 
   open<T>(name: string): Queue<T> {
     return new RedisQueue<T>(checkQueueName(name), this.bullQueue(name), this);

@@ -62,6 +62,7 @@ export function resolveConfig(config: Config): Resolved {
       defaultTarget: p.target,
       v1Style: config.pack.v1Style,
       format: config.pack.format,
+      nameTemplate: config.pack.nameTemplate,
       concurrency: p.concurrency,
       retry: p.retry,
       leaseMs: p.leaseMs,

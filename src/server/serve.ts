@@ -6,10 +6,11 @@
  * close queues and the database.
  */
 import type { Config, Lifecycle, Logger } from "../core/index.js";
-import { PackerPipeline, registerPackRoutes } from "../packer/index.js";
+import { PackerPipeline, STAGES, registerPackRoutes, type Stage } from "../packer/index.js";
 import { createHttpServer } from "./http.js";
 import { registerMetrics } from "./metrics.js";
 import { checkExposure, openRuntime } from "./runtime.js";
+import { seedPackagesRoot } from "./sample.js";
 
 export interface RunningServer {
   url: string;
@@ -21,15 +22,19 @@ export async function startServe(
   config: Config,
   logger: Logger,
   lifecycle: Lifecycle,
+  stages: readonly Stage[] = STAGES,
 ): Promise<RunningServer> {
   checkExposure(config);
   const runtime = await openRuntime(config, logger, lifecycle.signal);
+  const sample = await seedPackagesRoot(runtime.resolved.packer.packagesRoot);
+  if (sample)
+    logger.info({ event: "sample", path: sample }, "created the packages root with demo.apk");
   const app = createHttpServer({ logger, tokens: config.server.tokens });
   registerPackRoutes(app, runtime.ctx);
   await registerMetrics(app, runtime.ctx.store);
   const pipeline = new PackerPipeline(runtime.ctx);
   try {
-    await pipeline.start();
+    await pipeline.start(stages);
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (err) {
     await pipeline.stop().catch(() => undefined);

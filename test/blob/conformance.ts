@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -155,6 +155,20 @@ export function blobStoreConformance(name: string, setup: () => Promise<Conforma
         assert.equal(info.etag, put.etag);
         assert.ok(info.lastModified instanceof Date && !Number.isNaN(info.lastModified.getTime()));
       }
+    });
+
+    it("putFile of a disposable file stores the same bytes (a driver may move it)", async () => {
+      const copy = join(dir, "disposable.bin");
+      await copyFile(small.path, copy);
+      const key = `${prefix}disposable.bin`;
+      const put = await store.putFile(key, copy, { disposable: true });
+      assert.equal(put.size, small.size);
+      assert.deepEqual(await sha256Of(await store.get(key)), {
+        sha256: small.sha256,
+        size: small.size,
+      });
+      await rm(copy, { force: true });
+      assert.equal((await store.head(key))?.size, small.size, "the object outlives the source");
     });
 
     it("putStream stores a generated stream, small, empty, and larger than a part", async () => {

@@ -27,7 +27,7 @@ describe("Lifecycle", () => {
 });
 
 describe("logger", () => {
-  it("writes JSON lines and redacts secrets", async () => {
+  it("writes ELK-ready JSON lines and redacts secrets", async () => {
     const dir = await tempDir();
     try {
       const file = join(dir, "log", "gamedock.log");
@@ -36,7 +36,9 @@ describe("logger", () => {
       log.flush();
       await new Promise((r) => setTimeout(r, 50));
       const line = JSON.parse((await readFile(file, "utf8")).trim()) as Record<string, unknown>;
-      assert.equal(line.msg, "hello");
+      assert.equal(line.message, "hello");
+      assert.equal(line.level, "info");
+      assert.match(String(line["@timestamp"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.equal(line.component, "test");
       assert.equal(line.token, "[redacted]");
       assert.deepEqual(line.s3, { secretAccessKey: "[redacted]" });

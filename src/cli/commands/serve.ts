@@ -23,6 +23,7 @@ interface ProcessOptions {
 }
 
 function stageList(value: string): Stage[] {
+  if (value.trim() === "none") return [];
   const stages = value.split(",").map((s) => s.trim());
   for (const stage of stages) {
     if (!(STAGES as readonly string[]).includes(stage)) {
@@ -87,11 +88,18 @@ export function register(program: Command): void {
           "in-process workers, http://127.0.0.1:8080. Mothers must be under <data>/packages.",
       )
       .option("--host <host>", "address to bind; anything but loopback needs server.tokens")
-      .option("--port <port>", "TCP port (0 picks a free one)"),
+      .option("--port <port>", "TCP port (0 picks a free one)")
+      .option(
+        "--stages <list>",
+        "packaging stages this process runs: pack,upload,notify, or none for an API-only server\n" +
+          "whose work is done by `gamedock worker` processes",
+        stageList,
+        [...STAGES],
+      ),
   ).action(async (opts: ProcessOptions) => {
     await runUntilSignal(opts, async (config, lifecycle, logger) => {
       const { startServe } = await import("../../server/index.js");
-      const server = await startServe(config, logger, lifecycle);
+      const server = await startServe(config, logger, lifecycle, opts.stages ?? [...STAGES]);
       return `gamedock serve: listening on ${server.url} (data: ${server.data}; Ctrl-C stops)`;
     });
   });
