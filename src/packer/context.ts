@@ -9,7 +9,8 @@ import { openBlobStore } from "../blob/index.js";
 import { GamedockError, type Logger } from "../core/index.js";
 import { createSink, type Sink, type SinkConfig } from "../notify/index.js";
 import type { Queue, QueueBackend, RetryPolicy } from "../queue/index.js";
-import type { NotifyMessage, StageMessage } from "./model.js";
+import type { NotifyMessage, StageMessage, TaskRef } from "./model.js";
+import { OWNER, ownerIsLive } from "./owner.js";
 import { MotherCache } from "./mother-cache.js";
 import type { PackStore } from "./store.js";
 
@@ -42,6 +43,8 @@ export class PackerContext {
   readonly #targets = new Map<string, Promise<BlobStore>>();
   readonly #sinks = new Map<string, Promise<Sink>>();
   readonly #queues = new Map<string, StageQueues>();
+  /** Tasks a handler of this process is working on right now. */
+  readonly #held = new Set<string>();
 
   constructor(
     readonly store: PackStore,
@@ -102,6 +105,35 @@ export class PackerContext {
     sink.catch(() => this.#sinks.delete(name));
     this.#sinks.set(name, sink);
     return sink;
+  }
+
+  /**
+   * Marks a task as worked on here by `stage`; false if a handler of that stage
+   * here already has it (a duplicate message). Per stage, because the next
+   * stage's message can arrive before the previous handler has returned.
+   */
+  tryHold(stage: "pack" | "upload", ref: TaskRef): boolean {
+    const key = `${stage}\0${ref.jobId}\0${ref.channel}`;
+    if (this.#held.has(key)) return false;
+    this.#held.add(key);
+    return true;
+  }
+
+  unhold(stage: "pack" | "upload", ref: TaskRef): void {
+    this.#held.delete(`${stage}\0${ref.jobId}\0${ref.channel}`);
+  }
+
+  /**
+   * Whether the holder of a task is alive. This process counts only for tasks
+   * a handler here is working on: one it holds but no handler has (a handler
+   * that failed to hand it back) is free to take again.
+   */
+  holderIsLive(ref: TaskRef, owner: string, leaseUntil: number): boolean {
+    if (owner === OWNER) {
+      const task = `${ref.jobId}\0${ref.channel}`;
+      return this.#held.has(`pack\0${task}`) || this.#held.has(`upload\0${task}`);
+    }
+    return ownerIsLive(owner, leaseUntil);
   }
 
   /** Tells SSE listeners in this process that a job changed (they also poll). */

@@ -10,7 +10,7 @@ import type { Delivery } from "../queue/index.js";
 import type { PackerContext } from "./context.js";
 import { dispatchNotifications, dispatchTask } from "./dispatch.js";
 import type { StageMessage } from "./model.js";
-import { OWNER, ownerIsLive } from "./owner.js";
+import { OWNER } from "./owner.js";
 import { settleStageFailure } from "./stage-failure.js";
 import type { JobRow, TaskRow } from "./store.js";
 import { childWorkPath } from "./work-files.js";
@@ -39,6 +39,20 @@ export async function handlePack(
   ctx: PackerContext,
   delivery: Delivery<StageMessage>,
 ): Promise<void> {
+  // A handler here already works on this task: look again once it is done
+  // (then the claim tells a duplicate from a retry that arrived early).
+  if (!ctx.tryHold("pack", delivery.payload)) {
+    await delivery.retry({ delayMs: 1000 });
+    return;
+  }
+  try {
+    await handlePackHeld(ctx, delivery);
+  } finally {
+    ctx.unhold("pack", delivery.payload);
+  }
+}
+
+async function handlePackHeld(ctx: PackerContext, delivery: Delivery<StageMessage>): Promise<void> {
   const ref = delivery.payload;
   const job = await ctx.store.getJobRow(ref.jobId);
   const task =
@@ -49,7 +63,7 @@ export async function handlePack(
       "packing",
       OWNER,
       ctx.settings.leaseMs,
-      (o, l) => ownerIsLive(o, l),
+      (o, l) => ctx.holderIsLive(ref, o, l),
     ));
   if (!job || !task) {
     // Gone, finished, or another worker holds it: this message is a duplicate.

@@ -8,7 +8,6 @@
  */
 import type { PackerContext } from "./context.js";
 import { dispatchNotifications } from "./dispatch.js";
-import { ownerIsLive } from "./owner.js";
 
 export interface RecoveryCounts {
   uploads: number;
@@ -18,7 +17,11 @@ export interface RecoveryCounts {
 
 export async function recover(ctx: PackerContext): Promise<RecoveryCounts> {
   const { store } = ctx;
-  const rows = await store.recoverable((owner, leaseUntil) => ownerIsLive(owner, leaseUntil));
+  const rows = await store.recoverable(
+    (task) =>
+      task.owner !== null &&
+      ctx.holderIsLive({ jobId: task.job_id, channel: task.channel }, task.owner, task.lease_until),
+  );
   const queueOf = new Map<string, string>();
   const jobQueue = async (jobId: string): Promise<string> => {
     let queue = queueOf.get(jobId);

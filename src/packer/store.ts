@@ -181,14 +181,9 @@ export class PackStore {
   ): Promise<TaskRow | null> {
     const task = await this.getTask(ref);
     if (!task || !from.includes(task.state as TaskState)) return null;
-    // Held by this very process (a duplicate message: recovery re-queued it and
-    // the queue redelivered it too), or by another live one: not ours to take.
-    if (
-      task.owner !== null &&
-      (task.owner === owner || ownerIsLive(task.owner, task.lease_until))
-    ) {
-      return null;
-    }
+    // Held by a live process — possibly this one, when recovery re-queued a task
+    // the queue also redelivered — so this message is a duplicate.
+    if (task.owner !== null && ownerIsLive(task.owner, task.lease_until)) return null;
     const now = this.now();
     let update = this.db
       .updateTable("pack_tasks")
@@ -388,9 +383,7 @@ export class PackStore {
   }
 
   /** Tasks not finished whose current message may be missing: never dispatched, or held by a dead worker. */
-  async recoverable(
-    ownerIsLive: (owner: string, leaseUntil: number) => boolean,
-  ): Promise<TaskRow[]> {
+  async recoverable(ownerIsLive: (task: TaskRow) => boolean): Promise<TaskRow[]> {
     const rows = await this.db
       .selectFrom("pack_tasks")
       .selectAll()
@@ -399,7 +392,7 @@ export class PackStore {
       .orderBy("job_id")
       .orderBy("seq")
       .execute();
-    return rows.filter((row) => row.owner === null || !ownerIsLive(row.owner, row.lease_until));
+    return rows.filter((row) => row.owner === null || !ownerIsLive(row));
   }
 
   /** Drops a dead owner so the next claim needs no liveness check; marks the task dispatched. */

@@ -12,7 +12,7 @@ import type { Delivery } from "../queue/index.js";
 import type { PackerContext } from "./context.js";
 import { dispatchNotifications, dispatchTask } from "./dispatch.js";
 import type { StageMessage } from "./model.js";
-import { OWNER, ownerIsLive } from "./owner.js";
+import { OWNER } from "./owner.js";
 import { settleStageFailure } from "./stage-failure.js";
 import { outputUrl } from "./views.js";
 import { childWorkPath } from "./work-files.js";
@@ -21,12 +21,29 @@ export async function handleUpload(
   ctx: PackerContext,
   delivery: Delivery<StageMessage>,
 ): Promise<void> {
+  // A handler here already works on this task: look again once it is done
+  // (then the claim tells a duplicate from a retry that arrived early).
+  if (!ctx.tryHold("upload", delivery.payload)) {
+    await delivery.retry({ delayMs: 1000 });
+    return;
+  }
+  try {
+    await handleUploadHeld(ctx, delivery);
+  } finally {
+    ctx.unhold("upload", delivery.payload);
+  }
+}
+
+async function handleUploadHeld(
+  ctx: PackerContext,
+  delivery: Delivery<StageMessage>,
+): Promise<void> {
   const ref = delivery.payload;
   const job = await ctx.store.getJobRow(ref.jobId);
   const task =
     job &&
     (await ctx.store.claim(ref, ["uploading"], "uploading", OWNER, ctx.settings.leaseMs, (o, l) =>
-      ownerIsLive(o, l),
+      ctx.holderIsLive(ref, o, l),
     ));
   if (!job || !task) {
     await delivery.ack();

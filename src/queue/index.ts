@@ -4,7 +4,7 @@
  * imported on demand, so the embedded default never loads BullMQ or amqplib.
  */
 import type { QueueBackend, QueueBackendConfig } from "./contract.js";
-import { SILENT_LOGGER, type QueueLogger } from "./queue-logger.js";
+import { SILENT_LOGGER, withFields, type QueueLogger } from "./queue-logger.js";
 import { configError } from "./service-errors.js";
 
 export type {
@@ -23,7 +23,11 @@ export type { QueueLogger } from "./queue-logger.js";
 export { backoffDelay, canRetry, type BackoffOptions, type RetryPolicy } from "./retry-policy.js";
 
 export interface OpenQueueOptions {
-  /** A pino logger fits; the drivers log lease recovery, lost locks and settle failures. */
+  /**
+   * A pino logger fits; pass `logger.child({ component: "queue" })`. Lines add
+   * `driver` and `queue`; the drivers log lease recovery, lost locks,
+   * connection trouble and failed settles.
+   */
   logger?: QueueLogger;
   /** Tuning of the embedded driver, not part of the config file. */
   sqlite?: {
@@ -42,7 +46,9 @@ export async function openQueueBackend(
   config: QueueBackendConfig,
   options: OpenQueueOptions = {},
 ): Promise<QueueBackend> {
-  const log = options.logger ?? SILENT_LOGGER;
+  // component comes from the caller's child logger: pino would repeat a key
+  // set both there and here.
+  const log = withFields(options.logger ?? SILENT_LOGGER, { driver: config.driver });
   switch (config.driver) {
     case "sqlite": {
       const { openSqliteBackend } = await import("./sqlite.js");

@@ -19,3 +19,22 @@ export const SILENT_LOGGER: QueueLogger = {
   warn: ignore,
   error: ignore,
 };
+
+/** `log` with `fields` (e.g. component and driver) added to every line. */
+export function withFields(log: QueueLogger, fields: object): QueueLogger {
+  if (log === SILENT_LOGGER) return log;
+  return {
+    debug: (obj, msg) => {
+      log.debug({ ...fields, ...obj }, msg);
+    },
+    info: (obj, msg) => {
+      log.info({ ...fields, ...obj }, msg);
+    },
+    warn: (obj, msg) => {
+      log.warn({ ...fields, ...obj }, msg);
+    },
+    error: (obj, msg) => {
+      log.error({ ...fields, ...obj }, msg);
+    },
+  };
+}

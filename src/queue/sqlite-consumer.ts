@@ -56,7 +56,8 @@ export class SqliteConsumer<T> implements Consumer {
       },
       Math.max(50, Math.floor(deps.timing.leaseMs / 3)),
     );
-    this.loopDone = this.loop();
+    // Not before consume() has returned: a handler may refer to its consumer.
+    this.loopDone = Promise.resolve().then(() => this.loop());
   }
 
   close(): Promise<void> {

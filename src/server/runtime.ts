@@ -53,7 +53,7 @@ export async function openRuntime(
       backends.set(
         name,
         await openQueueBackend(queueConfig, {
-          logger: logger.child({ component: "queue", queue: name }),
+          logger: logger.child({ component: "queue", backend: name }),
         }),
       );
     }
