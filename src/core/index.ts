@@ -11,4 +11,5 @@ export {
   type ErrorCode,
 } from "./errors.js";
 export { Lifecycle, type ShutdownHook } from "./lifecycle.js";
+export { redactUrl } from "./redact-url.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";

@@ -1,7 +1,6 @@
 /** Public surface of the SQL layer: Kysely over SQLite, MySQL/MariaDB or PostgreSQL. */
 export {
   openDatabase,
-  redactUrl,
   type Database,
   type DatabaseConfig,
   type DbDialect,

@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kysely, Migrator, type Dialect } from "kysely";
-import { GamedockError } from "../core/index.js";
+import { GamedockError, redactUrl } from "../core/index.js";
 import { migrationProvider } from "./migrations.js";
 import type { Tables } from "./schema.js";
 
@@ -20,17 +20,6 @@ export interface Database {
   readonly dialect: DbDialect;
   readonly db: Kysely<Tables>;
   close(): Promise<void>;
-}
-
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(unparseable URL)";
-  }
 }
 
 async function sqliteDialect(path: string): Promise<Dialect> {

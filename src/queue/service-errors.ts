@@ -3,17 +3,9 @@
  * appears in messages and logs without its password.
  */
 import { GamedockError, asError } from "../core/errors.js";
+import { redactUrl } from "../core/redact-url.js";
 
-/** `url` with any password replaced by `***`; unparsable input is not echoed. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "<unparsable URL>";
-  }
-}
+export { redactUrl };
 
 export function serviceUnavailable(service: string, url: string, cause: unknown): GamedockError {
   const safeUrl = redactUrl(url);

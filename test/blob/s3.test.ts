@@ -17,7 +17,7 @@ import {
   type BlobTargetConfig,
   type UploadCheckpoint,
 } from "../../src/blob/index.js";
-import { startS3rver, type S3rverHandle } from "../helpers/s3rver.js";
+import { startS3rver, type S3rverHandle, s3TargetOf } from "../helpers/s3rver.js";
 import {
   blobStoreConformance,
   makeTestFile,
@@ -30,24 +30,10 @@ const MiB = 1024 * 1024;
 const PART_SIZE = 5 * MiB;
 const LARGE = 13 * MiB; // three parts: 5 + 5 + 3 MiB
 
-function s3Config(
+const s3Config = (
   server: S3rverHandle,
   overrides: Partial<Extract<BlobTargetConfig, { driver: "s3" }>> = {},
-): BlobTargetConfig {
-  return {
-    driver: "s3",
-    endpoint: server.endpoint,
-    region: "us-east-1",
-    bucket: server.bucket,
-    accessKeyId: server.accessKeyId,
-    secretAccessKey: server.secretAccessKey,
-    forcePathStyle: true,
-    partSize: PART_SIZE,
-    partConcurrency: 2,
-    publicUrl: "",
-    ...overrides,
-  };
-}
+): BlobTargetConfig => s3TargetOf(server, { partSize: PART_SIZE, ...overrides });
 
 /** Interrupts a putFile once `parts` parts are stored; returns the last checkpoint. */
 async function interruptAfter(

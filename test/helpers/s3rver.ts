@@ -20,6 +20,7 @@
  * Every request is recorded (method, URL, headers) so tests can check what the
  * driver sent, e.g. the Content-MD5 of each part.
  */
+import type { BlobTargetConfig } from "../../src/blob/index.js";
 import type {
   IncomingHttpHeaders,
   IncomingMessage,
@@ -236,5 +237,25 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHa
       s3rver.logger?.close();
       await rm(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/** An s3 upload target on this s3rver, as config and openBlobStore take it (5 MiB parts). */
+export function s3TargetOf(
+  s3: S3rverHandle,
+  overrides: Partial<Extract<BlobTargetConfig, { driver: "s3" }>> = {},
+): Extract<BlobTargetConfig, { driver: "s3" }> {
+  return {
+    driver: "s3",
+    endpoint: s3.endpoint,
+    region: "us-east-1",
+    bucket: s3.bucket,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+    forcePathStyle: true,
+    partSize: 5 * 1024 * 1024,
+    partConcurrency: 2,
+    publicUrl: "",
+    ...overrides,
   };
 }

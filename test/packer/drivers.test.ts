@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { fixture } from "../helpers/cli.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
-import { startS3rver, type S3rverHandle } from "../helpers/s3rver.js";
+import { s3TargetOf, startS3rver, type S3rverHandle } from "../helpers/s3rver.js";
 import { startTestServer, waitForJob, type TestServer } from "../helpers/serve.js";
 import { SERVICES, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import type { ErrorJson, JobJson } from "./jobs.js";
@@ -42,16 +42,7 @@ describe("pack jobs on Redis, RabbitMQ, S3 and notifiers", { skip }, () => {
     s3 = await startS3rver();
     hook = await startReceiver(secret);
     redis = new Redis(SERVICES.redis.url);
-    const s3Target = {
-      driver: "s3",
-      endpoint: s3.endpoint,
-      region: "us-east-1",
-      bucket: s3.bucket,
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: s3.secretAccessKey,
-      forcePathStyle: true,
-      partSize: 5 * 1024 * 1024,
-    };
+    const s3Target = s3TargetOf(s3);
     server = await startTestServer({
       queues: {
         default: { driver: "sqlite", path: "" },

@@ -17,7 +17,7 @@ import { buildSignedApk } from "../../scripts/signed-apk.js";
 import { openBlobStore, type BlobStore } from "../../src/blob/index.js";
 import { removeDir, runCli, tempDir } from "../helpers/cli.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
-import { startS3rver, type S3rverHandle } from "../helpers/s3rver.js";
+import { s3TargetOf, startS3rver, type S3rverHandle } from "../helpers/s3rver.js";
 import { waitForJob } from "../helpers/serve.js";
 import { skipUnlessTool } from "../helpers/tools.js";
 import type { JobJson } from "./jobs.js";
@@ -69,18 +69,7 @@ describe(
       data = join(dir, "data");
       s3 = await startS3rver();
       hook = await startReceiver("recovery-secret");
-      const target = {
-        driver: "s3" as const,
-        endpoint: s3.endpoint,
-        region: "us-east-1",
-        bucket: s3.bucket,
-        accessKeyId: s3.accessKeyId,
-        secretAccessKey: s3.secretAccessKey,
-        forcePathStyle: true,
-        partSize: 5 * 1024 * 1024,
-        partConcurrency: 1,
-        publicUrl: "",
-      };
+      const target = s3TargetOf(s3, { partConcurrency: 1 });
       store = await openBlobStore(target);
       await writeFile(
         config(),
