@@ -125,6 +125,19 @@ export const configSchema = z
     queues: z.record(name, queueEntry),
     targets: z.record(name, targetEntry),
     notifiers: z.record(name, notifierEntry),
+    files: z
+      .object({
+        target: name,
+        maxUploadBytes: z.coerce.number().int().min(1),
+        quotaBytes: z.coerce.number().int().min(0),
+        uploadTtlSeconds: z.coerce.number().int().min(1),
+        fileTtlSeconds: z.coerce.number().int().min(0),
+        signingSecret: z.string(),
+        signedUrlTtlSeconds: z.coerce.number().int().min(1),
+        lockRedisUrl: z.union([z.literal(""), z.string().regex(/^rediss?:\/\//, "a redis:// URL")]),
+        sweepIntervalMs: z.coerce.number().int().min(100),
+      })
+      .strict(),
     packer: z
       .object({
         packagesRoot: z.string(),

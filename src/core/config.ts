@@ -47,6 +47,20 @@ export const DEFAULTS = {
   } as Record<string, TargetConfigEntry>,
   /** Notification sinks by name (webhook, redis, robot); see docs/notifications.md. */
   notifiers: {} as Record<string, NotifierConfigEntry>,
+  /** The file service (/files, `gamedock files`); see docs/files.md. */
+  files: {
+    target: "fs", // upload target (from `targets`) that holds the files' bytes
+    maxUploadBytes: 10 * 1024 ** 3, // largest single upload, bytes (413 above)
+    quotaBytes: 0, // bytes per API token (0 = unlimited)
+    uploadTtlSeconds: 86_400, // an unfinished tus upload expires after this, s
+    fileTtlSeconds: 0, // default lifetime of a file (0 = kept until deleted), s
+    /** HMAC key for signed download URLs; "" = generated once into <data>/signing.key. */
+    signingSecret: "",
+    signedUrlTtlSeconds: 3600, // default lifetime of a signed URL, s
+    /** Redis for tus upload locks across instances; "" = in-process locks (one instance). */
+    lockRedisUrl: "",
+    sweepIntervalMs: 60_000, // how often expired uploads and files are removed, ms
+  },
   packer: {
     /** Mother APKs must resolve inside this directory ("" = <data>/packages). */
     packagesRoot: "",

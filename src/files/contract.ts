@@ -1,0 +1,80 @@
+/**
+ * The file service's vocabulary (design note 004): files are named, immutable
+ * byte sequences with digests; identical content is stored once (a blob per
+ * sha256, many file ids may point at it). Metadata lives in SQL through Kysely
+ * (SQLite, MySQL/MariaDB, PostgreSQL); bytes live in a BlobStore target.
+ */
+
+export interface FileRecord {
+  /** URL-safe id: [A-Za-z0-9_-]{1,64}. */
+  id: string;
+  /** The client's file name (UTF-8, may be Chinese); only for Content-Disposition. */
+  name: string;
+  contentType: string;
+  size: number;
+  sha256: string; // lowercase hex
+  md5: string; // lowercase hex
+  /** Key of the bytes in the files target. */
+  blobKey: string;
+  /** Who uploaded it: a token's id, or "local" on loopback without a token. */
+  owner: string;
+  createdAt: Date;
+  /** null: kept until deleted. */
+  expiresAt: Date | null;
+}
+
+export interface BlobRecord {
+  sha256: string;
+  md5: string;
+  size: number;
+  blobKey: string;
+}
+
+/** A tus upload in progress: what another instance needs to continue it. */
+export interface UploadRecord {
+  id: string;
+  name: string;
+  contentType: string;
+  owner: string;
+  /** Declared Upload-Length; null while deferred. */
+  size: number | null;
+  /** Bytes received and hashed so far. */
+  offset: number;
+  /** Serialized sha256 + md5 state after `offset` bytes (hash-wasm save()), base64; null at 0. */
+  hashState: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/**
+ * Metadata repository. Every method is one statement or one transaction, safe
+ * for several `gamedock files` instances sharing the database.
+ */
+export interface FileMetadata {
+  /** The blob for this content, if stored. */
+  findBlob(sha256: string): Promise<BlobRecord | null>;
+  /**
+   * Records a blob unless one with this sha256 exists; returns the blob that is
+   * now recorded and whether it is the one given (false: the caller's copy is a
+   * duplicate and should be deleted from the target).
+   */
+  addBlob(blob: BlobRecord): Promise<{ blob: BlobRecord; created: boolean }>;
+  /** Removes the blob row if no file references it; returns true if removed. */
+  removeBlobIfUnused(sha256: string): Promise<boolean>;
+
+  createFile(file: FileRecord): Promise<void>;
+  getFile(id: string): Promise<FileRecord | null>;
+  /** Newest unexpired file with this digest. */
+  findByDigest(kind: "sha256" | "md5", hex: string): Promise<FileRecord | null>;
+  /** Deletes the file row; returns it (null if absent). */
+  deleteFile(id: string): Promise<FileRecord | null>;
+  /** Bytes of unexpired files plus declared sizes of uploads in progress, for a quota. */
+  usedBytes(owner: string): Promise<number>;
+  /** Files whose expiresAt ≤ now, oldest first. */
+  expiredFiles(now: Date, limit: number): Promise<FileRecord[]>;
+
+  saveUpload(upload: UploadRecord): Promise<void>;
+  getUpload(id: string): Promise<UploadRecord | null>;
+  deleteUpload(id: string): Promise<void>;
+  expiredUploads(now: Date, limit: number): Promise<UploadRecord[]>;
+}
