@@ -1,8 +1,11 @@
 /** Public surface of the SQL layer: Kysely over SQLite, MySQL/MariaDB or PostgreSQL. */
-export {
-  openDatabase,
-  type Database,
-  type DatabaseConfig,
-  type DbDialect,
-} from "./open.js";
-export type { NotificationTable, PackJobTable, PackTaskTable, Tables } from "./schema.js";
+export { openDatabase, type Database, type DatabaseConfig, type DbDialect } from "./open.js";
+export type {
+  FileBlobTable,
+  FileTable,
+  FileUploadTable,
+  NotificationTable,
+  PackJobTable,
+  PackTaskTable,
+  Tables,
+} from "./schema.js";
