@@ -1,11 +1,13 @@
 /**
  * Opens an APK and maps its structure: EOCD, central directory, APK Signing
  * Block. Reads only the tail of the file and the central directory — never the
- * entries' data — so a 2 GB APK costs a few reads of a few hundred KB.
+ * entries' data — so a 2 GB APK costs a few reads of a few hundred KB. Reads go
+ * through a ByteReader, so the APK may be a local file or a stored object.
  */
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { inflateRawSync, crc32 } from "node:zlib";
 import { GamedockError, fsError } from "../core/index.js";
+import type { ByteReader } from "./range-source.js";
 import {
   EOCD_MIN_SIZE,
   EOCD_SIGNATURE,
@@ -44,7 +46,7 @@ export interface ApkLayout {
 /** Entries larger than this are not extracted into memory (manifest and resources only). */
 export const MAX_EXTRACT_BYTES = 256 * 1024 * 1024;
 
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+async function readAt(handle: ByteReader, position: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   let done = 0;
   while (done < length) {
@@ -87,15 +89,15 @@ function locateEocd(tail: Buffer, tailStart: number, fileSize: number): Eocd | n
   return null;
 }
 
-async function startsLikeZip(handle: FileHandle, size: number): Promise<boolean> {
+async function startsLikeZip(handle: ByteReader, size: number): Promise<boolean> {
   if (size < 4) return false;
   const head = await readAt(handle, 0, 4);
   return head.readUInt32LE(0) === LOCAL_HEADER_SIGNATURE;
 }
 
-/** Reads the structure of an already-open APK. */
+/** Reads the structure of an already-open APK (a FileHandle, or any other ByteReader). */
 export async function readLayout(
-  handle: FileHandle,
+  handle: ByteReader,
   size: number,
   path: string,
 ): Promise<ApkLayout> {
@@ -188,7 +190,7 @@ export function findEntry(layout: ApkLayout, name: string): CentralEntry | undef
 }
 
 /** Extracts one stored or deflated entry into memory, checking its CRC. */
-export async function extractEntry(handle: FileHandle, entry: CentralEntry): Promise<Buffer> {
+export async function extractEntry(handle: ByteReader, entry: CentralEntry): Promise<Buffer> {
   if (entry.uncompressedSize > MAX_EXTRACT_BYTES || entry.compressedSize > MAX_EXTRACT_BYTES) {
     throw new GamedockError(
       "E_ZIP_ENTRY",

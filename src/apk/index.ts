@@ -19,6 +19,7 @@ export { writeChild } from "./child-writer.js";
 export {
   inspectApk,
   openApk,
+  openApkFromSource,
   signatureSchemes,
   type ApkInfo,
   type SignatureSchemes,
@@ -49,3 +50,4 @@ export {
 export { PackAborted, runPack, type ChildResult, type RunOptions } from "./pack-run.js";
 export { CopyInterrupted } from "./kernel-copy.js";
 export { kernelCopy } from "./kernel-copy.js";
+export { fileSource, type ByteReader, type RandomAccessSource } from "./range-source.js";

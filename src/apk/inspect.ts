@@ -2,11 +2,11 @@
  * `apk info`: everything a user wants to know about one APK, read from the
  * manifest, resources.arsc, the signing block and the channel formats.
  */
-import type { FileHandle } from "node:fs/promises";
 import { GamedockError } from "../core/index.js";
 import { extractEntry, findEntry, openApkHandle, readLayout, type ApkLayout } from "./apk-file.js";
 import { readChannel, type ChannelInfo } from "./channel-format.js";
 import { readManifestInfoLazily, type ManifestInfo } from "./manifest.js";
+import type { ByteReader, RandomAccessSource } from "./range-source.js";
 import { schemesInBlock } from "./signing-block.js";
 
 export interface SignatureSchemes {
@@ -27,7 +27,7 @@ export function signatureSchemes(layout: ApkLayout): SignatureSchemes {
 }
 
 export async function readManifestFrom(
-  handle: FileHandle,
+  handle: ByteReader,
   layout: ApkLayout,
 ): Promise<ManifestInfo> {
   const manifest = findEntry(layout, "AndroidManifest.xml");
@@ -55,6 +55,19 @@ export async function openApk(
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * openApk for any source (an object in a BlobStore, ...); `label` names it in
+ * error messages and becomes the layout's `path`. The caller keeps the source
+ * open: it may hold cached reads worth reusing, and closing it is the caller's.
+ */
+export async function openApkFromSource(
+  source: RandomAccessSource,
+  label: string,
+): Promise<{ layout: ApkLayout; manifest: ManifestInfo }> {
+  const layout = await readLayout(source, source.size, label);
+  return { layout, manifest: await readManifestFrom(source, layout) };
 }
 
 export async function inspectApk(path: string): Promise<ApkInfo> {

@@ -3,7 +3,13 @@
  * once per database (Kysely's Migrator records them). Column types are chosen
  * to mean the same on SQLite, MySQL/MariaDB and PostgreSQL.
  */
-import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
+import {
+  type CreateTableBuilder,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  sql,
+} from "kysely";
 import type { DbDialect } from "./open.js";
 
 /** MySQL TEXT stops at 64 KiB; an upload checkpoint with thousands of parts is larger. */
@@ -98,8 +104,106 @@ function packerTables(dialect: DbDialect): Migration {
   };
 }
 
+/**
+ * A key compared for equality. MySQL's default collations ignore case, and file
+ * ids are base64url, where "aB" and "Ab" are different files: keys use the
+ * binary collation there. SQLite and PostgreSQL compare bytes already.
+ */
+const key = (dialect: DbDialect, length: number) =>
+  dialect === "mysql"
+    ? sql`varchar(${sql.lit(length)}) character set utf8mb4 collate utf8mb4_bin`
+    : sql`varchar(${sql.lit(length)})`;
+
+/**
+ * File names are user input (Chinese, emoji): a MySQL table must be utf8mb4
+ * whatever the server's or database's default is (often latin1 or 3-byte
+ * utf8), and InnoDB for the row locks SqlFileMetadata relies on.
+ */
+const mysqlTableOptions =
+  (dialect: DbDialect) =>
+  <T extends string, C extends string>(table: CreateTableBuilder<T, C>) =>
+    dialect === "mysql"
+      ? table.modifyEnd(sql`engine = InnoDB default character set utf8mb4`)
+      : table;
+
+function fileTables(dialect: DbDialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      // One row per distinct content; many files may point at one blob.
+      await db.schema
+        .createTable("file_blobs")
+        .addColumn("sha256", key(dialect, 64), (c) => c.primaryKey())
+        .addColumn("md5", key(dialect, 32), (c) => c.notNull())
+        .addColumn("size", "bigint", (c) => c.notNull())
+        .addColumn("blob_key", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+
+      await db.schema
+        .createTable("files")
+        .addColumn("id", key(dialect, 64), (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("content_type", "varchar(255)", (c) => c.notNull())
+        .addColumn("size", "bigint", (c) => c.notNull())
+        .addColumn("sha256", key(dialect, 64), (c) => c.notNull())
+        .addColumn("md5", key(dialect, 32), (c) => c.notNull())
+        .addColumn("blob_key", "text", (c) => c.notNull())
+        .addColumn("owner", key(dialect, 128), (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint")
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema.createIndex("files_sha256").on("files").columns(["sha256"]).execute();
+      await db.schema.createIndex("files_md5").on("files").columns(["md5"]).execute();
+      await db.schema
+        .createIndex("files_owner_expires")
+        .on("files")
+        .columns(["owner", "expires_at"])
+        .execute();
+      await db.schema.createIndex("files_expires").on("files").columns(["expires_at"]).execute();
+
+      // A tus upload in progress; the bytes so far are in the uploads target.
+      // `received`, not `offset`: OFFSET is a reserved word in SQL.
+      await db.schema
+        .createTable("file_uploads")
+        .addColumn("id", key(dialect, 64), (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("content_type", "varchar(255)", (c) => c.notNull())
+        .addColumn("owner", key(dialect, 128), (c) => c.notNull())
+        .addColumn("size", "bigint")
+        .addColumn("received", "bigint", (c) => c.notNull())
+        .addColumn("hash_state", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createIndex("file_uploads_expires")
+        .on("file_uploads")
+        .columns(["expires_at"])
+        .execute();
+      // usedBytes sums an owner's uploads on every quota check.
+      await db.schema
+        .createIndex("file_uploads_owner")
+        .on("file_uploads")
+        .columns(["owner"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable("file_uploads").execute();
+      await db.schema.dropTable("files").execute();
+      await db.schema.dropTable("file_blobs").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ "0001_packer": packerTables(dialect) }),
+    getMigrations: () =>
+      Promise.resolve({
+        "0001_packer": packerTables(dialect),
+        "0002_files": fileTables(dialect),
+      }),
   };
 }

@@ -61,8 +61,46 @@ export interface NotificationTable {
   sent_at: number | null;
 }
 
+/** One row per distinct content (sha256); files point at it. */
+export interface FileBlobTable {
+  sha256: string; // lowercase hex
+  md5: string; // lowercase hex
+  size: number;
+  blob_key: string; // key of the bytes in the files target
+  created_at: number;
+}
+
+export interface FileTable {
+  id: string;
+  name: string; // the client's file name, UTF-8
+  content_type: string;
+  size: number;
+  sha256: string;
+  md5: string;
+  blob_key: string;
+  owner: string;
+  created_at: number;
+  expires_at: number | null; // null: kept until deleted
+}
+
+/** A tus upload in progress. */
+export interface FileUploadTable {
+  id: string;
+  name: string;
+  content_type: string;
+  owner: string;
+  size: number | null; // declared Upload-Length; null while deferred
+  received: number; // the tus offset (OFFSET is reserved in SQL)
+  hash_state: string | null; // base64 hash-wasm sha256 + md5 state after `received` bytes
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Tables {
   pack_jobs: PackJobTable;
   pack_tasks: PackTaskTable;
   notifications: NotificationTable;
+  file_blobs: FileBlobTable;
+  files: FileTable;
+  file_uploads: FileUploadTable;
 }

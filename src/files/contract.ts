@@ -62,6 +62,11 @@ export interface FileMetadata {
   /** Removes the blob row if no file references it; returns true if removed. */
   removeBlobIfUnused(sha256: string): Promise<boolean>;
 
+  /**
+   * Records a file whose blob (file.sha256) is recorded: call addBlob first.
+   * Rejects (E_INTERNAL) if the blob is not there — e.g. removeBlobIfUnused
+   * took it concurrently — so no file ever points at deleted bytes.
+   */
   createFile(file: FileRecord): Promise<void>;
   getFile(id: string): Promise<FileRecord | null>;
   /** Newest unexpired file with this digest. */

@@ -1,0 +1,321 @@
+/**
+ * FileMetadata conformance: one suite, run on SQLite, MariaDB and PostgreSQL,
+ * each in a database of its own. Tests share that database, so each uses its
+ * own ids, digests and owners; only the expiry tests use times in 1970, which
+ * no other test does, so they see exactly their own rows.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { sql } from "kysely";
+import { openDatabase, type Database } from "../../src/db/index.js";
+import type { FileRecord, UploadRecord } from "../../src/files/contract.js";
+import { SqlFileMetadata } from "../../src/files/metadata.js";
+import { DATABASE_TARGETS, createTestDatabase, type TestDatabase } from "../helpers/databases.js";
+
+const hex = (bytes: number): string => randomBytes(bytes).toString("hex");
+const newId = (): string => randomBytes(12).toString("base64url");
+const GiB = 2 ** 30;
+const CHINESE_EMOJI_NAME = "渠道包 测试版 🎮😀 𠜎.apk";
+
+function fileFor(overrides: Partial<FileRecord> = {}): FileRecord {
+  const sha256 = overrides.sha256 ?? hex(32);
+  return {
+    id: newId(),
+    name: "audio.amr",
+    contentType: "audio/amr",
+    size: 1234,
+    sha256,
+    md5: hex(16),
+    blobKey: `blobs/${sha256}`,
+    owner: `owner-${hex(4)}`,
+    createdAt: new Date(1_700_000_000_123),
+    expiresAt: null,
+    ...overrides,
+  };
+}
+
+function uploadFor(overrides: Partial<UploadRecord> = {}): UploadRecord {
+  return {
+    id: newId(),
+    name: "upload.bin",
+    contentType: "application/octet-stream",
+    owner: `owner-${hex(4)}`,
+    size: null,
+    offset: 0,
+    hashState: null,
+    createdAt: new Date(1_700_000_000_321),
+    expiresAt: new Date(Date.now() + 3_600_000),
+    ...overrides,
+  };
+}
+
+for (const target of DATABASE_TARGETS) {
+  describe(`SqlFileMetadata on ${target.dialect}`, { skip: target.skip }, () => {
+    let testDb: TestDatabase | undefined;
+    let database: Database | undefined;
+    let meta: SqlFileMetadata;
+
+    /** Records the blob, then the file: the order the service uses. */
+    async function store(file: FileRecord): Promise<FileRecord> {
+      await meta.addBlob({
+        sha256: file.sha256,
+        md5: file.md5,
+        size: file.size,
+        blobKey: file.blobKey,
+      });
+      await meta.createFile(file);
+      return file;
+    }
+
+    before(async () => {
+      // MySQL: a latin1 database, so the tables must declare utf8mb4 themselves.
+      testDb = await createTestDatabase(target.dialect, "files", { mysqlCharset: "latin1" });
+      database = await openDatabase(testDb.config);
+      meta = new SqlFileMetadata(database);
+    });
+    after(async () => {
+      await database?.close();
+      await testDb?.drop();
+    });
+
+    it("opens an already migrated database again", async () => {
+      const again = await openDatabase(testDb!.config);
+      try {
+        const rows = await again.db.selectFrom("files").select("id").limit(1).execute();
+        assert.ok(Array.isArray(rows));
+        const applied = await sql<{ name: string }>`select name from gamedock_migrations`.execute(
+          again.db,
+        );
+        assert.deepEqual(applied.rows.map((row) => row.name).sort(), ["0001_packer", "0002_files"]);
+      } finally {
+        await again.close();
+      }
+    });
+
+    it("returns a file exactly as stored: UTF-8 names, ms dates, numbers past 4 GiB", async () => {
+      const kept = await store(
+        fileFor({ name: CHINESE_EMOJI_NAME, size: 5 * GiB + 7, contentType: "图片/png" }),
+      );
+      const expiring = await store(
+        fileFor({ createdAt: new Date(1_234_567_890_999), expiresAt: new Date(4_102_444_800_456) }),
+      );
+      for (const file of [kept, expiring]) {
+        const got = await meta.getFile(file.id);
+        assert.deepEqual(got, file);
+        assert.ok(got.createdAt instanceof Date);
+        assert.equal(typeof got.size, "number");
+      }
+      const blob = await meta.findBlob(kept.sha256);
+      assert.deepEqual(blob, {
+        sha256: kept.sha256,
+        md5: kept.md5,
+        size: 5 * GiB + 7,
+        blobKey: kept.blobKey,
+      });
+    });
+
+    it("creates its MySQL tables in utf8mb4", { skip: target.dialect !== "mysql" }, async () => {
+      const result = await sql<{ table_name: string; collation: string }>`
+        select table_name as table_name, table_collation as collation
+        from information_schema.tables
+        where table_schema = database() and table_name in ('file_blobs', 'files', 'file_uploads')`.execute(
+        database!.db,
+      );
+      assert.equal(result.rows.length, 3);
+      for (const row of result.rows) assert.match(row.collation, /^utf8mb4_/, row.table_name);
+    });
+
+    it("keeps ids that differ only in letter case apart", async () => {
+      const suffix = hex(6);
+      const upper = await store(fileFor({ id: `CaseId${suffix}`, name: "upper" }));
+      const lower = await store(fileFor({ id: `caseid${suffix}`, name: "lower" }));
+      assert.equal((await meta.getFile(upper.id))?.name, "upper");
+      assert.equal((await meta.getFile(lower.id))?.name, "lower");
+      assert.equal(await meta.getFile(`CASEID${suffix}`), null);
+    });
+
+    it("answers null for what is not there", async () => {
+      assert.equal(await meta.getFile(newId()), null);
+      assert.equal(await meta.findBlob(hex(32)), null);
+      assert.equal(await meta.findByDigest("sha256", hex(32)), null);
+      assert.equal(await meta.findByDigest("md5", hex(16)), null);
+      assert.equal(await meta.deleteFile(newId()), null);
+      assert.equal(await meta.getUpload(newId()), null);
+      assert.equal(await meta.removeBlobIfUnused(hex(32)), false);
+    });
+
+    it("records a blob once when two uploads of the same content finish together", async () => {
+      const sha256 = hex(32);
+      const md5 = hex(16);
+      const [a, b] = await Promise.all([
+        meta.addBlob({ sha256, md5, size: 10, blobKey: "uploads/a" }),
+        meta.addBlob({ sha256, md5, size: 10, blobKey: "uploads/b" }),
+      ]);
+      assert.deepEqual([a.created, b.created].sort(), [false, true]);
+      const winner = a.created ? a.blob : b.blob;
+      assert.equal(a.blob.blobKey, winner.blobKey);
+      assert.equal(b.blob.blobKey, winner.blobKey);
+      assert.deepEqual(await meta.findBlob(sha256), winner);
+
+      const many = hex(32);
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          meta.addBlob({ sha256: many, md5, size: 10, blobKey: `uploads/${i}` }),
+        ),
+      );
+      assert.equal(results.filter((r) => r.created).length, 1);
+      assert.equal(new Set(results.map((r) => r.blob.blobKey)).size, 1);
+    });
+
+    it("removes a blob only once no file points at it", async () => {
+      const first = await store(fileFor());
+      const second = await store(fileFor({ sha256: first.sha256, md5: first.md5 }));
+      assert.equal(await meta.removeBlobIfUnused(first.sha256), false);
+      await meta.deleteFile(first.id);
+      assert.equal(await meta.removeBlobIfUnused(first.sha256), false);
+      assert.notEqual(await meta.findBlob(first.sha256), null);
+      await meta.deleteFile(second.id);
+      assert.equal(await meta.removeBlobIfUnused(first.sha256), true);
+      assert.equal(await meta.findBlob(first.sha256), null);
+      assert.equal(await meta.removeBlobIfUnused(first.sha256), false);
+    });
+
+    it("refuses a file whose blob is not recorded", async () => {
+      const file = fileFor();
+      await assert.rejects(meta.createFile(file), { code: "E_INTERNAL", message: /addBlob/ });
+      assert.equal(await meta.getFile(file.id), null);
+    });
+
+    it("never leaves a file without its blob when a cleaner races the upload", async () => {
+      for (let round = 0; round < 40; round++) {
+        const file = fileFor();
+        await meta.addBlob({
+          sha256: file.sha256,
+          md5: file.md5,
+          size: file.size,
+          blobKey: file.blobKey,
+        });
+        const [created, removed] = await Promise.allSettled([
+          meta.createFile(file),
+          meta.removeBlobIfUnused(file.sha256),
+        ]);
+        assert.equal(removed.status, "fulfilled");
+        const blob = await meta.findBlob(file.sha256);
+        const stored = await meta.getFile(file.id);
+        if (created.status === "fulfilled") {
+          assert.equal(removed.value, false);
+          assert.notEqual(blob, null);
+          assert.deepEqual(stored, file);
+        } else {
+          assert.equal(removed.value, true);
+          assert.equal(blob, null);
+          assert.equal(stored, null);
+        }
+      }
+    });
+
+    it("finds the newest unexpired file by sha256 or md5", async () => {
+      const sha256 = hex(32);
+      const md5 = hex(16);
+      const t0 = 1_700_000_000_000;
+      const older = await store(fileFor({ sha256, md5, createdAt: new Date(t0) }));
+      const newer = await store(fileFor({ sha256, md5, createdAt: new Date(t0 + 1000) }));
+      await store(
+        fileFor({
+          sha256,
+          md5,
+          createdAt: new Date(t0 + 2000),
+          expiresAt: new Date(Date.now() - 60_000),
+        }),
+      );
+      // Same md5, other content, older: an md5 lookup must still pick `newer`.
+      await store(fileFor({ sha256: hex(32), md5, createdAt: new Date(t0 - 1) }));
+      assert.deepEqual(await meta.findByDigest("sha256", sha256), newer);
+      assert.deepEqual(await meta.findByDigest("md5", md5), newer);
+      await meta.deleteFile(newer.id);
+      assert.deepEqual(await meta.findByDigest("sha256", sha256), older);
+      assert.equal(await meta.findByDigest("md5", sha256), null);
+    });
+
+    it("deletes a file once and returns what it deleted", async () => {
+      const file = await store(fileFor({ name: CHINESE_EMOJI_NAME }));
+      assert.deepEqual(await meta.deleteFile(file.id), file);
+      assert.equal(await meta.deleteFile(file.id), null);
+      assert.equal(await meta.getFile(file.id), null);
+
+      const raced = await store(fileFor());
+      const results = await Promise.all([meta.deleteFile(raced.id), meta.deleteFile(raced.id)]);
+      assert.deepEqual(
+        results.filter((r) => r !== null),
+        [raced],
+      );
+    });
+
+    it("counts an owner's unexpired files and declared uploads", async () => {
+      const owner = `quota-${hex(4)}`;
+      assert.equal(await meta.usedBytes(owner), 0);
+      await store(fileFor({ owner, size: 100 }));
+      await store(fileFor({ owner, size: 200, expiresAt: new Date(Date.now() + 3_600_000) }));
+      await store(fileFor({ owner, size: 400, expiresAt: new Date(Date.now() - 60_000) }));
+      await store(fileFor({ owner: `${owner}-other`, size: 800 }));
+      await store(fileFor({ owner, size: 5 * GiB }));
+      await meta.saveUpload(uploadFor({ owner, size: 1000, offset: 10 }));
+      await meta.saveUpload(uploadFor({ owner, size: null, offset: 5000 }));
+      const used = await meta.usedBytes(owner);
+      assert.equal(typeof used, "number");
+      assert.equal(used, 100 + 200 + 5 * GiB + 1000);
+    });
+
+    it("lists expired files oldest first, up to the limit", async () => {
+      const at = (ms: number) => store(fileFor({ expiresAt: new Date(ms) }));
+      const second = await at(2_000);
+      const first = await at(1_000);
+      await at(3_000);
+      const now = new Date(2_500);
+      assert.deepEqual(await meta.expiredFiles(now, 10), [first, second]);
+      assert.deepEqual(await meta.expiredFiles(now, 1), [first]);
+      assert.deepEqual(await meta.expiredFiles(new Date(2_000), 10), [first, second]);
+      assert.deepEqual(await meta.expiredFiles(new Date(999), 10), []);
+    });
+
+    it("saves an upload after every PATCH: insert, then update every field", async () => {
+      const upload = uploadFor({ name: CHINESE_EMOJI_NAME });
+      await meta.saveUpload(upload);
+      assert.deepEqual(await meta.getUpload(upload.id), upload);
+
+      const patched: UploadRecord = {
+        ...upload,
+        name: "renamed.bin",
+        contentType: "video/mp4",
+        size: 6 * GiB,
+        offset: 5 * GiB + 3,
+        hashState: randomBytes(400).toString("base64"),
+        expiresAt: new Date(upload.expiresAt.getTime() + 86_400_123),
+      };
+      await meta.saveUpload(patched);
+      const got = await meta.getUpload(upload.id);
+      assert.deepEqual(got, patched);
+      assert.equal(typeof got.offset, "number");
+
+      await meta.deleteUpload(upload.id);
+      assert.equal(await meta.getUpload(upload.id), null);
+      await meta.deleteUpload(upload.id);
+    });
+
+    it("lists expired uploads oldest first, up to the limit", async () => {
+      const at = async (ms: number) => {
+        const upload = uploadFor({ expiresAt: new Date(ms) });
+        await meta.saveUpload(upload);
+        return upload;
+      };
+      const second = await at(2_000);
+      const first = await at(1_000);
+      await at(3_000);
+      const now = new Date(2_500);
+      assert.deepEqual(await meta.expiredUploads(now, 10), [first, second]);
+      assert.deepEqual(await meta.expiredUploads(now, 1), [first]);
+      assert.deepEqual(await meta.expiredUploads(new Date(999), 10), []);
+    });
+  });
+}
