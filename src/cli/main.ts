@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { register as registerApk } from "./commands/apk-info.js";
 import { register as registerChannel } from "./commands/channel.js";
 import { register as registerConfig } from "./commands/config.js";
+import { register as registerFiles } from "./commands/files.js";
 import { register as registerPack } from "./commands/pack.js";
 import { register as registerServe } from "./commands/serve.js";
 import { reportError } from "./output.js";
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerChannel(program);
   registerPack(program);
   registerServe(program);
+  registerFiles(program);
   registerConfig(program);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ writeErr: () => undefined });

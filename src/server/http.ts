@@ -6,6 +6,16 @@ import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import { GamedockError, isGamedockError, type Logger } from "../core/index.js";
 
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /**
+     * "self": the route authenticates requests itself (the file service takes
+     * tokens or signed URLs), so the server-wide token check skips it.
+     */
+    auth?: "self";
+  }
+}
+
 export interface HttpOptions {
   logger: Logger;
   /** Empty: no token needed (loopback only). */
@@ -28,11 +38,23 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     logger: false,
     bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
     return503OnClosing: true,
+    // A file name of 255 bytes of UTF-8 is up to 765 characters percent-encoded.
+    routerOptions: { maxParamLength: 1024 },
+    // Paths the router cannot decode (bad percent-encoding, overlong names) in our error shape.
+    frameworkErrors: (error, _request, reply) => {
+      const body = JSON.stringify({ error: { code: "E_INVALID_REQUEST", message: error.message } });
+      reply.raw.writeHead(error.statusCode ?? 400, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": Buffer.byteLength(body),
+        connection: "close", // the body, if any, was not read
+      });
+      reply.raw.end(body);
+    },
   });
 
   if (options.tokens.length > 0) {
     app.addHook("onRequest", (request, _reply, done) => {
-      if (request.url === "/healthz") {
+      if (request.url === "/healthz" || request.routeOptions.config.auth === "self") {
         done();
         return;
       }
@@ -95,4 +117,21 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
 
   app.get("/healthz", () => ({ ok: true }));
   return app;
+}
+
+/**
+ * app.close(), closing connections that turn idle meanwhile. Node closes the
+ * idle keep-alive connections once, as closing begins; one whose response was
+ * just finishing then stays open, and holds the shutdown for keepAliveTimeout
+ * (72 s), unless it is closed once it goes idle.
+ */
+export async function closeHttpServer(app: FastifyInstance): Promise<void> {
+  const timer = setInterval(() => {
+    app.server.closeIdleConnections();
+  }, 50);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(timer);
+  }
 }

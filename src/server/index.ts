@@ -1,4 +1,5 @@
-/** Public surface of the process compositions: `serve` and `worker`. */
+/** Public surface of the process compositions: `serve`, `worker` and `files`. */
 export { startServe, type RunningServer } from "./serve.js";
 export { startWorker } from "./worker.js";
+export { openFilesService, startFiles, type FilesService, type RunningFiles } from "./files.js";
 export { resolveConfig, isLoopback } from "./resolve.js";

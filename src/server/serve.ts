@@ -1,13 +1,15 @@
 /**
- * `gamedock serve`: everything in one process — the HTTP API, and the packer's
- * stages consuming every configured queue. Shutdown (first SIGINT/SIGTERM):
- * stop accepting requests, let handlers in flight finish or hand their work
+ * `gamedock serve`: everything in one process — the HTTP API (packaging jobs
+ * and the /files service), and the packer's stages consuming every configured
+ * queue. Shutdown (first SIGINT/SIGTERM): stop accepting requests, let handlers in flight finish or hand their work
  * back (an interrupted upload keeps its multipart upload for the restart),
  * close queues and the database.
  */
 import type { Config, Lifecycle, Logger } from "../core/index.js";
 import { PackerPipeline, STAGES, registerPackRoutes, type Stage } from "../packer/index.js";
-import { createHttpServer } from "./http.js";
+import { registerFileRoutes } from "../files/index.js";
+import { openFilesService } from "./files.js";
+import { closeHttpServer, createHttpServer } from "./http.js";
 import { registerMetrics } from "./metrics.js";
 import { checkExposure, openRuntime } from "./runtime.js";
 import { seedPackagesRoot } from "./sample.js";
@@ -29,8 +31,15 @@ export async function startServe(
   const sample = await seedPackagesRoot(runtime.resolved.packer.packagesRoot);
   if (sample)
     logger.info({ event: "sample", path: sample }, "created the packages root with demo.apk");
+  const files = await openFilesService(config, logger, runtime.database).catch(
+    async (err: unknown) => {
+      await runtime.close();
+      throw err;
+    },
+  );
   const app = createHttpServer({ logger, tokens: config.server.tokens });
   registerPackRoutes(app, runtime.ctx);
+  registerFileRoutes(app, files.ctx, files.mounts);
   await registerMetrics(app, runtime.ctx.store);
   const pipeline = new PackerPipeline(runtime.ctx);
   try {
@@ -39,6 +48,7 @@ export async function startServe(
   } catch (err) {
     await pipeline.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
+    await files.close();
     await runtime.close();
     throw err;
   }
@@ -49,8 +59,9 @@ export async function startServe(
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
-      await app.close();
+      await closeHttpServer(app);
       await pipeline.stop();
+      await files.close();
       await runtime.close();
     })());
   lifecycle.onShutdown("serve", close);

@@ -12,7 +12,7 @@ import { Lifecycle, createLogger, loadConfig, type Config, type Logger } from ".
 const STAGES = ["pack", "upload", "notify"] as const;
 type Stage = (typeof STAGES)[number];
 
-interface ProcessOptions {
+export interface ProcessOptions {
   config?: string;
   host?: string;
   port?: string;
@@ -46,7 +46,7 @@ async function effectiveConfig(opts: ProcessOptions): Promise<Config> {
   return loadConfig({ file: opts.config, env });
 }
 
-async function runUntilSignal(
+export async function runUntilSignal(
   opts: ProcessOptions,
   start: (config: Config, lifecycle: Lifecycle, logger: Logger) => Promise<string>,
 ): Promise<void> {
@@ -71,7 +71,7 @@ async function runUntilSignal(
   setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
 }
 
-const common = (command: Command): Command =>
+export const common = (command: Command): Command =>
   command
     .option("--config <file>", "JSON config file (see docs/configuration.md)")
     .option("--data <dir>", "directory for embedded state: SQLite, blobs, packages", undefined)

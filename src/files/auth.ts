@@ -1,0 +1,107 @@
+/**
+ * Who may do what under /files. Without server.tokens (loopback only — the
+ * server refuses to bind elsewhere without them) everything is open and every
+ * file belongs to "local". With tokens, uploads, deletes and signing need
+ * `Authorization: Bearer <token>`, and downloads need a token or a valid
+ * signed URL. A request that carries `sig` is judged by its signature alone,
+ * so an expired link fails the same way for everyone.
+ *
+ * The owner of a file is a short hash of the token, never the token itself:
+ * it is stored in the database and shows up in logs.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyRequest, onRequestHookHandler } from "fastify";
+import { GamedockError } from "../core/index.js";
+import type { FilesContext } from "./context.js";
+import { verifySignedUrl } from "./signed-url.js";
+
+/** write: token needed; read: token or signed URL; open: anyone (tus OPTIONS discovery). */
+export type FileAccess = "write" | "read" | "open";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** What a /files route needs (src/files/auth.ts); absent means "write". */
+    fileAccess?: FileAccess;
+  }
+}
+
+export const LOCAL_OWNER = "local";
+
+const digest = (token: string): Buffer => createHash("sha256").update(token).digest();
+
+/** The owner id of a token: "t-" and 16 hex digits of its sha256. */
+export function tokenOwner(token: string): string {
+  return `t-${digest(token).toString("hex").slice(0, 16)}`;
+}
+
+function bearer(request: FastifyRequest): string | null {
+  const header = request.headers.authorization ?? "";
+  return header.startsWith("Bearer ") ? header.slice(7).trim() : null;
+}
+
+/** Compares digests, so neither the length nor the bytes of a token leak through timing. */
+function knownToken(ctx: FilesContext, token: string): boolean {
+  const given = digest(token);
+  let found = false;
+  for (const known of ctx.tokens) found = timingSafeEqual(given, digest(known)) || found;
+  return found;
+}
+
+/** The owner new files and uploads of this (already authorized) request belong to. */
+export function ownerOf(ctx: FilesContext, request: FastifyRequest): string {
+  if (ctx.tokens.length === 0) return LOCAL_OWNER;
+  const token = bearer(request);
+  return token === null ? LOCAL_OWNER : tokenOwner(token);
+}
+
+function queryValue(request: FastifyRequest, name: string): string | undefined {
+  const value = (request.query as Record<string, unknown>)[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+function hasSignature(request: FastifyRequest): boolean {
+  const query = request.query as Record<string, unknown>;
+  return query.sig !== undefined || query.expires !== undefined;
+}
+
+function checkSignature(ctx: FilesContext, request: FastifyRequest): void {
+  const id = (request.params as Record<string, unknown>).id;
+  if (typeof id !== "string") {
+    throw new GamedockError(
+      "E_SIGNATURE",
+      `signed URLs are for downloads by id (/files/<id>?expires=…&sig=…), not ${request.url.split("?")[0] ?? ""}`,
+    );
+  }
+  verifySignedUrl(ctx.signingKey, id, queryValue(request, "expires"), queryValue(request, "sig"));
+}
+
+function checkToken(ctx: FilesContext, request: FastifyRequest, access: FileAccess): void {
+  if (ctx.tokens.length === 0) return;
+  const token = bearer(request);
+  if (token !== null && token !== "" && knownToken(ctx, token)) return;
+  const alternative = access === "read" ? " or use a signed URL (POST /files/<id>/sign)" : "";
+  throw new GamedockError(
+    "E_UNAUTHORIZED",
+    `this file service needs an API token: send Authorization: Bearer <token> (server.tokens)${alternative}`,
+  );
+}
+
+/** For a request let through by a signature that turns out to need a token (tus HEAD). */
+export function requireToken(ctx: FilesContext, request: FastifyRequest): void {
+  checkToken(ctx, request, "write");
+}
+
+/** onRequest hook of the /files scope: enforces each route's `config.fileAccess`. */
+export function authorizeFiles(ctx: FilesContext): onRequestHookHandler {
+  return (request, _reply, done) => {
+    const access = request.routeOptions.config.fileAccess ?? "write";
+    try {
+      if (access === "read" && hasSignature(request)) checkSignature(ctx, request);
+      else if (access !== "open") checkToken(ctx, request, access);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  };
+}

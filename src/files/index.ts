@@ -1,0 +1,24 @@
+/**
+ * Public surface of the file service (design note 004): streaming PUT and
+ * Range downloads under /files, signed download URLs, expiry sweeping, and the
+ * seams where the tus handler and the channel stream plug in.
+ */
+export type { BlobRecord, FileMetadata, FileRecord, UploadRecord } from "./contract.js";
+export type { FileMounts, FilesContext, FilesSettings, TusMount } from "./context.js";
+export { LOCAL_OWNER, tokenOwner } from "./auth.js";
+export { newFileId, validateFileId } from "./ids.js";
+export { validateFileName } from "./names.js";
+export { checkQuota, checkUploadSize, type Limits } from "./quota.js";
+export { registerFile, type CompletedUpload } from "./register.js";
+export { SqlFileMetadata } from "./metadata.js";
+export { registerFileRoutes } from "./routes.js";
+export { signedPath, verifySignedUrl } from "./signed-url.js";
+export { openTusMount } from "./tus-mount.js";
+export {
+  startSweeper,
+  sweepOnce,
+  type SweepHooks,
+  type SweepResult,
+  type Sweeper,
+} from "./sweeper.js";
+export { fileView, type FileView } from "./views.js";

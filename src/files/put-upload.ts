@@ -1,0 +1,116 @@
+/**
+ * `PUT /files/:name`: the plain streaming upload for scripts and simple
+ * clients. The body flows through a DigestMeter straight into the store under
+ * a fresh key (`put/<id>`), so memory stays flat whatever the size; the file
+ * is registered (and deduplicated) only once the store holds every byte.
+ * Every failure — over the limit, over the quota, client gone, store error —
+ * leaves nothing behind: the store discards a write that did not complete, and
+ * a completed object that cannot be registered is deleted.
+ */
+import type { IncomingMessage } from "node:http";
+import { GamedockError } from "../core/index.js";
+import type { FilesContext } from "./context.js";
+import type { FileRecord } from "./contract.js";
+import { DigestMeter, type Digests } from "./digest-meter.js";
+import { newFileId } from "./ids.js";
+import { validateFileName } from "./names.js";
+import { declaredLength, secondsParam, uploadContentType } from "./params.js";
+import { checkQuota, checkUploadSize } from "./quota.js";
+import { registerFile } from "./register.js";
+
+export interface PutRequest {
+  /** The decoded `:name` of the URL. */
+  name: string;
+  /** `?ttl=` as given. */
+  ttl: unknown;
+  owner: string;
+  body: IncomingMessage;
+}
+
+function tooLarge(ctx: FilesContext): (size: number) => GamedockError {
+  const limit = ctx.settings.maxUploadBytes;
+  return (size) =>
+    new GamedockError(
+      "E_TOO_LARGE",
+      `the upload passed ${limit} bytes (files.maxUploadBytes) after ${size} bytes; nothing was stored`,
+      { limit },
+    );
+}
+
+/** Streams `body` into `key`; resolves with its digests once the store has it all. */
+async function streamToStore(
+  ctx: FilesContext,
+  key: string,
+  body: IncomingMessage,
+  contentType: string,
+): Promise<Digests> {
+  const meter = new DigestMeter(ctx.settings.maxUploadBytes, tooLarge(ctx));
+  // pipe() does not forward the source's errors: a client that goes away must fail the write.
+  const stop = (err: Error): void => {
+    meter.destroy(err);
+  };
+  const closed = (): void => {
+    if (!body.complete) meter.destroy(new Error("the client closed the connection mid-upload"));
+  };
+  body.on("error", stop).on("close", closed);
+  // The store attaches to `meter` only after it is ready to write (a mkdir, a
+  // multipart create); an error before then reaches the caller through putStream.
+  meter.on("error", () => undefined);
+  body.pipe(meter);
+  try {
+    await ctx.store.putStream(key, meter, { contentType });
+  } catch (err) {
+    throw meter.overLimit ?? err;
+  } finally {
+    body.unpipe(meter);
+    body.off("error", stop).off("close", closed);
+  }
+  return meter.digests();
+}
+
+/** Deletes what a failed upload stored under `key`, unless it became a registered blob. */
+async function discard(ctx: FilesContext, key: string, sha256: string): Promise<void> {
+  const blob = await ctx.metadata.findBlob(sha256);
+  if (blob?.blobKey === key && !(await ctx.metadata.removeBlobIfUnused(sha256))) return;
+  await ctx.store.delete(key);
+}
+
+export async function putUpload(ctx: FilesContext, request: PutRequest): Promise<FileRecord> {
+  const name = validateFileName(request.name);
+  const ttl = secondsParam(request.ttl, "ttl", 0, ctx.settings.fileTtlSeconds);
+  const contentType = uploadContentType(request.body.headers["content-type"]);
+  const declared = declaredLength(request.body.headers["content-length"]);
+  // Refused before a byte is read: the client learns at once, the store sees nothing.
+  if (declared !== null) checkUploadSize(declared, ctx.settings);
+  await checkQuota(ctx.metadata, request.owner, declared ?? 0, ctx.settings);
+
+  const id = newFileId();
+  const key = `put/${id}`;
+  const digests = await streamToStore(ctx, key, request.body, contentType);
+  try {
+    // A chunked body's size is known only now.
+    if (declared === null)
+      await checkQuota(ctx.metadata, request.owner, digests.size, ctx.settings);
+    const { file, deduplicated } = await registerFile(ctx.metadata, ctx.store, {
+      id,
+      name,
+      contentType,
+      owner: request.owner,
+      size: digests.size,
+      sha256: digests.sha256,
+      md5: digests.md5,
+      storedKey: key,
+      expiresAt: ttl === 0 ? null : new Date(Date.now() + ttl * 1000),
+    });
+    ctx.logger.info(
+      { event: "file-stored", fileId: id, size: file.size, deduplicated, owner: request.owner },
+      "file uploaded (PUT)",
+    );
+    return file;
+  } catch (err) {
+    await discard(ctx, key, digests.sha256).catch((cleanup: unknown) => {
+      ctx.logger.warn({ err: cleanup, key }, "could not remove the bytes of a failed upload");
+    });
+    throw err;
+  }
+}

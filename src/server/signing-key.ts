@@ -1,0 +1,71 @@
+/**
+ * The key that signs download URLs when files.signingSecret is not set:
+ * generated once into <data>/signing.key (mode 0600) and read from there
+ * afterwards, so signed URLs survive restarts. Instances that share one data
+ * directory share the key; instances on other machines need files.signingSecret.
+ */
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { GamedockError, errnoCode, fsError, type Logger } from "../core/index.js";
+
+const KEY_TEXT = /^[0-9a-f]{64}$/;
+
+async function readKey(path: string): Promise<Buffer | null> {
+  let text: string;
+  try {
+    text = (await readFile(path, "utf8")).trim();
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return null;
+    throw fsError(err, path, "signing key file");
+  }
+  if (!KEY_TEXT.test(text)) {
+    throw new GamedockError(
+      "E_CONFIG",
+      `${path} does not hold a signing key (64 hex digits); delete it to have a new one generated (signed URLs given out so far stop working) or set files.signingSecret`,
+      { path },
+    );
+  }
+  return Buffer.from(text, "hex");
+}
+
+/**
+ * Writes a new key next to `path` and links it into place: link() fails if
+ * another instance got there first, so every instance ends up with the same
+ * key, and no one can read a half-written file.
+ */
+async function createKey(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await writeFile(temp, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+    await link(temp, path).catch((err: unknown) => {
+      if (errnoCode(err) !== "EEXIST") throw err;
+    });
+  } catch (err) {
+    throw fsError(err, path, "signing key file");
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+export async function loadSigningKey(path: string, logger: Logger): Promise<Buffer> {
+  let key = await readKey(path);
+  if (!key) {
+    await createKey(path);
+    key = await readKey(path);
+    if (!key) throw new GamedockError("E_INTERNAL", `${path} vanished right after it was created`);
+    logger.info(
+      { event: "signing-key-created", path },
+      "generated the key for signed download URLs",
+    );
+  }
+  const { mode } = await stat(path);
+  if ((mode & 0o077) !== 0) {
+    logger.warn(
+      { event: "signing-key-exposed", path, mode: (mode & 0o777).toString(8) },
+      "the signing key file is readable by other users: chmod 600 it",
+    );
+  }
+  return key;
+}

@@ -1,0 +1,221 @@
+/**
+ * tus uploads that do not go straight through: a client that drops mid-PATCH
+ * and resumes, an upload left to expire and swept, and a 200 MB upload whose
+ * memory must stay flat. Digests are checked against sha256sum / md5sum.
+ */
+import assert from "node:assert/strict";
+import { appendFile, readFile, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { execFile } from "node:child_process";
+import { removeDir, tempDir } from "../helpers/cli.js";
+import {
+  MiB,
+  TusClient,
+  coreutilsDigests,
+  digestsOf,
+  idOf,
+  randomFile,
+  startTusServer,
+  type TusServer,
+} from "./tus-kit.js";
+
+const run = promisify(execFile);
+
+describe("tus resume (fs target)", () => {
+  let dir = "";
+  let server: TusServer;
+  let client: TusClient;
+
+  before(async () => {
+    dir = await tempDir("gamedock-tus-resume-");
+    server = await startTusServer(dir, { uploadTtlSeconds: 3600 });
+    client = new TusClient(server.url);
+  });
+  after(async () => {
+    await server.close();
+    await removeDir(dir);
+  });
+
+  it("resumes after the client drops mid-PATCH, with the right digests", async () => {
+    const file = join(dir, "resume.bin");
+    const size = 5 * MiB + 77;
+    await randomFile(file, size);
+    const bytes = await readFile(file);
+    const url = await client.start(size, { filename: "resume.bin" });
+
+    assert.equal((await client.patch(url, 0, bytes.subarray(0, MiB))).status, 204);
+    await client.abortedPatch(url, MiB, bytes.subarray(MiB, 4 * MiB), 1.5 * MiB);
+    const offset = await client.offset(url);
+    assert.ok(offset > MiB && offset <= 2.5 * MiB, `offset ${offset} after the drop`);
+    const record = await server.metadata.getUpload(idOf(url));
+    assert.equal(record?.offset, offset, "hash state saved for the bytes kept");
+    assert.ok(record.hashState);
+
+    assert.equal(await client.sendFile(url, file, size, offset, MiB), size);
+    const stored = await server.metadata.getFile(idOf(url));
+    assert.deepEqual({ sha256: stored?.sha256, md5: stored?.md5 }, await coreutilsDigests(file));
+  });
+});
+
+describe("tus expiry (fs target)", () => {
+  let dir = "";
+  let server: TusServer;
+  let client: TusClient;
+
+  before(async () => {
+    dir = await tempDir("gamedock-tus-resume-");
+    // Uploads expire 3 s after creation: the expiry test waits that out. The
+    // resume test runs on its own server (below) so a slow machine cannot
+    // expire its upload.
+    server = await startTusServer(dir, { uploadTtlSeconds: 3 });
+    client = new TusClient(server.url);
+  });
+  after(async () => {
+    await server.close();
+    await removeDir(dir);
+  });
+
+  it("expired uploads answer 410 and sweepExpired removes bytes and record", async () => {
+    const done = await client.start(3);
+    assert.equal((await client.patch(done, 0, Buffer.from("abc"))).status, 204);
+    const url = await client.start(1000);
+    assert.equal((await client.patch(url, 0, Buffer.alloc(100))).status, 204);
+    const id = idOf(url);
+    const tusDir = join(dir, "blobs", "tus");
+    assert.deepEqual((await readdir(tusDir)).filter((n) => n.startsWith(id)).sort(), [
+      id,
+      `${id}.json`,
+    ]);
+
+    await new Promise((resolve) => setTimeout(resolve, 3100));
+    const head = await client.head(url);
+    assert.equal(head.status, 410);
+    const patch = await client.patch(url, 100, Buffer.alloc(10));
+    assert.equal(patch.status, 410);
+
+    // The finished upload is a file now; this one and nothing else has expired.
+    assert.equal(await server.handler.sweepExpired(), 1);
+    assert.deepEqual(
+      (await readdir(tusDir)).filter((n) => n.startsWith(id)),
+      [],
+    );
+    assert.equal(await server.metadata.getUpload(id), null);
+    assert.equal((await client.head(url)).status, 404);
+    assert.ok(
+      await server.metadata.getFile(idOf(done)),
+      "finished files are not the sweep's business",
+    );
+    assert.equal(await server.handler.sweepExpired(), 0);
+  });
+});
+
+describe("tus recovery after an instance died mid-upload", () => {
+  let dir = "";
+  let first: TusServer;
+  let second: TusServer;
+
+  before(async () => {
+    dir = await tempDir("gamedock-tus-recover-");
+    const shared = {
+      target: { driver: "fs" as const, root: join(dir, "blobs") },
+      dbPath: join(dir, "files.db"),
+    };
+    first = await startTusServer(join(dir, "1"), shared);
+    second = await startTusServer(join(dir, "2"), shared);
+  });
+  after(async () => {
+    await first.close();
+    await second.close();
+    await removeDir(dir);
+  });
+
+  it("bytes stored past the saved hash state: digests come from the stored object", async () => {
+    const bytes = Buffer.alloc(2 * MiB, 5);
+    bytes.write("tail differs", MiB + 3);
+    const url = await new TusClient(first.url).start(bytes.length);
+    const id = idOf(url);
+    const client = new TusClient(second.url);
+    const at = `${second.url}/files/${id}`;
+    assert.equal((await client.patch(at, 0, bytes.subarray(0, MiB))).status, 204);
+    // The instance wrote 1000 more bytes to disk, then died before saving its state.
+    await appendFile(join(dir, "blobs", "tus", id), bytes.subarray(MiB, MiB + 1000));
+    const resumeAt = await new TusClient(first.url).offset(`${first.url}/files/${id}`);
+    assert.equal(resumeAt, MiB + 1000);
+    const last = await new TusClient(first.url).patch(
+      `${first.url}/files/${id}`,
+      resumeAt,
+      bytes.subarray(resumeAt),
+    );
+    assert.equal(last.status, 204);
+    const stored = await first.metadata.getFile(id);
+    assert.deepEqual({ sha256: stored?.sha256, md5: stored?.md5 }, digestsOf(bytes));
+  });
+
+  it("all bytes stored but never registered: the next HEAD finishes the upload", async () => {
+    const bytes = Buffer.from("every byte arrived, then the instance was killed");
+    const client = new TusClient(first.url);
+    const url = await client.start(bytes.length, { filename: "killed.txt" });
+    const id = idOf(url);
+    assert.equal((await client.patch(url, 0, bytes.subarray(0, 10))).status, 204);
+    await appendFile(join(dir, "blobs", "tus", id), bytes.subarray(10));
+    assert.equal(await first.metadata.getFile(id), null);
+
+    const head = await new TusClient(second.url).head(`${second.url}/files/${id}`);
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("upload-offset"), String(bytes.length));
+    const stored = await second.metadata.getFile(id);
+    assert.equal(stored?.name, "killed.txt");
+    assert.deepEqual({ sha256: stored?.sha256, md5: stored?.md5 }, digestsOf(bytes));
+    assert.equal(await second.metadata.getUpload(id), null);
+  });
+});
+
+describe("tus memory", () => {
+  let dir = "";
+  before(async () => {
+    dir = await tempDir("gamedock-tus-rss-");
+  });
+  after(async () => {
+    await removeDir(dir);
+  });
+
+  it("a 200 MB upload in 8 MiB chunks keeps the server's RSS growth well under 100 MB", async () => {
+    const server = await startTusServer(dir);
+    try {
+      const file = join(dir, "big.bin");
+      const size = 200 * MiB;
+      // Made and hashed by other processes, so no buffer of ours inflates the baseline.
+      await run("sh", ["-c", `head -c ${size} /dev/urandom > '${file}'`]);
+      const expected = await coreutilsDigests(file);
+      const baseline = process.memoryUsage().rss;
+      let peak = baseline;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage().rss);
+      }, 20);
+      let url: string;
+      try {
+        // The client runs in its own process: this process's RSS is the server's.
+        const { stdout } = await run(process.execPath, [
+          "--import",
+          "tsx",
+          join(import.meta.dirname, "tus-upload-client.ts"),
+          server.url,
+          file,
+          String(8 * MiB),
+        ]);
+        url = stdout.trim();
+      } finally {
+        clearInterval(sampler);
+      }
+      const stored = await server.metadata.getFile(idOf(url));
+      assert.deepEqual({ sha256: stored?.sha256, md5: stored?.md5 }, expected);
+      const growth = (peak - baseline) / MiB;
+      process.stderr.write(`tus 200 MB upload: server RSS growth ${growth.toFixed(1)} MiB\n`);
+      assert.ok(growth < 64, `RSS grew by ${growth.toFixed(1)} MiB`);
+    } finally {
+      await server.close();
+    }
+  });
+});
