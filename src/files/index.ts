@@ -7,6 +7,7 @@ export type { BlobRecord, FileMetadata, FileRecord, UploadRecord } from "./contr
 export type { FileMounts, FilesContext, FilesSettings, TusMount } from "./context.js";
 export { LOCAL_OWNER, tokenOwner } from "./auth.js";
 export { newFileId, validateFileId } from "./ids.js";
+export { localCopyOf } from "./local-copy.js";
 export { validateFileName } from "./names.js";
 export { checkQuota, checkUploadSize, type Limits } from "./quota.js";
 export { registerFile, type CompletedUpload } from "./register.js";

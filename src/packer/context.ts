@@ -43,6 +43,11 @@ export class PackerContext {
   readonly #targets = new Map<string, Promise<BlobStore>>();
   readonly #sinks = new Map<string, Promise<Sink>>();
   readonly #queues = new Map<string, StageQueues>();
+  /**
+   * Resolves `apk: {fileId}` to a local path inside the packages root; set by
+   * `serve`, which runs the file service. null: only paths are accepted.
+   */
+  fileSource: ((fileId: string) => Promise<{ path: string; name: string }>) | null = null;
   /** Tasks a handler of this process is working on right now. */
   readonly #held = new Set<string>();
 

@@ -68,10 +68,11 @@ function pickNamed(
 
 export async function createPackJob(ctx: PackerContext, body: unknown): Promise<JobView> {
   const request = parseJobRequest(body);
-  if (typeof request.apk !== "string") {
+  const fileId = typeof request.apk === "string" ? null : request.apk.fileId;
+  if (fileId !== null && !ctx.fileSource) {
     throw new GamedockError(
       "E_INVALID_REQUEST",
-      "apk.fileId needs the file service, which this server does not run yet; give a path under the packages root",
+      "apk.fileId needs the file service, which this process does not run; give a path under the packages root",
       { field: "apk.fileId" },
     );
   }
@@ -129,11 +130,15 @@ export async function createPackJob(ctx: PackerContext, body: unknown): Promise<
   let apkPath: string;
   let mother;
   try {
-    apkPath = await resolveMother(settings.packagesRoot, request.apk);
+    apkPath =
+      fileId !== null && ctx.fileSource
+        ? (await ctx.fileSource(fileId)).path
+        : await resolveMother(settings.packagesRoot, request.apk as string);
     mother = await ctx.mothers.get(id, apkPath);
   } catch (err) {
-    throw fieldError(err, "apk");
+    throw fieldError(err, fileId !== null ? "apk.fileId" : "apk");
   }
+  const apkLabel = fileId !== null ? `file:${fileId}` : (request.apk as string);
   const byName = new Map<string, string>();
   const channels = entries.map((entry) => {
     const fileName = renderName(template, templateValues(apkPath, mother.manifest, entry.channel));
@@ -151,7 +156,7 @@ export async function createPackJob(ctx: PackerContext, body: unknown): Promise<
 
   const job: NewJob = {
     id,
-    apk: request.apk,
+    apk: apkLabel,
     apkPath,
     queue,
     target,
@@ -167,7 +172,7 @@ export async function createPackJob(ctx: PackerContext, body: unknown): Promise<
     await dispatchTask(ctx, queue, { jobId: id, channel: channel.channel }, "queued");
   }
   ctx.logger.info(
-    { event: "job-created", jobId: id, apk: request.apk, channels: channels.length, queue, target },
+    { event: "job-created", jobId: id, apk: apkLabel, channels: channels.length, queue, target },
     "pack job created",
   );
   const row = await ctx.store.getJobRow(id);

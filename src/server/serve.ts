@@ -7,7 +7,8 @@
  */
 import type { Config, Lifecycle, Logger } from "../core/index.js";
 import { PackerPipeline, STAGES, registerPackRoutes, type Stage } from "../packer/index.js";
-import { registerFileRoutes } from "../files/index.js";
+import { join } from "node:path";
+import { localCopyOf, registerFileRoutes } from "../files/index.js";
 import { openFilesService } from "./files.js";
 import { closeHttpServer, createHttpServer } from "./http.js";
 import { registerMetrics } from "./metrics.js";
@@ -37,6 +38,9 @@ export async function startServe(
       throw err;
     },
   );
+  // Pack jobs may name their mother by file id: a local copy under the packages root.
+  const fileCache = join(runtime.resolved.packer.packagesRoot, ".files");
+  runtime.ctx.fileSource = (id) => localCopyOf(files.ctx, id, fileCache);
   const app = createHttpServer({ logger, tokens: config.server.tokens });
   registerPackRoutes(app, runtime.ctx);
   registerFileRoutes(app, files.ctx, files.mounts);

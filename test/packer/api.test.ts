@@ -206,10 +206,10 @@ describe("pack jobs over HTTP (embedded defaults)", { skip: skipUnlessTool("apks
     ["a directory", { apk: "games", channels: ["a"] }, 400, "E_NOT_A_FILE", "apk"],
     ["an unsigned mother", { apk: "unsigned.apk", channels: ["a"] }, 400, "E_UNSIGNED", "apk"],
     [
-      "a file id",
-      { apk: { fileId: "f1" }, channels: ["a"] },
-      400,
-      "E_INVALID_REQUEST",
+      "an unknown file id",
+      { apk: { fileId: "nosuchfile" }, channels: ["a"] },
+      404,
+      "E_NOT_FOUND",
       "apk.fileId",
     ],
   ];
@@ -230,6 +230,30 @@ describe("pack jobs over HTTP (embedded defaults)", { skip: skipUnlessTool("apks
       );
     });
   }
+
+  it("packs a mother uploaded to the file service, named by file id", async () => {
+    const put = await fetch(`${server.url}/files/${encodeURIComponent("母包.apk")}`, {
+      method: "PUT",
+      headers: { "content-type": "application/vnd.android.package-archive" },
+      body: await readFile(fixture("v1v2v3.apk")),
+    });
+    assert.equal(put.status, 201);
+    const { id: fileId } = (await put.json()) as { id: string };
+    const created = await server.api("POST", "/api/v1/pack-jobs", {
+      apk: { fileId },
+      channels: ["from-file"],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    assert.equal((created.json as JobJson).apk, `file:${fileId}`);
+    const done = await waitForJob<JobJson>(server, (created.json as JobJson).id);
+    assert.equal(done.status, "done");
+    const child = await fetch(`${server.url}${done.channels[0]!.output!.url!}`);
+    const bytes = Buffer.from(await child.arrayBuffer());
+    const direct = join(packages, "direct.apk");
+    const put2 = await runCli(["channel", "put", fixture("v1v2v3.apk"), "from-file", "-o", direct]);
+    assert.equal(put2.code, 0, put2.stderr);
+    assert.equal(sha256(bytes), sha256(await readFile(direct)));
+  });
 
   it("refuses a symlink that leads out of the packages root", async () => {
     await symlink("/etc/hostname", join(packages, "escape.apk"));
