@@ -1,6 +1,7 @@
 /**
  * Helpers for tests that check our output with Debian's Android tools (`apksigner`, `aapt`,
- * `zipalign`). A missing tool skips the suite with a loud message, unless
+ * `zipalign`) or put Debian's `nginx` in front of gamedock. A missing tool skips the suite with
+ * a loud message, unless
  * GAMEDOCK_REQUIRE_TOOLS=1 (CI), where it is an error — a skipped verification must never pass
  * silently there.
  */
@@ -9,18 +10,37 @@ import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
 
-export type ToolName = "apksigner" | "aapt" | "zipalign";
+export type ToolName = "apksigner" | "aapt" | "zipalign" | "nginx";
 
 const INSTALL_HINT = "apt-get install apksigner aapt zipalign android-framework-res";
+const hintFor = (name: ToolName): string =>
+  name === "nginx" ? "apt-get install nginx" : INSTALL_HINT;
+/** nginx lives in /usr/sbin, which is on root's PATH but often not on a user's. */
+const SEARCH_PATH = `${process.env.PATH ?? ""}:/usr/local/sbin:/usr/sbin:/sbin`;
 const available = new Map<ToolName, boolean>();
 const warned = new Set<ToolName>();
 
-/** Whether `name` is on PATH (checked once per process, like `command -v`). */
+const located = new Map<ToolName, string | null>();
+
+/** The tool's absolute path, or null (looked up once per process, like `command -v`). */
+export function toolPath(name: ToolName): string | null {
+  let path = located.get(name);
+  if (path === undefined) {
+    const probe = spawnSync("sh", ["-c", 'command -v "$1"', "sh", name], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: SEARCH_PATH },
+    });
+    path = probe.status === 0 ? probe.stdout.trim() || null : null;
+    located.set(name, path);
+  }
+  return path;
+}
+
+/** Whether `name` is on PATH (or in an sbin directory). */
 export function toolAvailable(name: ToolName): boolean {
   let found = available.get(name);
   if (found === undefined) {
-    const probe = spawnSync("sh", ["-c", 'command -v "$1"', "sh", name], { stdio: "ignore" });
-    found = probe.status === 0;
+    found = toolPath(name) !== null;
     available.set(name, found);
   }
   return found;
@@ -36,7 +56,8 @@ const requireTools = (): boolean => process.env.GAMEDOCK_REQUIRE_TOOLS === "1";
 export function skipUnlessTool(...names: [ToolName, ...ToolName[]]): string | false {
   const missing = names.filter((name) => !toolAvailable(name));
   if (missing.length === 0) return false;
-  const reason = `Debian tool(s) not found on PATH: ${missing.join(", ")} (${INSTALL_HINT})`;
+  const hints = [...new Set(missing.map(hintFor))].join("; ");
+  const reason = `Debian tool(s) not found on PATH: ${missing.join(", ")} (${hints})`;
   if (requireTools()) {
     throw new Error(`${reason}; GAMEDOCK_REQUIRE_TOOLS=1 forbids skipping`);
   }
@@ -44,7 +65,7 @@ export function skipUnlessTool(...names: [ToolName, ...ToolName[]]): string | fa
     if (warned.has(name)) continue;
     warned.add(name);
     process.stderr.write(
-      `\n!!! SKIPPING tests that need '${name}': not found on PATH (${INSTALL_HINT}).\n` +
+      `\n!!! SKIPPING tests that need '${name}': not found on PATH (${hintFor(name)}).\n` +
         `!!! Set GAMEDOCK_REQUIRE_TOOLS=1 to make this a failure.\n\n`,
     );
   }
