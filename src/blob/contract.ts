@@ -95,6 +95,12 @@ export interface BlobStore {
   /** Uploads begun but neither completed nor aborted (for recovery and for checks). */
   incompleteUploads(prefix?: string): Promise<IncompleteUpload[]>;
   abortUpload(upload: IncompleteUpload): Promise<void>;
+  /**
+   * The object's file on local disk when the driver keeps objects as files
+   * (fs), else null: lets a server send it with reused buffers instead of a
+   * stream that allocates one per chunk. Validates the key; the file may be absent.
+   */
+  localPath(key: BlobKey): string | null;
   /** An absolute public URL when the target has one configured (s3 `publicUrl`), else null. */
   publicUrl(key: BlobKey): string | null;
   close(): Promise<void>;

@@ -88,6 +88,10 @@ class FsBlobStore implements BlobStore {
   constructor(private readonly root: string) {}
 
   /** The file of a key; also refuses names the driver keeps for its temp files. */
+  localPath(key: BlobKey): string {
+    return this.pathOf(key);
+  }
+
   private pathOf(key: BlobKey): string {
     validateBlobKey(key);
     const segments = key.split("/");

@@ -149,6 +149,10 @@ class S3BlobStore implements BlobStore {
     await abortUpload(this.target, upload.key, upload.uploadId);
   }
 
+  localPath(): null {
+    return null; // objects live in the store, not on this disk
+  }
+
   publicUrl(key: BlobKey): string | null {
     validateBlobKey(key);
     if (this.publicBase === "") return null;

@@ -7,6 +7,7 @@
  * with no per-chunk work here.
  */
 import type { Readable } from "node:stream";
+import { sendLocalRange } from "./send-local.js";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ByteRange } from "../blob/index.js";
 import { GamedockError } from "../core/index.js";
@@ -27,6 +28,8 @@ export interface Representation {
   /** The name the client should save it under. */
   name: string;
   open(range?: ByteRange): Promise<Readable>;
+  /** The bytes as a local file (fs target): sent with reused buffers, see send-local.ts. */
+  localPath?: string | null;
 }
 
 function notFound(what: string): GamedockError {
@@ -92,6 +95,20 @@ export async function sendRepresentation(
       .header("accept-ranges", "bytes")
       .send({ error: error.toJSON() });
   }
+  const local = head ? null : (rep.localPath ?? null);
+  if (local !== null && rep.size > 0) {
+    const { start, end } = range.kind === "part" ? range : { start: 0, end: rep.size - 1 };
+    const status = range.kind === "part" ? 206 : 200;
+    const all: Record<string, string> = {
+      ...headers,
+      "content-length": String(end - start + 1),
+    };
+    if (range.kind === "part") all["content-range"] = `bytes ${start}-${end}/${rep.size}`;
+    reply.hijack();
+    reply.raw.writeHead(status, all);
+    await sendLocalRange(reply.raw, local, start, end);
+    return reply;
+  }
   if (range.kind === "part") {
     const { start, end } = range;
     const body = head ? undefined : await rep.open({ start, end });
@@ -120,5 +137,6 @@ export function sendFile(
     contentType: file.contentType,
     name: file.name,
     open: (range) => ctx.store.get(file.blobKey, range),
+    localPath: ctx.store.localPath(file.blobKey),
   });
 }
