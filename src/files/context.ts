@@ -50,5 +50,5 @@ export interface TusMount {
 
 /** Optional parts plugged into the routes. */
 export interface FileMounts {
-  tus?: TusMount | null;
+  tus: TusMount;
 }

@@ -51,7 +51,7 @@ async function deleteFile(
 export function registerFileRoutes(
   app: FastifyInstance,
   ctx: FilesContext,
-  mounts: FileMounts = {},
+  mounts: FileMounts,
 ): void {
   void app.register((scope, _options, done) => {
     scope.addHook("onRoute", (route) => {

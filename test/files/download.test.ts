@@ -376,24 +376,4 @@ describe("tus requests on the /files URLs", () => {
       await app.close();
     }
   });
-
-  it("answer 501 while no tus handler is mounted", async () => {
-    const app = await startFilesApp();
-    try {
-      for (const [method, path] of [
-        ["POST", "/files/"],
-        ["PATCH", "/files/abc"],
-        ["OPTIONS", "/files"],
-      ] as const) {
-        const res = await rawRequest(app.url, {
-          method,
-          path,
-          headers: { "tus-resumable": "1.0.0" },
-        });
-        assert.equal(res.status, 501, `${method} ${path}`);
-      }
-    } finally {
-      await app.close();
-    }
-  });
 });

@@ -6,9 +6,9 @@
  * fetch would not send (unnormalized paths, a Content-Length it does not keep).
  */
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { readdir, rm, writeFile } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { Lifecycle, createLogger, loadConfig, type Config } from "../../src/core/index.js";
+import { Lifecycle, createLogger, type Config } from "../../src/core/index.js";
 import { openBlobStore } from "../../src/blob/index.js";
 import { openDatabase } from "../../src/db/index.js";
 import {
@@ -20,6 +20,7 @@ import {
 import { startFiles, startServe } from "../../src/server/index.js";
 import { createHttpServer } from "../../src/server/http.js";
 import { tempDir } from "./cli.js";
+import { testConfig } from "./serve.js";
 
 export interface FilesTestServer {
   url: string;
@@ -40,18 +41,7 @@ export async function startFilesServer(
   options: StartOptions = {},
 ): Promise<FilesTestServer> {
   const data = options.data ?? (await tempDir("gamedock-files-"));
-  const file = join(data, "config.json");
-  await writeFile(
-    file,
-    JSON.stringify({
-      data,
-      log: { level: "warn", file: join(data, "gamedock.log") },
-      ...config,
-      server: { port: 0, ...(config.server as object | undefined) },
-    }),
-  );
-  const effective = await loadConfig({ file, env: {} });
-  const logger = await createLogger({ level: effective.log.level, file: effective.log.file });
+  const { effective, logger } = await testConfig(data, config);
   const lifecycle = new Lifecycle();
   const server =
     options.via === "serve"
@@ -176,7 +166,7 @@ export interface FilesApp {
  * tests of what plugs into them (a stand-in tus handler).
  */
 export async function startFilesApp(
-  mounts: FileMounts = {},
+  mounts: FileMounts,
   options: { tokens?: string[] } = {},
 ): Promise<FilesApp> {
   const data = await tempDir("gamedock-files-app-");

@@ -5,7 +5,13 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Lifecycle, createLogger, loadConfig } from "../../src/core/index.js";
+import {
+  Lifecycle,
+  createLogger,
+  loadConfig,
+  type Config,
+  type Logger,
+} from "../../src/core/index.js";
 import { startServe } from "../../src/server/index.js";
 import { tempDir } from "./cli.js";
 
@@ -17,8 +23,14 @@ export interface TestServer {
   api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }>;
 }
 
-export async function startTestServer(config: Record<string, unknown> = {}): Promise<TestServer> {
-  const data = await tempDir("gamedock-serve-");
+/**
+ * The configuration a test server runs on: `config` over a free port and a log
+ * file in `data`, through the same file + schema path a user takes.
+ */
+export async function testConfig(
+  data: string,
+  config: Record<string, unknown>,
+): Promise<{ effective: Config; logger: Logger }> {
   const file = join(data, "config.json");
   await writeFile(
     file,
@@ -31,6 +43,12 @@ export async function startTestServer(config: Record<string, unknown> = {}): Pro
   );
   const effective = await loadConfig({ file, env: {} });
   const logger = await createLogger({ level: effective.log.level, file: effective.log.file });
+  return { effective, logger };
+}
+
+export async function startTestServer(config: Record<string, unknown> = {}): Promise<TestServer> {
+  const data = await tempDir("gamedock-serve-");
+  const { effective, logger } = await testConfig(data, config);
   const lifecycle = new Lifecycle();
   const server = await startServe(effective, logger, lifecycle);
   return {
