@@ -12,4 +12,5 @@ export {
 } from "./errors.js";
 export { Lifecycle, type ShutdownHook } from "./lifecycle.js";
 export { redactUrl } from "./redact-url.js";
+export { bearerToken, isKnownToken, tokenId } from "./tokens.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";

@@ -9,9 +9,8 @@
  * The owner of a file is a short hash of the token, never the token itself:
  * it is stored in the database and shows up in logs.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest, onRequestHookHandler } from "fastify";
-import { GamedockError } from "../core/index.js";
+import { GamedockError, bearerToken, isKnownToken, tokenId } from "../core/index.js";
 import type { FilesContext } from "./context.js";
 import { verifySignedUrl } from "./signed-url.js";
 
@@ -27,25 +26,13 @@ declare module "fastify" {
 
 export const LOCAL_OWNER = "local";
 
-const digest = (token: string): Buffer => createHash("sha256").update(token).digest();
+/** The owner id of a token (its digest's prefix, never the token). */
+export const tokenOwner = tokenId;
 
-/** The owner id of a token: "t-" and 16 hex digits of its sha256. */
-export function tokenOwner(token: string): string {
-  return `t-${digest(token).toString("hex").slice(0, 16)}`;
-}
+const bearer = (request: FastifyRequest): string | null =>
+  bearerToken(request.headers.authorization);
 
-function bearer(request: FastifyRequest): string | null {
-  const header = request.headers.authorization ?? "";
-  return header.startsWith("Bearer ") ? header.slice(7).trim() : null;
-}
-
-/** Compares digests, so neither the length nor the bytes of a token leak through timing. */
-function knownToken(ctx: FilesContext, token: string): boolean {
-  const given = digest(token);
-  let found = false;
-  for (const known of ctx.tokens) found = timingSafeEqual(given, digest(known)) || found;
-  return found;
-}
+const knownToken = (ctx: FilesContext, token: string): boolean => isKnownToken(token, ctx.tokens);
 
 /** The owner new files and uploads of this (already authorized) request belong to. */
 export function ownerOf(ctx: FilesContext, request: FastifyRequest): string {

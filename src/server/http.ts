@@ -2,9 +2,14 @@
  * The HTTP server: fastify with gamedock's error shape, API-token auth when
  * bound beyond loopback, one access-log line per request, /healthz and /metrics.
  */
-import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
-import { GamedockError, isGamedockError, type Logger } from "../core/index.js";
+import {
+  GamedockError,
+  bearerToken,
+  isGamedockError,
+  isKnownToken,
+  type Logger,
+} from "../core/index.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -22,14 +27,6 @@ export interface HttpOptions {
   tokens: readonly string[];
   /** Largest JSON body, bytes. */
   bodyLimit?: number;
-}
-
-function tokenMatches(given: string, tokens: readonly string[]): boolean {
-  const a = Buffer.from(given);
-  return tokens.some((token) => {
-    const b = Buffer.from(token);
-    return a.length === b.length && timingSafeEqual(a, b);
-  });
 }
 
 export function createHttpServer(options: HttpOptions): FastifyInstance {
@@ -58,9 +55,8 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
         done();
         return;
       }
-      const header = request.headers.authorization ?? "";
-      const token = header.startsWith("Bearer ") ? header.slice(7) : "";
-      if (!token || !tokenMatches(token, options.tokens)) {
+      const token = bearerToken(request.headers.authorization);
+      if (!token || !isKnownToken(token, options.tokens)) {
         done(
           new GamedockError(
             "E_UNAUTHORIZED",
