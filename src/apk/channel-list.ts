@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { GamedockError, fsError } from "../core/index.js";
-import { parseExtra, validateChannelId } from "./channel-id.js";
+import { parseExtras, validateChannelId } from "./channel-id.js";
 
 export interface ChannelEntry {
   channel: string;
@@ -41,7 +41,7 @@ export function parseChannelFileText(text: string, fileName: string): ChannelEnt
     if (channel === undefined) return;
     entries.push({
       channel: validateChannelId(channel, source),
-      extras: Object.fromEntries(extras.map((e) => parseExtra(e, source))),
+      extras: parseExtras(extras, source),
       source,
     });
   });

@@ -1,40 +1,21 @@
 /**
  * Writes a child APK: a kernel copy of the mother (reflink or copy_file_range,
- * see kernel-copy.ts), then the planned tail written over the old one, all in
+ * core/kernel-copy.ts), then the planned tail written over the old one, all in
  * a temp file in the output directory that is renamed into place only when
  * complete. Any failure removes the temp file.
  */
-import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
 import { open, rename, rm, type FileHandle } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { GamedockError, errnoCode, fsError } from "../core/index.js";
+import { dirname } from "node:path";
+import {
+  CopyInterrupted,
+  GamedockError,
+  claimTempPath,
+  errnoCode,
+  fsError,
+  kernelCopy,
+  releaseTemp,
+} from "../core/index.js";
 import type { ChildPlan } from "./child-plan.js";
-import { CopyInterrupted, kernelCopy } from "./kernel-copy.js";
-
-export const TEMP_PREFIX = ".gamedock-";
-export const TEMP_SUFFIX = ".tmp";
-/** `.gamedock-<pid>-<12 hex>.tmp`: short whatever the output name, and says whose it is. */
-export const TEMP_PATTERN = /^\.gamedock-(\d+)-[0-9a-f]{12}\.tmp$/;
-
-/** Temp files being written now, removed even if the process exits mid-write (a second Ctrl-C). */
-const liveTemps = new Set<string>();
-let exitHookInstalled = false;
-
-function trackTemp(temp: string): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once("exit", () => {
-      for (const path of liveTemps) rmSync(path, { force: true });
-    });
-  }
-  liveTemps.add(temp);
-}
-
-export function tempPathFor(outPath: string): string {
-  const id = randomBytes(6).toString("hex");
-  return join(dirname(outPath), `${TEMP_PREFIX}${process.pid}-${id}${TEMP_SUFFIX}`);
-}
 
 /** Writes every piece at `position`, looping over short writes. */
 async function writeFully(handle: FileHandle, pieces: Buffer[], position: number): Promise<void> {
@@ -57,8 +38,9 @@ export async function writeChild(
   plan: ChildPlan,
   outPath: string,
 ): Promise<void> {
-  const temp = tempPathFor(outPath);
-  trackTemp(temp);
+  // Named `.gamedock-<pid>-<hex>.tmp` (core/temp-files.ts): a run killed with -9
+  // leaves one, and the next run (or the packer's sweep) knows it is dead.
+  const temp = claimTempPath(dirname(outPath));
   try {
     // No byte of the mother passes through this process.
     await kernelCopy(motherPath, temp);
@@ -82,10 +64,10 @@ export async function writeChild(
       await handle.close();
     }
     await rename(temp, outPath);
-    liveTemps.delete(temp);
+    releaseTemp(temp);
   } catch (err) {
     await rm(temp, { force: true });
-    liveTemps.delete(temp);
+    releaseTemp(temp);
     if (err instanceof CopyInterrupted || err instanceof GamedockError) throw err;
     if (errnoCode(err) === "ENOENT") {
       throw new GamedockError(

@@ -7,7 +7,15 @@ export {
   type ChannelInfo,
   type V1Style,
 } from "./channel-format.js";
-export { MAX_CHANNEL_LENGTH, parseExtra, validateChannelId } from "./channel-id.js";
+export {
+  DEFAULT_EXTRAS_LIMITS,
+  MAX_CHANNEL_LENGTH,
+  parseExtra,
+  parseExtras,
+  validateChannelId,
+  validateExtras,
+  type ExtrasLimits,
+} from "./channel-id.js";
 export {
   planChannelRemoval,
   planChild,
@@ -41,13 +49,10 @@ export {
 } from "./name-template.js";
 export {
   preparePack,
-  removeStaleTemps,
   templateValues,
   type PackOptions,
   type PackPlan,
   type PlannedChild,
 } from "./pack-plan.js";
 export { PackAborted, runPack, type ChildResult, type RunOptions } from "./pack-run.js";
-export { CopyInterrupted } from "./kernel-copy.js";
-export { kernelCopy } from "./kernel-copy.js";
 export { fileSource, type ByteReader, type RandomAccessSource } from "./range-source.js";

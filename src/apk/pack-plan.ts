@@ -5,14 +5,13 @@
  * collisions, and either absent or already holding the same child).
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, open, rm, stat } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
-import { GamedockError, errnoCode, fsError } from "../core/index.js";
+import { GamedockError, errnoCode, fsError, removeAbandonedTemps } from "../core/index.js";
 import type { ApkLayout } from "./apk-file.js";
 import type { BlockFormat, V1Style } from "./channel-format.js";
 import { rejectDuplicates, type ChannelEntry } from "./channel-list.js";
 import { planChild, requireSigned, type ChildPlan } from "./child-plan.js";
-import { TEMP_PATTERN } from "./child-writer.js";
 import { openApk } from "./inspect.js";
 import type { ManifestInfo } from "./manifest.js";
 import { renderName, validateTemplate, type TemplateValues } from "./name-template.js";
@@ -78,30 +77,6 @@ async function ensureWritableDir(dir: string): Promise<void> {
     );
   } finally {
     await rm(probe, { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === "EPERM";
-  }
-}
-
-/**
- * A run killed with -9 can leave `.gamedock-<pid>-<id>.tmp` behind (its cp may
- * even finish after it). Temp files whose process is gone are removed; those of
- * a live process, another `pack` writing here, are left alone.
- */
-/** Removes temp files left in `dir` by processes that no longer exist (a `kill -9`). */
-export async function removeStaleTemps(dir: string): Promise<void> {
-  for (const file of await readdir(dir)) {
-    const pid = TEMP_PATTERN.exec(file)?.[1];
-    if (pid !== undefined && !processAlive(Number(pid))) {
-      await rm(join(dir, file), { force: true });
-    }
   }
 }
 
@@ -213,6 +188,8 @@ export async function preparePack(options: PackOptions): Promise<PackPlan> {
     }
     children.push({ ...child, skip: same === true && !options.force });
   }
-  await removeStaleTemps(outDir);
+  // A run killed with -9 can leave `.gamedock-<pid>-<hex>.tmp` behind (its cp may
+  // even finish after it): those of processes that are gone are removed.
+  await removeAbandonedTemps(outDir);
   return { mother: options.mother, layout, manifest, outDir, children };
 }

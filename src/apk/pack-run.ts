@@ -4,9 +4,8 @@
  * or remove their temp file, and the error is raised. On an abort (Ctrl-C) the
  * copies in flight are cut short too; either way only complete children remain.
  */
-import { asError } from "../core/index.js";
+import { CopyInterrupted, asError } from "../core/index.js";
 import { writeChild } from "./child-writer.js";
-import { CopyInterrupted } from "./kernel-copy.js";
 import type { PackPlan, PlannedChild } from "./pack-plan.js";
 
 export interface ChildResult {

@@ -5,49 +5,14 @@
  * either the old one or the new one, never a mix — and the rename itself is on
  * disk once put returns.
  *
- * Temp files are named `.gamedock-<pid>-<hex>.tmp`: the pid says whether the
+ * Temp files are core's `.gamedock-<pid>-<hex>.tmp`: the pid says whether the
  * writer is still alive, which is how incompleteUploads tells leftovers of a
  * crash from uploads in progress.
  */
-import { randomBytes } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { errnoCode } from "../core/errors.js";
-
-const TEMP_NAME = /^\.gamedock-(\d+)-[0-9a-f]+\.tmp$/;
-
-export function isTempName(name: string): boolean {
-  return TEMP_NAME.test(name);
-}
-
-function newTempName(): string {
-  return `.gamedock-${process.pid}-${randomBytes(8).toString("hex")}.tmp`;
-}
-
-/** Temp files this process is writing now (shared by every fs store in the process). */
-const writing = new Set<string>();
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return errnoCode(err) === "EPERM";
-  }
-}
-
-/**
- * A temp file nobody will finish: its writer died, or it is ours but no write
- * of ours holds it. A live writer's temp file is an upload in progress.
- */
-export function isAbandonedTemp(path: string): boolean {
-  const pid = Number(TEMP_NAME.exec(basename(path))?.[1] ?? NaN);
-  if (!Number.isSafeInteger(pid)) return false;
-  if (pid === process.pid) return !writing.has(path);
-  return !processAlive(pid);
-}
+import { dirname } from "node:path";
+import { claimTempPath, errnoCode, releaseTemp } from "../core/index.js";
 
 /** Stable as long as the file is not replaced: a replacement is a new inode. */
 export function etagOf(stats: BigIntStats): string {
@@ -89,8 +54,7 @@ export async function writeAtomically(
 ): Promise<BigIntStats> {
   const dir = dirname(target);
   await mkdir(dir, { recursive: true });
-  const temp = join(dir, newTempName());
-  writing.add(temp);
+  const temp = claimTempPath(dir);
   try {
     await write(temp);
     signal?.throwIfAborted();
@@ -104,6 +68,6 @@ export async function writeAtomically(
     signal?.throwIfAborted();
     throw err;
   } finally {
-    writing.delete(temp);
+    releaseTemp(temp);
   }
 }

@@ -15,8 +15,14 @@ import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { kernelCopy } from "../apk/index.js";
-import { GamedockError, errnoCode, fsError } from "../core/errors.js";
+import {
+  GamedockError,
+  errnoCode,
+  fsError,
+  isAbandonedTemp,
+  isTempName,
+  kernelCopy,
+} from "../core/index.js";
 import type {
   BlobInfo,
   BlobKey,
@@ -27,7 +33,7 @@ import type {
   PutFileOptions,
   PutResult,
 } from "./contract.js";
-import { etagOf, isAbandonedTemp, isTempName, writeAtomically } from "./fs-atomic.js";
+import { etagOf, writeAtomically } from "./fs-atomic.js";
 import { walkFiles } from "./fs-walk.js";
 import { validateBlobKey, validateBlobPrefix } from "./keys.js";
 import { clampRange } from "./range.js";

@@ -2,7 +2,7 @@
  * Public surface of object storage. Drivers are loaded by name when a target
  * is opened, so the embedded fs default never loads the AWS SDK.
  */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 import type { BlobStore, BlobTargetConfig } from "./contract.js";
 
 export type {
@@ -18,6 +18,7 @@ export type {
   UploadCheckpoint,
 } from "./contract.js";
 export { MAX_KEY_BYTES, validateBlobKey, validateBlobPrefix } from "./keys.js";
+export { RESERVED_AREAS, refuseReserved, reservedAreaOf } from "./reserved.js";
 
 export async function openBlobStore(config: BlobTargetConfig): Promise<BlobStore> {
   switch (config.driver) {

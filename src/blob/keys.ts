@@ -4,13 +4,10 @@
  * Rule (contract.ts): 1–1024 bytes of UTF-8, '/'-separated, no empty, '.' or
  * '..' segment, no control characters.
  */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError, textProblem } from "../core/index.js";
 import type { BlobKey } from "./contract.js";
 
 export const MAX_KEY_BYTES = 1024;
-
-/** C0, DEL and C1 controls: invisible in logs and URLs, and some stores refuse them. */
-const CONTROL = /\p{Cc}/u;
 
 function keyError(key: string, rule: string): GamedockError {
   return new GamedockError("E_BLOB_KEY", `invalid object key ${JSON.stringify(key)}: ${rule}`, {
@@ -30,11 +27,10 @@ function checkCharacters(key: string, what: string): void {
   if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) {
     throw keyError(key, `${what} must be at most ${MAX_KEY_BYTES} bytes of UTF-8`);
   }
-  // A lone surrogate has no UTF-8 form; it would be stored as U+FFFD, under another name.
-  if (Buffer.from(key, "utf8").toString("utf8") !== key) {
-    throw keyError(key, `${what} must be valid Unicode (it contains a lone surrogate)`);
-  }
-  if (CONTROL.test(key)) throw keyError(key, `${what} must not contain control characters`);
+  // A lone surrogate has no UTF-8 form (it would be stored under another name);
+  // controls are invisible in logs and URLs, and some stores refuse them.
+  const problem = textProblem(key);
+  if (problem !== null) throw keyError(key, `${what} cannot be used: ${problem}`);
 }
 
 function checkSegment(key: string, segment: string): void {

@@ -1,6 +1,6 @@
 /** Byte ranges for `get`, checked the same way by every driver. */
 import { Readable } from "node:stream";
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 import type { BlobKey, ByteRange } from "./contract.js";
 
 function rangeError(key: BlobKey, range: ByteRange, why: string): GamedockError {

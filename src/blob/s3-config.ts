@@ -1,5 +1,5 @@
 /** Checks an s3 target's options before the first request, so a typo fails at startup, not mid-upload. */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 import type { BlobTargetConfig } from "./contract.js";
 import { MAX_PARTS, MIN_PART_SIZE, MiB } from "./s3-target.js";
 

@@ -1,6 +1,6 @@
 /**
  * Turns what the S3 SDK throws into GamedockErrors that say what failed where,
- * and whether trying again can help (`details.retryable`), so the packer's
+ * and whether trying again can help (GamedockError's `retryable`), so the packer's
  * retry queue knows whether to retry or to tell a human.
  *
  * - The endpoint does not answer (refused, no DNS, unreachable, connect
@@ -11,7 +11,7 @@
  *   E_UPLOAD_FAILED not retryable for writes, E_CONFIG / E_INTERNAL for reads.
  * Messages carry the SDK's error name and the server's message; never the secret.
  */
-import { GamedockError, errnoCode, isGamedockError } from "../core/errors.js";
+import { GamedockError, errnoCode, isGamedockError } from "../core/index.js";
 
 export interface S3Where {
   /** Endpoint without any user:password part, safe to print. */
@@ -128,7 +128,6 @@ export function s3Error(
     bucket: where.bucket,
     key,
     operation,
-    retryable,
     error: failure.name,
     status: failure.status,
   };
@@ -140,7 +139,9 @@ export function s3Error(
     );
   }
   const message = `${WHAT[operation]} ${JSON.stringify(key)} in ${place} failed: ${cause}`;
-  if (operation === "upload") return new GamedockError("E_UPLOAD_FAILED", message, details);
+  if (operation === "upload") {
+    return new GamedockError("E_UPLOAD_FAILED", message, details, { retryable });
+  }
   if (retryable) return new GamedockError("E_SERVICE_UNAVAILABLE", message, details);
   if (CONFIG_NAMES.has(failure.name)) {
     return new GamedockError(
@@ -149,7 +150,7 @@ export function s3Error(
       details,
     );
   }
-  return new GamedockError("E_INTERNAL", message, details);
+  return new GamedockError("E_INTERNAL", message, details, { retryable: false });
 }
 
 /** For the few answers a caller handles itself (absent object, gone upload, unsupported call). */

@@ -6,7 +6,7 @@
  */
 import { Readable } from "node:stream";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 import type { BlobKey, ByteRange } from "./contract.js";
 import { validateBlobKey } from "./keys.js";
 import { checkRangeShape, clampRange, rangeNotSatisfiable, sliceStream } from "./range.js";

@@ -1,6 +1,6 @@
 /** The local file a putFile uploads: checked up front, then read a part at a time. */
 import { stat, type FileHandle } from "node:fs/promises";
-import { GamedockError, fsError } from "../core/errors.js";
+import { GamedockError, fsError } from "../core/index.js";
 
 /** Size of `file`; E_NOT_FOUND / E_NOT_A_FILE / E_NO_PERMISSION naming it otherwise. */
 export async function sourceFileSize(file: string): Promise<number> {
@@ -30,7 +30,8 @@ export async function readExactly(
       throw new GamedockError(
         "E_UPLOAD_FAILED",
         `source file changed during the upload (shorter than ${position + length} bytes): ${file}`,
-        { path: file, retryable: false },
+        { path: file },
+        { retryable: false },
       );
     }
     filled += bytesRead;

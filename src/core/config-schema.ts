@@ -113,6 +113,11 @@ export const configSchema = z
         port: z.coerce.number().int().min(0).max(65535),
         tokens: stringList,
         publicUrl: z.union([z.literal(""), z.url()]),
+        maxBodyBytes: z.coerce
+          .number()
+          .int()
+          .min(1024)
+          .max(1024 ** 3),
       })
       .strict(),
     database: z
@@ -135,6 +140,7 @@ export const configSchema = z
         signingSecret: z.string(),
         signedUrlTtlSeconds: z.coerce.number().int().min(1),
         lockRedisUrl: z.union([z.literal(""), z.string().regex(/^rediss?:\/\//, "a redis:// URL")]),
+        lockPrefix: z.string().min(1).max(128),
         sweepIntervalMs: z.coerce.number().int().min(100),
       })
       .strict(),
@@ -162,6 +168,25 @@ export const configSchema = z
           .strict(),
         leaseMs: z.coerce.number().int().min(1000).max(3_600_000),
         sweepIntervalMs: z.coerce.number().int().min(100).max(3_600_000),
+        limits: z
+          .object({
+            maxChannels: positiveInt(1_000_000),
+            maxExtras: positiveInt(10_000),
+            maxExtrasBytes: positiveInt(1024 * 1024),
+          })
+          .strict(),
+        events: z
+          .object({
+            maxSubscribers: positiveInt(1_000_000),
+            pollMs: z.coerce.number().int().min(50).max(60_000),
+            summaryMs: z.coerce.number().int().min(100).max(3_600_000),
+            maxBufferedBytes: z.coerce
+              .number()
+              .int()
+              .min(16 * 1024)
+              .max(1024 ** 3),
+          })
+          .strict(),
       })
       .strict(),
     log: z

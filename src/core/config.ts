@@ -23,6 +23,8 @@ export const DEFAULTS = {
     tokens: [] as string[],
     /** Base of absolute URLs in notifications ("" = http://host:port). */
     publicUrl: "",
+    /** Largest JSON request body, bytes (413 E_REQUEST_TOO_LARGE above). File uploads have files.maxUploadBytes. */
+    maxBodyBytes: 4 * 1024 * 1024,
   },
   /** Where jobs and their state live. sqlite path "" means <data>/gamedock.db. */
   database: {
@@ -59,6 +61,8 @@ export const DEFAULTS = {
     signedUrlTtlSeconds: 3600, // default lifetime of a signed URL, s
     /** Redis for tus upload locks across instances; "" = in-process locks (one instance). */
     lockRedisUrl: "",
+    /** Key prefix of those locks: deployments sharing one Redis use different prefixes. */
+    lockPrefix: "gamedock:tus",
     sweepIntervalMs: 60_000, // how often expired uploads and files are removed, ms
   },
   packer: {
@@ -82,6 +86,19 @@ export const DEFAULTS = {
     },
     leaseMs: 30_000, // a task whose worker stops renewing for this long is recovered, ms
     sweepIntervalMs: 10_000, // how often undispatched or orphaned work is re-queued, ms
+    /** What one POST /api/v1/pack-jobs may ask for (docs/packer-api.md, "Limits"). */
+    limits: {
+      maxChannels: 10_000, // channels per job (E_CHANNELS_LIMIT above)
+      maxExtras: 32, // keys per set of extras: each channel's own, and the job's shared set
+      maxExtrasBytes: 4096, // UTF-8 bytes of all keys and values of one set (E_EXTRAS_LIMIT above)
+    },
+    /** GET /api/v1/pack-jobs/:id/events (server-sent events). */
+    events: {
+      maxSubscribers: 1000, // open event streams per process (503 E_SUBSCRIBERS_LIMIT above)
+      pollMs: 500, // how often a job with subscribers is read back, ms
+      summaryMs: 5000, // a summary event at least this often while the job runs, ms
+      maxBufferedBytes: 1024 * 1024, // a subscriber this far behind is dropped, bytes
+    },
   },
   log: {
     level: "info" as "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent",

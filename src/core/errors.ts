@@ -11,10 +11,17 @@ interface CodeSpec {
   exit: number;
   http: number;
   summary: string;
+  /**
+   * Whether trying the same work again may succeed (a service that did not
+   * answer, a full disk) — absent means no: bad input fails the same way every
+   * time. A GamedockError can override it for one failure.
+   */
+  retryable?: boolean;
 }
 
 export const ERROR_CODES = {
-  E_INTERNAL: { exit: EXIT.unexpected, http: 500, summary: "unexpected failure" },
+  // An unknown failure (EIO, a dropped connection, a bug that may not repeat) gets another try.
+  E_INTERNAL: { exit: EXIT.unexpected, http: 500, summary: "unexpected failure", retryable: true },
   E_USAGE: { exit: EXIT.usage, http: 400, summary: "bad command-line usage" },
   E_CONFIG: { exit: EXIT.usage, http: 500, summary: "invalid configuration" },
   E_NOT_FOUND: { exit: EXIT.notFound, http: 404, summary: "file or object not found" },
@@ -41,7 +48,12 @@ export const ERROR_CODES = {
     http: 409,
     summary: "output exists with another channel",
   },
-  E_DISK_FULL: { exit: EXIT.badInput, http: 507, summary: "no space left on device" },
+  E_DISK_FULL: {
+    exit: EXIT.badInput,
+    http: 507,
+    summary: "no space left on device",
+    retryable: true,
+  },
   E_INVALID_REQUEST: { exit: EXIT.badInput, http: 400, summary: "request field is invalid" },
   E_PATH_OUTSIDE_ROOT: {
     exit: EXIT.badInput,
@@ -53,8 +65,18 @@ export const ERROR_CODES = {
   E_CANCELLED: { exit: EXIT.badInput, http: 409, summary: "cancelled before it started" },
   E_JOB_STATE: { exit: EXIT.badInput, http: 409, summary: "job cannot do that in its state" },
   E_BLOB_KEY: { exit: EXIT.badInput, http: 400, summary: "invalid object key" },
-  E_UPLOAD_FAILED: { exit: EXIT.unexpected, http: 502, summary: "upload to the target failed" },
-  E_NOTIFY_FAILED: { exit: EXIT.unexpected, http: 502, summary: "notification not delivered" },
+  E_UPLOAD_FAILED: {
+    exit: EXIT.unexpected,
+    http: 502,
+    summary: "upload to the target failed",
+    retryable: true,
+  },
+  E_NOTIFY_FAILED: {
+    exit: EXIT.unexpected,
+    http: 502,
+    summary: "notification not delivered",
+    retryable: true,
+  },
   E_NOTIFY_PERMANENT: {
     exit: EXIT.badInput,
     http: 502,
@@ -72,20 +94,87 @@ export const ERROR_CODES = {
     exit: EXIT.unexpected,
     http: 503,
     summary: "a backing service (Redis, RabbitMQ, database, store) does not answer",
+    retryable: true,
+  },
+  E_PATH_INVALID: {
+    exit: EXIT.badInput,
+    http: 400,
+    summary: "path cannot be resolved (symlink loop, name too long, not a directory)",
+  },
+  E_ADDRESS_IN_USE: {
+    exit: EXIT.usage,
+    http: 500,
+    summary: "the listen address is in use by another process",
+  },
+  E_REQUEST_TOO_LARGE: { exit: EXIT.badInput, http: 413, summary: "request body too large" },
+  E_HEADERS_TOO_LARGE: {
+    exit: EXIT.badInput,
+    http: 431,
+    summary: "request headers too large",
+  },
+  E_REQUEST_TIMEOUT: {
+    exit: EXIT.badInput,
+    http: 408,
+    summary: "the request was not received in time",
+  },
+  E_JSON_DUPLICATE_KEY: {
+    exit: EXIT.badInput,
+    http: 400,
+    summary: "JSON object with a duplicate key",
+  },
+  E_CHANNELS_LIMIT: { exit: EXIT.badInput, http: 400, summary: "too many channels in one job" },
+  E_EXTRAS_LIMIT: {
+    exit: EXIT.badInput,
+    http: 400,
+    summary: "too many extras, or extras too large",
+  },
+  E_KEY_RESERVED: {
+    exit: EXIT.badInput,
+    http: 400,
+    summary: "object key in an area gamedock reserves",
+  },
+  E_ATTEMPTS_EXHAUSTED: {
+    exit: EXIT.unexpected,
+    http: 500,
+    summary: "work started too many times without finishing",
+  },
+  E_SUBSCRIBERS_LIMIT: {
+    exit: EXIT.unexpected,
+    http: 503,
+    summary: "too many event-stream subscribers",
+    retryable: true,
   },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+export interface GamedockErrorOptions {
+  /** Overrides the code's `retryable` for this one failure. */
+  retryable?: boolean;
+  cause?: unknown;
+}
+
 export class GamedockError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
+  readonly #retryable: boolean | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    options: GamedockErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "GamedockError";
     this.code = code;
     this.details = details;
+    this.#retryable = options.retryable;
+  }
+
+  /** Whether the same work may succeed if tried again (registry default, or this error's override). */
+  get retryable(): boolean {
+    return this.#retryable ?? (ERROR_CODES[this.code] as CodeSpec).retryable ?? false;
   }
 
   get exitCode(): number {
@@ -131,6 +220,24 @@ export function fsError(err: unknown, path: string, what: string): unknown {
       return new GamedockError("E_NOT_A_FILE", `${what} is a directory, not a file: ${path}`, {
         path,
       });
+    case "ENOTDIR":
+      return new GamedockError(
+        "E_NOT_FOUND",
+        `${what} not found: ${path} (a part of the path is a file, not a directory)`,
+        { path },
+      );
+    case "ELOOP":
+      return new GamedockError(
+        "E_PATH_INVALID",
+        `${what} cannot be resolved: ${path} (too many symbolic links, or a loop)`,
+        { path },
+      );
+    case "ENAMETOOLONG":
+      return new GamedockError(
+        "E_PATH_INVALID",
+        `${what} has a name longer than the file system allows: ${path}`,
+        { path },
+      );
     case "ENOSPC":
     case "EDQUOT":
       return new GamedockError(

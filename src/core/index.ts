@@ -1,5 +1,6 @@
-/** Public surface of the foundation. */
+/** Public surface of the foundation: other modules import this file, never core's others. */
 export { DEFAULTS, loadConfig, type Config } from "./config.js";
+export { ManualClock, systemClock, type Clock } from "./clock.js";
 export {
   ERROR_CODES,
   asError,
@@ -9,8 +10,36 @@ export {
   fsError,
   isGamedockError,
   type ErrorCode,
+  type GamedockErrorOptions,
 } from "./errors.js";
+export {
+  errorAnswer,
+  rawErrorResponse,
+  writeErrorResponse,
+  type ErrorAnswer,
+  type WriteErrorOptions,
+} from "./http-error.js";
+export { CopyInterrupted, copier, kernelCopy, type Copier } from "./kernel-copy.js";
 export { Lifecycle, type ShutdownHook } from "./lifecycle.js";
-export { redactUrl } from "./redact-url.js";
-export { bearerToken, isKnownToken, tokenId } from "./tokens.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
+export {
+  HOST,
+  PROCESS_OWNER,
+  newOwnerName,
+  ownerProcessState,
+  parseOwner,
+  processAlive,
+  type ParsedOwner,
+} from "./process.js";
+export { redactUrl } from "./redact-url.js";
+export {
+  claimTempPath,
+  isAbandonedTemp,
+  isTempName,
+  releaseTemp,
+  removeAbandonedTemps,
+  tempOwnerPid,
+} from "./temp-files.js";
+export { DEFAULT_MAX_JSON_DEPTH, parseClientJson } from "./json.js";
+export { codePoint, codePointLength, textProblem } from "./text.js";
+export { bearerToken, isKnownToken, tokenId } from "./tokens.js";

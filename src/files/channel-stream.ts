@@ -14,10 +14,10 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import {
   openApkFromSource,
-  parseExtra,
   planChild,
   signatureSchemes,
   validateChannelId,
+  validateExtras,
   type ApkLayout,
   type ChildPlan,
   type RandomAccessSource,
@@ -163,22 +163,10 @@ function layoutCacheOf(store: BlobStore): LayoutCache {
 /** Extras as the query string gives them: a record, or pairs in order (URLSearchParams). */
 export type ChannelExtras = Readonly<Record<string, string>> | Iterable<readonly [string, string]>;
 
-/** Applies `channel put -e key=value`'s rules; the last value of a repeated key wins, as there. */
+/** The one extras validator (apk's), as for `channel put -e`: the last value of a repeated key wins. */
 function checkExtras(extras: ChannelExtras): Record<string, string> {
   const pairs = Symbol.iterator in extras ? [...extras] : Object.entries(extras);
-  const checked = pairs.map(([key, value]): [string, string] => {
-    const source = `query parameter ${JSON.stringify(key)}`;
-    // `-e` cannot name such a key either: its first "=" ends the key.
-    if (key.includes("=")) {
-      throw new GamedockError(
-        "E_EXTRA_INVALID",
-        `extra key ${JSON.stringify(key)} (${source}) may not contain "="`,
-        { extra: key, source },
-      );
-    }
-    return parseExtra(`${key}=${value}`, source);
-  });
-  return Object.fromEntries(checked);
+  return validateExtras(Object.fromEntries(pairs), "query parameters");
 }
 
 export interface ChannelDownload {

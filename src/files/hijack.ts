@@ -1,10 +1,11 @@
 /**
  * For handlers that write the response themselves on the raw Node objects
  * (the tus handler, the channel stream): fastify steps aside (hijack), and a
- * failure is still answered in gamedock's error shape if nothing was sent yet.
+ * failure is still answered in gamedock's error shape (core's writer) if
+ * nothing was sent yet, or the connection is cut if the answer had begun.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { GamedockError, isGamedockError } from "../core/index.js";
+import { writeErrorResponse } from "../core/index.js";
 import type { FilesContext } from "./context.js";
 
 export async function answerRaw(
@@ -17,24 +18,17 @@ export async function answerRaw(
   try {
     await work();
   } catch (err) {
-    const res = reply.raw;
-    if (!isGamedockError(err) || err.httpStatus >= 500) {
-      ctx.logger.error({ err, method: request.method, url: request.url }, "request failed");
-    }
-    if (res.headersSent) {
-      res.destroy(); // a half-sent answer must not look complete
-      return;
-    }
-    const error = isGamedockError(err)
-      ? err
-      : new GamedockError("E_INTERNAL", (err as Error).message || "unexpected failure");
-    const body = JSON.stringify({ error: error.toJSON() });
-    res.writeHead(error.httpStatus, {
-      "content-type": "application/json; charset=utf-8",
-      "content-length": Buffer.byteLength(body),
+    const answer = writeErrorResponse(reply.raw, err, {
+      requestId: request.id,
       // An unread request body would otherwise be read and thrown away to keep the connection.
-      ...(request.raw.complete ? {} : { connection: "close" }),
+      close: !request.raw.complete,
+      head: request.method === "HEAD",
     });
-    res.end(body);
+    if (answer.internal || answer.status >= 500) {
+      ctx.logger.error(
+        { requestId: request.id, err, method: request.method, url: request.url },
+        "request failed",
+      );
+    }
   }
 }

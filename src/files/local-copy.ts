@@ -4,11 +4,11 @@
  * copy needs a path). The copy is cached by content (sha256) in `cacheDir`,
  * written to a temp file and renamed, so it is whole or absent.
  */
-import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { claimTempPath, releaseTemp, removeAbandonedTemps } from "../core/index.js";
 import type { FilesContext } from "./context.js";
 import { loadFile } from "./download.js";
 
@@ -22,13 +22,17 @@ export async function localCopyOf(
   const existing = await stat(path).catch(() => null);
   if (existing?.size === file.size) return { path, name: file.name };
   await mkdir(cacheDir, { recursive: true });
-  const temp = join(cacheDir, `.${file.sha256}.${randomBytes(4).toString("hex")}.tmp`);
+  // Copies cut short by a crash of their process are removed by the next one.
+  await removeAbandonedTemps(cacheDir);
+  const temp = claimTempPath(cacheDir);
   try {
     await pipeline(await ctx.store.get(file.blobKey), createWriteStream(temp));
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });
     throw err;
+  } finally {
+    releaseTemp(temp);
   }
   return { path, name: file.name };
 }

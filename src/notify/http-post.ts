@@ -112,7 +112,6 @@ function details(
     ...(failure.status === undefined ? {} : { status: failure.status }),
     ...failure.extra,
     attempts,
-    retryable: failure.retryable,
   };
 }
 

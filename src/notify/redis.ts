@@ -87,7 +87,7 @@ function toNotifyError(
       "E_NOTIFY_PERMANENT",
       `notification sink "${sink}": ${where} refused LPUSH to list "${list}" (${message}); ` +
         `retrying will not help — fix the sink's config or the key`,
-      { sink, retryable: false },
+      { sink },
     );
   }
   // "max retries per request" hides the cause; the connection error says what to fix.
@@ -98,6 +98,6 @@ function toNotifyError(
   return new GamedockError(
     "E_NOTIFY_FAILED",
     `notification sink "${sink}" could not LPUSH to list "${list}" at ${where}: ${cause}`,
-    { sink, retryable: true },
+    { sink },
   );
 }

@@ -1,32 +1,18 @@
 /**
- * Who holds a task: "host/pid/nonce" of the process. A holder is live while its
- * lease runs, unless it is a process on this host that no longer exists — then
- * its work is recovered at once instead of after the lease (a restart after
- * `kill -9` resumes immediately). The nonce tells this process from an earlier
- * one that had the same pid.
+ * Who holds a task: this process's owner name (core's "host/pid/nonce"). A
+ * holder is live while its lease runs, unless it is a process on this host
+ * that no longer exists — then its work is recovered at once instead of after
+ * the lease (a restart after `kill -9` resumes immediately).
  */
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
+import { PROCESS_OWNER, ownerProcessState } from "../core/index.js";
 
-const HOST = hostname();
-export const OWNER = `${HOST}/${process.pid}/${randomBytes(4).toString("hex")}`;
+export const OWNER = PROCESS_OWNER;
 
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
+/** Whether another holder still has the task (this process's own holds are PackerContext's to judge). */
 export function ownerIsLive(owner: string, leaseUntil: number, now = Date.now()): boolean {
   if (owner === OWNER) return true;
-  const [host, pidText] = owner.split("/");
-  const pid = Number(pidText);
-  if (host === HOST && Number.isInteger(pid)) {
-    if (pid === process.pid || !processExists(pid)) return false;
-  }
+  const state = ownerProcessState(owner);
+  // An earlier process with our pid, or one that is gone: certainly not holding it.
+  if (state === "gone" || state === "this-process") return false;
   return leaseUntil > now;
 }

@@ -6,8 +6,7 @@
  */
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { removeStaleTemps } from "../apk/index.js";
-import { errnoCode } from "../core/index.js";
+import { errnoCode, removeAbandonedTemps } from "../core/index.js";
 import type { PackerContext } from "./context.js";
 
 export async function cleanWorkDir(ctx: PackerContext): Promise<void> {
@@ -26,7 +25,7 @@ export async function cleanWorkDir(ctx: PackerContext): Promise<void> {
     if (!job || job.finished_at !== null) {
       await rm(dir, { recursive: true, force: true });
     } else {
-      await removeStaleTemps(dir);
+      await removeAbandonedTemps(dir);
     }
   }
 }

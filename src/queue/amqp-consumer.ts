@@ -5,7 +5,7 @@
  * connection drops.
  */
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
-import { asError } from "../core/errors.js";
+import { asError } from "../core/index.js";
 import type { Consumer, Handler } from "./contract.js";
 import { runHandler, trackDelivery } from "./delivery.js";
 import { HEADER_ATTEMPT, HEADER_DEAD_AT, HEADER_REASON } from "./amqp-topology.js";

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ChannelModel, ConfirmChannel, Options } from "amqplib";
-import { GamedockError, asError } from "../core/errors.js";
+import { GamedockError, asError } from "../core/index.js";
 import {
   DEAD_QUEUE_OPTIONS,
   HEADER_ATTEMPT,

@@ -3,7 +3,7 @@
  * publishing with confirms: amqp-publisher.ts; consuming: amqp-consumer.ts.
  */
 import { connect, type Channel, type ChannelModel } from "amqplib";
-import { GamedockError, asError } from "../core/errors.js";
+import { GamedockError, asError } from "../core/index.js";
 import type {
   Consumer,
   ConsumeOptions,

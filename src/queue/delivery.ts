@@ -4,7 +4,7 @@
  * message dead-lettered, so a poison message cannot loop and is never lost.
  * Drivers supply only the three durable operations.
  */
-import { GamedockError, asError } from "../core/errors.js";
+import { GamedockError, asError } from "../core/index.js";
 import type { Delivery, Handler } from "./contract.js";
 import type { QueueLogger } from "./queue-logger.js";
 

@@ -2,7 +2,7 @@
  * Checks of what callers pass to enqueue, consume and open, shared by the
  * drivers so every driver rejects the same mistakes with the same message.
  */
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 import type { ConsumeOptions, EnqueueOptions } from "./contract.js";
 
 export interface CheckedEnqueue {

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { DelayedError, Queue as BullQueue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
-import { asError } from "../core/errors.js";
+import { asError } from "../core/index.js";
 import type {
   Consumer,
   ConsumeOptions,

@@ -2,8 +2,8 @@
  * Errors the drivers raise about their configuration and their servers. A URL
  * appears in messages and logs without its password.
  */
-import { GamedockError, asError } from "../core/errors.js";
-import { redactUrl } from "../core/redact-url.js";
+import { GamedockError, asError } from "../core/index.js";
+import { redactUrl } from "../core/index.js";
 
 export { redactUrl };
 

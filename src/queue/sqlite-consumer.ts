@@ -4,7 +4,7 @@
  * messages whose holder died. Polling is cheap (a read; the write lock is taken
  * only to lease), and an enqueue in the same process wakes it at once.
  */
-import { asError } from "../core/errors.js";
+import { asError } from "../core/index.js";
 import type { Consumer, Handler } from "./contract.js";
 import { runHandler, trackDelivery, type TrackedDelivery } from "./delivery.js";
 import type { QueueLogger } from "./queue-logger.js";

@@ -4,11 +4,7 @@
  * once that a lease belongs to a process on this host that died (kill -9),
  * instead of waiting for the lease to run out.
  */
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
-import { errnoCode } from "../core/errors.js";
-
-const HOST = hostname();
+import { newOwnerName, ownerProcessState, parseOwner } from "../core/index.js";
 
 /** Tokens of the consumers open in this process; a lease of ours with any other token is orphaned. */
 const liveTokens = new Set<string>();
@@ -20,24 +16,15 @@ export interface LeaseOwner {
 }
 
 export function newLeaseOwner(): LeaseOwner {
-  const token = randomBytes(6).toString("hex");
+  const name = newOwnerName();
+  const token = parseOwner(name)?.token ?? name;
   liveTokens.add(token);
   return {
-    name: `${HOST}/${process.pid}/${token}`,
+    name,
     release: () => {
       liveTokens.delete(token);
     },
   };
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0); // signal 0: only checks that the process exists
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user.
-    return errnoCode(err) === "EPERM";
-  }
 }
 
 /**
@@ -46,11 +33,12 @@ function processExists(pid: number): boolean {
  * hosts cannot be checked and count as alive until their lease expires.
  */
 export function ownerIsAlive(owner: string): boolean {
-  const parts = owner.split("/");
-  const token = parts.pop();
-  const pid = Number(parts.pop());
-  const host = parts.join("/");
-  if (host !== HOST || token === undefined || !Number.isInteger(pid) || pid <= 0) return true;
-  if (pid === process.pid) return liveTokens.has(token);
-  return processExists(pid);
+  switch (ownerProcessState(owner)) {
+    case "gone":
+      return false;
+    case "this-process":
+      return liveTokens.has(parseOwner(owner)?.token ?? "");
+    default:
+      return true;
+  }
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { resolve } from "node:path";
-import { GamedockError } from "../core/errors.js";
+import { GamedockError } from "../core/index.js";
 import type {
   Consumer,
   ConsumeOptions,

@@ -111,7 +111,11 @@ export async function startFiles(
 ): Promise<RunningFiles> {
   checkExposure(config);
   const service = await openFilesService(config, logger);
-  const app = createHttpServer({ logger, tokens: config.server.tokens });
+  const app = createHttpServer({
+    logger,
+    tokens: config.server.tokens,
+    bodyLimit: config.server.maxBodyBytes,
+  });
   registerFileRoutes(app, service.ctx, service.mounts);
   try {
     await app.listen({ host: config.server.host, port: config.server.port });

@@ -1,13 +1,20 @@
 /**
- * The HTTP server: fastify with gamedock's error shape, API-token auth when
- * bound beyond loopback, one access-log line per request, /healthz and /metrics.
+ * The HTTP server: fastify with gamedock's error shape for every failure
+ * (routes, the router, Node's own refusals), strict JSON bodies, a request id
+ * on every answer and log line, API-token auth when bound beyond loopback, one
+ * access-log line per request, /healthz.
  */
-import Fastify, { type FastifyInstance } from "fastify";
+import { randomBytes } from "node:crypto";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import {
   GamedockError,
   bearerToken,
-  isGamedockError,
+  errorAnswer,
   isKnownToken,
+  parseClientJson,
+  rawErrorResponse,
+  writeErrorResponse,
+  type ErrorCode,
   type Logger,
 } from "../core/index.js";
 
@@ -25,28 +32,83 @@ export interface HttpOptions {
   logger: Logger;
   /** Empty: no token needed (loopback only). */
   tokens: readonly string[];
-  /** Largest JSON body, bytes. */
-  bodyLimit?: number;
+  /** Largest JSON body, bytes (server.maxBodyBytes). */
+  bodyLimit: number;
+}
+
+/** fastify's own refusals (bad JSON, body too large, wrong content type) by status. */
+const FRAMEWORK_CODES: Record<number, ErrorCode> = {
+  404: "E_NOT_FOUND",
+  408: "E_REQUEST_TIMEOUT",
+  413: "E_REQUEST_TOO_LARGE",
+  415: "E_CONTENT_TYPE",
+  431: "E_HEADERS_TOO_LARGE",
+};
+
+function frameworkError(err: FastifyError, bodyLimit: number): GamedockError {
+  const status = err.statusCode ?? 400;
+  const code = FRAMEWORK_CODES[status] ?? "E_INVALID_REQUEST";
+  const message =
+    code === "E_REQUEST_TOO_LARGE"
+      ? `the request body is larger than ${bodyLimit} bytes (server.maxBodyBytes)`
+      : err.message;
+  return new GamedockError(code, message);
+}
+
+/** What Node answers itself when it cannot parse a request, in our error shape. */
+function clientError(err: Error & { code?: string }): GamedockError {
+  switch (err.code) {
+    case "HPE_HEADER_OVERFLOW":
+      return new GamedockError(
+        "E_HEADERS_TOO_LARGE",
+        "the request headers are larger than this server accepts (16 KiB)",
+      );
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return new GamedockError("E_REQUEST_TIMEOUT", "the request was not received in time");
+    default:
+      return new GamedockError("E_INVALID_REQUEST", "the request is not valid HTTP/1.1");
+  }
 }
 
 export function createHttpServer(options: HttpOptions): FastifyInstance {
   const log = options.logger.child({ component: "http" });
   const app = Fastify({
     logger: false,
-    bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
+    bodyLimit: options.bodyLimit,
     return503OnClosing: true,
+    // Our own ids, never the client's: they key log lines to error answers.
+    genReqId: () => randomBytes(6).toString("hex"),
+    requestIdHeader: false,
     // A file name of 255 bytes of UTF-8 is up to 765 characters percent-encoded.
     routerOptions: { maxParamLength: 1024 },
     // Paths the router cannot decode (bad percent-encoding, overlong names) in our error shape.
-    frameworkErrors: (error, _request, reply) => {
-      const body = JSON.stringify({ error: { code: "E_INVALID_REQUEST", message: error.message } });
-      reply.raw.writeHead(error.statusCode ?? 400, {
-        "content-type": "application/json; charset=utf-8",
-        "content-length": Buffer.byteLength(body),
-        connection: "close", // the body, if any, was not read
+    frameworkErrors: (error, request, reply) => {
+      writeErrorResponse(reply.raw, frameworkError(error, options.bodyLimit), {
+        requestId: request.id,
+        close: true, // the body, if any, was not read
       });
-      reply.raw.end(body);
     },
+    // Requests Node cannot parse (oversized headers, garbage) never reach a route.
+    clientErrorHandler: (err, socket) => {
+      if (socket.writable) socket.end(rawErrorResponse(clientError(err)));
+      else socket.destroy();
+    },
+  });
+
+  // Strict JSON for every route: duplicate keys, __proto__ and deep nesting are refused.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    try {
+      done(null, body === "" ? undefined : parseClientJson(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook("onRequest", (request, reply, done) => {
+    // On the raw response, so routes that write it themselves (tus, streams) carry it too.
+    reply.raw.setHeader("x-request-id", request.id);
+    done();
   });
 
   if (options.tokens.length > 0) {
@@ -72,6 +134,7 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   app.addHook("onResponse", async (request, reply) => {
     log.info(
       {
+        requestId: request.id,
         method: request.method,
         url: request.url,
         status: reply.statusCode,
@@ -82,33 +145,30 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   });
 
   app.setErrorHandler((err, request, reply) => {
-    let error: GamedockError;
-    if (isGamedockError(err)) {
-      error = err;
-    } else if (
-      typeof (err as { statusCode?: unknown }).statusCode === "number" &&
-      (err as { statusCode: number }).statusCode < 500
-    ) {
-      // fastify's own 4xx: bad JSON, body too large, wrong content type.
-      const status = (err as { statusCode: number }).statusCode;
-      void reply.code(status).send({
-        error: { code: "E_INVALID_REQUEST", message: (err as Error).message },
-      });
-      return;
-    } else {
-      log.error({ err, url: request.url }, "request failed");
-      error = new GamedockError("E_INTERNAL", (err as Error).message || "unexpected failure");
+    const error =
+      err instanceof GamedockError
+        ? err
+        : typeof (err as FastifyError).statusCode === "number" &&
+            (err as FastifyError).statusCode! < 500
+          ? frameworkError(err as FastifyError, options.bodyLimit)
+          : err;
+    const answer = errorAnswer(error, request.id);
+    if (answer.internal) {
+      log.error(
+        { requestId: request.id, method: request.method, url: request.url, err },
+        "request failed",
+      );
     }
-    void reply.code(error.httpStatus).send({ error: error.toJSON() });
+    void reply.code(answer.status).type("application/json; charset=utf-8").send(answer.body);
   });
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({
-      error: {
-        code: "E_NOT_FOUND",
-        message: `no route ${request.method} ${request.url.split("?")[0] ?? ""}`,
-      },
-    });
+    const error = new GamedockError(
+      "E_NOT_FOUND",
+      `no route ${request.method} ${request.url.split("?")[0] ?? ""}`,
+    );
+    const answer = errorAnswer(error, request.id);
+    void reply.code(answer.status).type("application/json; charset=utf-8").send(answer.body);
   });
 
   app.get("/healthz", () => ({ ok: true }));

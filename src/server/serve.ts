@@ -41,7 +41,11 @@ export async function startServe(
   // Pack jobs may name their mother by file id: a local copy under the packages root.
   const fileCache = join(runtime.resolved.packer.packagesRoot, ".files");
   runtime.ctx.fileSource = (id) => localCopyOf(files.ctx, id, fileCache);
-  const app = createHttpServer({ logger, tokens: config.server.tokens });
+  const app = createHttpServer({
+    logger,
+    tokens: config.server.tokens,
+    bodyLimit: config.server.maxBodyBytes,
+  });
   registerPackRoutes(app, runtime.ctx);
   registerFileRoutes(app, files.ctx, files.mounts);
   await registerMetrics(app, runtime.ctx.store);

@@ -7,7 +7,14 @@
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { GamedockError, errnoCode, fsError, type Logger } from "../core/index.js";
+import {
+  GamedockError,
+  claimTempPath,
+  errnoCode,
+  fsError,
+  releaseTemp,
+  type Logger,
+} from "../core/index.js";
 
 const KEY_TEXT = /^[0-9a-f]{64}$/;
 
@@ -36,7 +43,7 @@ async function readKey(path: string): Promise<Buffer | null> {
  */
 async function createKey(path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const temp = claimTempPath(dirname(path));
   try {
     await writeFile(temp, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
     await link(temp, path).catch((err: unknown) => {
@@ -46,6 +53,7 @@ async function createKey(path: string): Promise<void> {
     throw fsError(err, path, "signing key file");
   } finally {
     await rm(temp, { force: true });
+    releaseTemp(temp);
   }
 }
 

@@ -190,12 +190,12 @@ describe("s3 driver specifics (s3rver)", () => {
     try {
       for (const file of [small, large]) {
         const err = await rejectsWith(wrong.putFile("x/y.bin", file.path), "E_UPLOAD_FAILED");
-        assert.equal(err.details?.retryable, false);
+        assert.equal(err.retryable, false);
         assert.match(err.message, /no-such-bucket.*NoSuchBucket/);
       }
       // (HEAD answers a missing bucket with a bare 404, like a missing key: head says null.)
       const read = await rejectsWith(wrong.get("x/y.bin"), "E_CONFIG");
-      assert.equal(read.details?.retryable, false);
+      assert.equal(read.retryable, false);
     } finally {
       await wrong.close();
     }
@@ -209,7 +209,7 @@ describe("s3 driver specifics (s3rver)", () => {
     );
     try {
       const err = await rejectsWith(wrong.putFile("x/y.bin", small.path), "E_UPLOAD_FAILED");
-      assert.equal(err.details?.retryable, false);
+      assert.equal(err.retryable, false);
       assert.match(err.message, /InvalidAccessKeyId/);
       assert.ok(!JSON.stringify({ message: err.message, details: err.details }).includes(secret));
     } finally {
@@ -228,7 +228,7 @@ describe("s3 driver specifics (s3rver)", () => {
       ];
       for (const attempt of attempts) {
         const err = await rejectsWith(attempt(), "E_SERVICE_UNAVAILABLE");
-        assert.equal(err.details?.retryable, true);
+        assert.equal(err.retryable, true);
         assert.ok(err.message.includes(endpoint));
       }
     } finally {

@@ -188,7 +188,7 @@ export async function startFilesApp(
     tokens: options.tokens ?? [],
     logger,
   };
-  const app = createHttpServer({ logger, tokens: ctx.tokens });
+  const app = createHttpServer({ logger, tokens: ctx.tokens, bodyLimit: 1024 * 1024 });
   registerFileRoutes(app, ctx, mounts);
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();

@@ -59,7 +59,7 @@ describe("redis sink", { skip }, () => {
           assert.ok(err.message.includes(`redis://127.0.0.1:${port}/0`), err.message);
           assert.match(err.message, /ECONNREFUSED/);
           assert.ok(!err.message.includes("hunter2"));
-          assert.equal(err.details?.retryable, true);
+          assert.equal(err.retryable, true);
           assert.equal(err.details?.sink, "dead");
           return true;
         });

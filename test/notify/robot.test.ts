@@ -104,7 +104,7 @@ describe("robot sink", () => {
           assert.match(err.message, /310000/);
           assert.match(err.message, /sign not match/);
           assert.equal(err.details?.errcode, 310000);
-          assert.equal(err.details?.retryable, false);
+          assert.equal(err.retryable, false);
           // Robot URLs carry tokens: messages name the host only.
           assert.ok(!err.message.includes("very-secret-token"));
           assert.ok(!err.message.includes(SECRET));
@@ -140,7 +140,7 @@ describe("robot sink", () => {
       await assert.rejects(
         sink.send(channelDone),
         rejectsWith("E_NOTIFY_FAILED", (err) => {
-          assert.equal(err.details?.retryable, true);
+          assert.equal(err.retryable, true);
           assert.equal(err.details?.errcode, 410100);
         }),
       );

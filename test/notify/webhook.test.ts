@@ -141,7 +141,7 @@ describe("webhook sink", () => {
         assert.ok(err.message.includes(host));
         assert.match(err.message, /502/);
         assert.equal(err.details?.status, 502);
-        assert.equal(err.details?.retryable, true);
+        assert.equal(err.retryable, true);
         assert.equal(err.details?.sink, "game-server");
       }),
     );
@@ -154,7 +154,7 @@ describe("webhook sink", () => {
     await assert.rejects(
       sink.send(channelDone),
       isNotifyError("E_NOTIFY_PERMANENT", (err) => {
-        assert.equal(err.details?.retryable, false);
+        assert.equal(err.retryable, false);
         assert.equal(err.details?.status, 400);
         assert.match(err.message, /unknown channel/);
         assert.ok(!err.message.includes(SECRET), "the secret must not appear in messages");
@@ -174,7 +174,7 @@ describe("webhook sink", () => {
       sink.send(channelDone),
       isNotifyError("E_NOTIFY_FAILED", (err) => {
         assert.match(err.message, /no answer within 100 ms/);
-        assert.equal(err.details?.retryable, true);
+        assert.equal(err.retryable, true);
       }),
     );
     assert.equal(receiver.requests.length, 2);
@@ -188,7 +188,7 @@ describe("webhook sink", () => {
       isNotifyError("E_NOTIFY_FAILED", (err) => {
         assert.match(err.message, /ECONNREFUSED/);
         assert.ok(err.message.includes(`127.0.0.1:${port}`));
-        assert.equal(err.details?.retryable, true);
+        assert.equal(err.retryable, true);
       }),
     );
   });

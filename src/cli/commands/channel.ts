@@ -1,9 +1,8 @@
 import { resolve } from "node:path";
 import { Option, type Command } from "commander";
 import {
-  CopyInterrupted,
   openApk,
-  parseExtra,
+  parseExtras,
   planChannelRemoval,
   planChild,
   readApkLayout,
@@ -16,7 +15,7 @@ import {
   type ChildPlan,
   type V1Style,
 } from "../../apk/index.js";
-import { GamedockError, Lifecycle } from "../../core/index.js";
+import { CopyInterrupted, GamedockError, Lifecycle } from "../../core/index.js";
 import { collect, printJson } from "../output.js";
 
 interface PutOptions {
@@ -80,7 +79,7 @@ async function remove(apk: string, opts: { output?: string; json?: boolean }): P
 
 async function put(apk: string, channel: string, opts: PutOptions): Promise<void> {
   validateChannelId(channel, "argument <channel>");
-  const extras = Object.fromEntries(opts.extra.map((e) => parseExtra(e, "-e")));
+  const extras = parseExtras(opts.extra, "-e");
   const { layout } = await openApk(apk);
   requireSigned(layout, opts.allowUnsigned ?? false);
   const plan = planChild(layout, { channel, extras, format: opts.format, v1Style: opts.v1Style });

@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import {
   PackAborted,
   parseChannelArg,
-  parseExtra,
+  parseExtras,
   preparePack,
   readChannelFile,
   runPack,
@@ -90,7 +90,7 @@ async function pack(apk: string, opts: PackCliOptions): Promise<void> {
     channels: await gatherChannels(opts),
     outDir: opts.outDir,
     template: opts.name ?? config.pack.nameTemplate,
-    extras: Object.fromEntries(opts.extra.map((e) => parseExtra(e, "-e"))),
+    extras: parseExtras(opts.extra, "-e"),
     format: opts.format ?? config.pack.format,
     v1Style: opts.v1Style ?? config.pack.v1Style,
     allowUnsigned: opts.allowUnsigned ?? false,
