@@ -4,8 +4,11 @@ export type {
   FileBlobTable,
   FileTable,
   FileUploadTable,
+  NotificationState,
   NotificationTable,
+  PackJobStatus,
   PackJobTable,
+  PackTaskState,
   PackTaskTable,
   Tables,
 } from "./schema.js";

@@ -198,12 +198,51 @@ function fileTables(dialect: DbDialect): Migration {
   };
 }
 
+/**
+ * Shared extras stored once per job (not copied into every channel row), the
+ * change sequence the event streams read changes by, and the count of finished
+ * stages that, with `attempts`, bounds how often a channel can be started.
+ */
+function packerLimits(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      // Nullable, no default: MySQL accepts no literal default on a TEXT column.
+      await db.schema.alterTable("pack_jobs").addColumn("extras", "text").execute();
+      await db.schema
+        .alterTable("pack_jobs")
+        .addColumn("change_seq", "bigint", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable("pack_tasks")
+        .addColumn("succeeded", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable("pack_tasks")
+        .addColumn("changed_seq", "bigint", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex("pack_tasks_changes")
+        .on("pack_tasks")
+        .columns(["job_id", "changed_seq"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex("pack_tasks_changes").on("pack_tasks").execute();
+      await db.schema.alterTable("pack_tasks").dropColumn("changed_seq").execute();
+      await db.schema.alterTable("pack_tasks").dropColumn("succeeded").execute();
+      await db.schema.alterTable("pack_jobs").dropColumn("change_seq").execute();
+      await db.schema.alterTable("pack_jobs").dropColumn("extras").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
       Promise.resolve({
         "0001_packer": packerTables(dialect),
         "0002_files": fileTables(dialect),
+        "0004_packer_limits": packerLimits(),
       }),
   };
 }

@@ -3,9 +3,13 @@
  * PostgreSQL: times are integer milliseconds, flags are 0/1 integers, JSON is text.
  */
 
+export type PackJobStatus = "queued" | "running" | "done" | "partial" | "failed" | "cancelled";
+export type PackTaskState = "queued" | "packing" | "uploading" | "notifying" | "done" | "failed";
+export type NotificationState = "pending" | "sent" | "failed";
+
 export interface PackJobTable {
   id: string;
-  status: string; // queued | running | done | partial | failed | cancelled
+  status: PackJobStatus;
   apk: string; // the mother as the request named it
   apk_path: string; // resolved absolute path
   queue: string; // queue backend name from config
@@ -17,6 +21,10 @@ export interface PackJobTable {
   notify_targets: string; // JSON array of notifier names
   round: number; // +1 on every retry: makes job.finished / channel.failed keys unique per round
   cancel_requested: number;
+  /** JSON object: extras shared by every channel, stored once (a channel's own override them); null: none. */
+  extras: string | null;
+  /** +1 with every change a client can see in one of the job's channels (SSE reads what changed since). */
+  change_seq: number;
   created_at: number;
   updated_at: number;
   finished_at: number | null;
@@ -26,9 +34,14 @@ export interface PackTaskTable {
   job_id: string;
   channel: string;
   seq: number; // order in the request
-  extras: string; // JSON object
-  state: string; // queued | packing | uploading | notifying | done | failed
-  attempts: number; // failed attempts so far
+  extras: string; // JSON object: this channel's own extras (the job's shared ones are in pack_jobs)
+  state: PackTaskState;
+  /** Times a worker started work on the channel (every claim: pack, upload, repack, crash redelivery). */
+  attempts: number;
+  /** Stages the channel finished (pack, upload); attempts − succeeded = starts that did not finish. */
+  succeeded: number;
+  /** pack_jobs.change_seq of the last visible change to this channel. */
+  changed_seq: number;
   error_code: string | null;
   error_message: string | null;
   /** Process that holds the task ("host/pid/nonce"), or null. */
@@ -53,7 +66,7 @@ export interface NotificationTable {
   channel: string | null; // set for channel events
   notifier: string;
   event: string; // JSON NotifyEvent
-  state: string; // pending | sent | failed
+  state: NotificationState;
   attempts: number;
   last_error: string | null;
   dispatched: number;

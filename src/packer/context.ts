@@ -12,7 +12,7 @@ import type { Queue, QueueBackend, RetryPolicy } from "../queue/index.js";
 import type { NotifyMessage, StageMessage, TaskRef } from "./model.js";
 import { OWNER, ownerIsLive } from "./owner.js";
 import { MotherCache } from "./mother-cache.js";
-import type { PackStore } from "./store.js";
+import type { PackStore } from "./store/index.js";
 
 export interface StageQueues {
   pack: Queue<StageMessage>;
@@ -22,6 +22,10 @@ export interface StageQueues {
 }
 
 export interface PackerSettings {
+  /** What one request may ask for (packer.limits). */
+  limits: { maxChannels: number; maxExtras: number; maxExtrasBytes: number };
+  /** Event streams (packer.events). */
+  events: { maxSubscribers: number; pollMs: number; summaryMs: number; maxBufferedBytes: number };
   workDir: string;
   packagesRoot: string;
   /** Base of download URLs in events and views, e.g. http://127.0.0.1:8080 */

@@ -19,7 +19,7 @@ export async function dispatchTask(
   if (state === "queued" || state === "packing") await queues.pack.enqueue(ref, options);
   else if (state === "uploading") await queues.upload.enqueue(ref, options);
   else return;
-  await ctx.store.markDispatched(ref, state);
+  await ctx.store.tasks.markDispatched(ref, state);
 }
 
 export async function dispatchNotifications(
@@ -30,5 +30,5 @@ export async function dispatchNotifications(
   if (ids.length === 0) return;
   const { notify } = ctx.queues(queue);
   for (const notificationId of ids) await notify.enqueue({ notificationId });
-  await ctx.store.markNotificationDispatched([...ids]);
+  await ctx.store.outbox.markDispatched([...ids]);
 }

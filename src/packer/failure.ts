@@ -6,7 +6,7 @@
  * channel fails and its message goes to the dead letters.
  */
 import { errnoCode, isGamedockError } from "../core/index.js";
-import type { TaskError } from "./store.js";
+import type { TaskError } from "./store/index.js";
 
 export interface ClassifiedError extends TaskError {
   permanent: boolean;

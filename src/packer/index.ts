@@ -2,5 +2,5 @@
 export { PackerContext, type PackerSettings, type StageQueues } from "./context.js";
 export { PackerPipeline, STAGES, type Stage } from "./pipeline.js";
 export { registerPackRoutes } from "./routes.js";
-export { PackStore } from "./store.js";
+export { PackStore } from "./store/index.js";
 export type { ChannelView, JobStatus, JobSummary, JobView, TaskState } from "./model.js";

@@ -10,40 +10,44 @@ import {
   renderName,
   templateValues,
   validateChannelId,
+  validateExtras,
   validateTemplate,
   type ChannelEntry,
+  type ExtrasLimits,
 } from "../apk/index.js";
-import { validateBlobPrefix } from "../blob/index.js";
+import { refuseReserved, validateBlobKey, validateBlobPrefix } from "../blob/index.js";
 import { GamedockError } from "../core/index.js";
 import type { PackerContext } from "./context.js";
 import { dispatchTask } from "./dispatch.js";
 import { fieldError, parseJobRequest, type JobRequest } from "./job-request.js";
 import type { JobView, NewJob } from "./model.js";
-import { resolveMother } from "./mother-path.js";
+import { resolveMother, userFacing } from "./mother-path.js";
+import { emptyCounts, type TaskRow } from "./store/index.js";
 import { jobView } from "./views.js";
+
+/** Channels in the answer to a create (the first page of GET). */
+const FIRST_PAGE = 1000;
+/** A job's keys go under "<prefix><job id>/"; this is the prefix when a request names none. */
+export const DEFAULT_UPLOAD_PREFIX = "pack-jobs/";
 
 /** Sortable by creation time, unguessable enough to be a URL. */
 export function newJobId(): string {
   return `${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`;
 }
 
-function channelEntries(request: JobRequest): ChannelEntry[] {
-  const shared = request.extras ?? {};
+function channelEntries(request: JobRequest, limits: ExtrasLimits): ChannelEntry[] {
   return request.channels.map((item, index) => {
     const field = typeof item === "string" ? `channels.${index}` : `channels.${index}.id`;
     const id = typeof item === "string" ? item : item.id;
-    const own = typeof item === "string" ? {} : (item.extras ?? {});
     try {
       const channel = validateChannelId(id, field);
-      if ("channel" in own || "channel" in shared) {
-        throw new GamedockError(
-          "E_EXTRA_INVALID",
-          `${field}: extras must not use the key "channel"`,
-        );
-      }
-      return { channel, extras: { ...shared, ...own }, source: field };
+      const own =
+        typeof item === "string" || item.extras === undefined
+          ? {}
+          : validateExtras(item.extras, `channels.${index}.extras`, limits);
+      return { channel, extras: own, source: field };
     } catch (err) {
-      throw fieldError(err, field);
+      throw fieldError(err, typeof item !== "string" && item.extras ? `channels.${index}` : field);
     }
   });
 }
@@ -66,8 +70,69 @@ function pickNamed(
   return name;
 }
 
+/** "<prefix><job id>/": only this job writes there, and gamedock's own areas are out of reach. */
+function keySpace(prefix: string, id: string): string {
+  const space = `${prefix}${id}/`;
+  try {
+    validateBlobPrefix(space);
+    refuseReserved(space, "upload.prefix");
+  } catch (err) {
+    throw fieldError(err, "upload.prefix");
+  }
+  return space;
+}
+
+/** The answer to a create: the job as it was stored, before any worker took a channel. */
+function createdView(job: NewJob, createdAt: number): JobView {
+  const row = {
+    id: job.id,
+    status: "queued" as const,
+    apk: job.apk,
+    apk_path: job.apkPath,
+    queue: job.queue,
+    target: job.target,
+    prefix: job.prefix,
+    name_template: job.nameTemplate,
+    format: job.format,
+    notify_level: job.notifyLevel,
+    notify_targets: JSON.stringify(job.notifyTargets),
+    round: 0,
+    cancel_requested: 0,
+    extras: Object.keys(job.sharedExtras).length > 0 ? JSON.stringify(job.sharedExtras) : null,
+    change_seq: 0,
+    created_at: createdAt,
+    updated_at: createdAt,
+    finished_at: null,
+  };
+  const rows: TaskRow[] = job.channels.slice(0, FIRST_PAGE).map((c, seq) => ({
+    job_id: job.id,
+    channel: c.channel,
+    seq,
+    extras: JSON.stringify(c.extras),
+    state: "queued",
+    attempts: 0,
+    succeeded: 0,
+    changed_seq: 0,
+    error_code: null,
+    error_message: null,
+    owner: null,
+    lease_until: 0,
+    dispatched: 0,
+    file_name: c.fileName,
+    output_key: null,
+    output_size: null,
+    output_sha256: null,
+    upload_checkpoint: null,
+    updated_at: createdAt,
+  }));
+  const counts = { ...emptyCounts(), queued: job.channels.length, total: job.channels.length };
+  const more = job.channels.length > FIRST_PAGE;
+  return jobView(row, counts, { rows, next: more ? FIRST_PAGE - 1 : null });
+}
+
 export async function createPackJob(ctx: PackerContext, body: unknown): Promise<JobView> {
-  const request = parseJobRequest(body);
+  const { settings } = ctx;
+  const request = parseJobRequest(body, settings.limits.maxChannels);
   const fileId = typeof request.apk === "string" ? null : request.apk.fileId;
   if (fileId !== null && !ctx.fileSource) {
     throw new GamedockError(
@@ -76,19 +141,24 @@ export async function createPackJob(ctx: PackerContext, body: unknown): Promise<
       { field: "apk.fileId" },
     );
   }
-  const entries = channelEntries(request);
+  let sharedExtras: Record<string, string> = {};
+  try {
+    if (request.extras) sharedExtras = validateExtras(request.extras, "extras", settings.limits);
+  } catch (err) {
+    throw fieldError(err, "extras");
+  }
+  const entries = channelEntries(request, settings.limits);
   try {
     rejectDuplicates(entries);
   } catch (err) {
     throw fieldError(err, "channels");
   }
-  const template = request.name ?? ctx.settings.nameTemplate;
+  const template = request.name ?? settings.nameTemplate;
   try {
     validateTemplate(template);
   } catch (err) {
     throw fieldError(err, "name");
   }
-  const settings = ctx.settings;
   const queue = pickNamed(
     request.queue,
     settings.defaultQueue,
@@ -118,17 +188,12 @@ export async function createPackJob(ctx: PackerContext, body: unknown): Promise<
   }
 
   const id = newJobId();
-  const prefix = request.upload?.prefix ?? `pack-jobs/${id}/`;
-  if (prefix !== "") {
-    try {
-      validateBlobPrefix(prefix);
-    } catch (err) {
-      throw fieldError(err, "upload.prefix");
-    }
-  }
+  const prefix = keySpace(request.upload?.prefix ?? DEFAULT_UPLOAD_PREFIX, id);
 
   let apkPath: string;
   let mother;
+  const apkLabel = fileId !== null ? `file:${fileId}` : (request.apk as string);
+  const apkField = fileId !== null ? "apk.fileId" : "apk";
   try {
     apkPath =
       fileId !== null && ctx.fileSource
@@ -136,9 +201,9 @@ export async function createPackJob(ctx: PackerContext, body: unknown): Promise<
         : await resolveMother(settings.packagesRoot, request.apk as string);
     mother = await ctx.mothers.get(id, apkPath);
   } catch (err) {
-    throw fieldError(err, fileId !== null ? "apk.fileId" : "apk");
+    // Messages name the mother as the request did, never where the server keeps it.
+    throw fieldError(userFacing(err, settings.packagesRoot, apkLabel), apkField);
   }
-  const apkLabel = fileId !== null ? `file:${fileId}` : (request.apk as string);
   const byName = new Map<string, string>();
   const channels = entries.map((entry) => {
     const fileName = renderName(template, templateValues(apkPath, mother.manifest, entry.channel));
@@ -149,6 +214,11 @@ export async function createPackJob(ctx: PackerContext, body: unknown): Promise<
         `channels ${JSON.stringify(clash)} and ${JSON.stringify(entry.channel)} would both be named ${fileName}; put {channel} in name`,
         { field: "name" },
       );
+    }
+    try {
+      validateBlobKey(`${prefix}${fileName}`);
+    } catch (err) {
+      throw fieldError(err, "name");
     }
     byName.set(fileName, entry.channel);
     return { channel: entry.channel, extras: entry.extras, fileName };
@@ -165,9 +235,11 @@ export async function createPackJob(ctx: PackerContext, body: unknown): Promise<
     format: request.format ?? settings.format,
     notifyLevel: level,
     notifyTargets,
+    sharedExtras,
     channels,
   };
-  await ctx.store.createJob(job);
+  const createdAt = await ctx.store.jobs.create(job);
+  const view = createdView(job, createdAt);
   for (const channel of channels) {
     await dispatchTask(ctx, queue, { jobId: id, channel: channel.channel }, "queued");
   }
@@ -175,7 +247,5 @@ export async function createPackJob(ctx: PackerContext, body: unknown): Promise<
     { event: "job-created", jobId: id, apk: apkLabel, channels: channels.length, queue, target },
     "pack job created",
   );
-  const row = await ctx.store.getJobRow(id);
-  if (!row) throw new GamedockError("E_INTERNAL", `job ${id} vanished after it was created`);
-  return jobView(row, await ctx.store.tasksOf(id));
+  return view;
 }

@@ -1,6 +1,8 @@
 /** The packer's vocabulary: job and channel states, messages, and the views the API returns. */
+import type { PackJobStatus, PackTaskState } from "../db/index.js";
 import type { NotifyLevel } from "../notify/index.js";
 
+export type TaskState = PackTaskState;
 export const TASK_STATES = [
   "queued",
   "packing",
@@ -8,9 +10,9 @@ export const TASK_STATES = [
   "notifying",
   "done",
   "failed",
-] as const;
-export type TaskState = (typeof TASK_STATES)[number];
+] as const satisfies readonly TaskState[];
 
+export type JobStatus = PackJobStatus;
 export const JOB_STATUSES = [
   "queued",
   "running",
@@ -18,8 +20,7 @@ export const JOB_STATUSES = [
   "partial",
   "failed",
   "cancelled",
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
+] as const satisfies readonly JobStatus[];
 
 export const TERMINAL_TASK_STATES: readonly TaskState[] = ["done", "failed"];
 
@@ -37,25 +38,36 @@ export interface NotifyMessage {
 export interface ChannelView {
   channel: string;
   state: TaskState;
+  /** Times a worker started work on it (pack and upload each count; so do retries and crashes). */
   attempts: number;
   error: { code: string; message: string } | null;
   output: { key: string; size: number; sha256: string; url: string | null } | null;
 }
 
-export interface JobView {
+export type StateCountsView = Record<TaskState, number> & { total: number };
+
+/** A job without its channels: what lists and event summaries carry. */
+export interface JobSummary {
   id: string;
   status: JobStatus;
   apk: string;
   queue: string;
   upload: { target: string; prefix: string };
   notify: { level: NotifyLevel; targets: string[] };
+  /** Extras every channel carries (a channel's own override them). */
+  extras: Record<string, string>;
   createdAt: string;
   finishedAt: string | null;
-  channels: ChannelView[];
+  counts: StateCountsView;
+  /** The job's change sequence: GET …/events?since=<seq> streams what changed after it. */
+  seq: number;
 }
 
-export interface JobSummary extends Omit<JobView, "channels"> {
-  counts: Record<TaskState, number> & { total: number };
+/** GET /api/v1/pack-jobs/:id: the summary and one page of channels. */
+export interface JobView extends JobSummary {
+  channels: ChannelView[];
+  /** Pass as ?cursor= for the next page; null on the last page. */
+  nextCursor: string | null;
 }
 
 /** A new job as the API validated it. */
@@ -70,5 +82,7 @@ export interface NewJob {
   format: string;
   notifyLevel: NotifyLevel;
   notifyTargets: string[];
+  /** Stored once on the job; merged under each channel's own when its child is packed. */
+  sharedExtras: Record<string, string>;
   channels: { channel: string; extras: Record<string, string>; fileName: string }[];
 }

@@ -1,11 +1,12 @@
 /**
  * A mother named by path must resolve inside the packages root after every
  * symlink is followed; otherwise E_PATH_OUTSIDE_ROOT. The API never reads a
- * file the operator did not put under that root.
+ * file the operator did not put under that root, and its answers name the
+ * mother as the request did (`apk`), never the server's absolute paths.
  */
 import { mkdir, realpath, stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { GamedockError, errnoCode, fsError } from "../core/index.js";
+import { GamedockError, fsError, isGamedockError } from "../core/index.js";
 
 function inside(root: string, path: string): boolean {
   const rel = relative(root, path);
@@ -21,32 +22,46 @@ export async function resolveMother(packagesRoot: string, apk: string): Promise<
   await mkdir(packagesRoot, { recursive: true });
   const root = await realpath(packagesRoot);
   const candidate = resolve(root, apk);
+  const label = `apk ${JSON.stringify(apk)}`;
   const outside = (): GamedockError =>
     new GamedockError(
       "E_PATH_OUTSIDE_ROOT",
-      `apk ${JSON.stringify(apk)} resolves outside the packages root ${root}; put the mother under it and name it relative to it`,
-      { field: "apk", root },
+      `${label} resolves outside the packages root; put the mother under it and name it relative to it`,
+      { field: "apk" },
     );
   if (!inside(root, candidate)) throw outside();
   let real: string;
   try {
     real = await realpath(candidate);
   } catch (err) {
-    if (errnoCode(err) === "ENOENT") {
-      throw new GamedockError(
-        "E_NOT_FOUND",
-        `apk ${JSON.stringify(apk)} does not exist under the packages root ${root}`,
-        { field: "apk" },
-      );
-    }
-    throw fsError(err, candidate, "mother APK");
+    // ENOENT, ENOTDIR (demo.apk/x), ELOOP (a symlink loop), ENAMETOOLONG: 4xx codes
+    // whose message names the request's apk, not the server's path.
+    throw fsError(err, JSON.stringify(apk), "mother APK");
   }
   if (!inside(root, real)) throw outside();
-  const info = await stat(real);
+  const info = await stat(real).catch((err: unknown) => {
+    throw fsError(err, JSON.stringify(apk), "mother APK");
+  });
   if (!info.isFile()) {
-    throw new GamedockError("E_NOT_A_FILE", `apk ${JSON.stringify(apk)} is not a regular file`, {
-      field: "apk",
-    });
+    throw new GamedockError("E_NOT_A_FILE", `${label} is not a regular file`, { field: "apk" });
   }
   return real;
+}
+
+/**
+ * An error about a mother as a client may see it: absolute paths under the
+ * packages root (or of a cached file) replaced by the mother's label, path
+ * details dropped. Errors that are not GamedockErrors pass through (the HTTP
+ * layer answers them as internal, with a request id).
+ */
+export function userFacing(err: unknown, packagesRoot: string, label: string): unknown {
+  if (!isGamedockError(err)) return err;
+  const path = typeof err.details?.path === "string" ? err.details.path : null;
+  let message = err.message;
+  if (path) message = message.split(path).join(label);
+  message = message.split(resolve(packagesRoot)).join("<packages root>");
+  const details = Object.fromEntries(
+    Object.entries(err.details ?? {}).filter(([key]) => key !== "path" && key !== "root"),
+  );
+  return new GamedockError(err.code, message, details);
 }

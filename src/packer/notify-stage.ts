@@ -14,12 +14,12 @@ export async function handleNotify(
   ctx: PackerContext,
   delivery: Delivery<NotifyMessage>,
 ): Promise<void> {
-  const row = await ctx.store.getNotification(delivery.payload.notificationId);
+  const row = await ctx.store.outbox.get(delivery.payload.notificationId);
   if (!row || row.state !== "pending") {
     await delivery.ack();
     return;
   }
-  const job = await ctx.store.getJobRow(row.job_id);
+  const job = await ctx.store.jobs.get(row.job_id);
   const queue = job?.queue ?? ctx.settings.defaultQueue;
   const log = ctx.logger.child({
     jobId: row.job_id,
@@ -32,7 +32,7 @@ export async function handleNotify(
   try {
     const sink = await ctx.sink(row.notifier);
     await sink.send(JSON.parse(row.event) as NotifyEvent);
-    const next = await ctx.store.settleNotification(row.id, { sent: true });
+    const next = await ctx.store.outbox.settle(row.id, { sent: true });
     await dispatchNotifications(ctx, queue, next);
     await delivery.ack();
     log.info({ event: "notified" }, "notification delivered");
@@ -43,12 +43,12 @@ export async function handleNotify(
       return;
     }
     if (error.permanent || delivery.attempt >= ctx.settings.retry.maxAttempts) {
-      const next = await ctx.store.settleNotification(row.id, { sent: false, error });
+      const next = await ctx.store.outbox.settle(row.id, { sent: false, error });
       await dispatchNotifications(ctx, queue, next);
       await delivery.deadLetter(`${error.code}: ${error.message}`);
       log.error({ event: "notify-failed", err: error }, `notification given up: ${error.message}`);
     } else {
-      await ctx.store.noteNotificationAttempt(row.id, `${error.code}: ${error.message}`);
+      await ctx.store.outbox.noteAttempt(row.id, `${error.code}: ${error.message}`);
       const delayMs = backoffDelay(delivery.attempt, ctx.settings.retry);
       await delivery.retry({ delayMs });
       log.warn(

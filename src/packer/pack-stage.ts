@@ -10,10 +10,17 @@ import type { Delivery } from "../queue/index.js";
 import type { PackerContext } from "./context.js";
 import { dispatchNotifications, dispatchTask } from "./dispatch.js";
 import type { StageMessage } from "./model.js";
-import { OWNER } from "./owner.js";
+import { claimForStage } from "./stage-claim.js";
 import { settleStageFailure } from "./stage-failure.js";
-import type { JobRow, TaskRow } from "./store.js";
+import type { JobRow, TaskRow } from "./store/index.js";
+import { moveHeldTask } from "./transition.js";
 import { childWorkPath } from "./work-files.js";
+
+/** The job's shared extras under the channel's own (own values win). */
+function extrasOf(job: JobRow, task: TaskRow): Record<string, string> {
+  const shared = job.extras === null ? {} : (JSON.parse(job.extras) as Record<string, string>);
+  return { ...shared, ...(JSON.parse(task.extras) as Record<string, string>) };
+}
 
 async function packChild(
   ctx: PackerContext,
@@ -23,7 +30,7 @@ async function packChild(
   const mother = await ctx.mothers.get(job.id, job.apk_path);
   const plan = planChild(mother.layout, {
     channel: task.channel,
-    extras: JSON.parse(task.extras) as Record<string, string>,
+    extras: extrasOf(job, task),
     format: job.format as BlockFormat,
     v1Style: ctx.settings.v1Style,
   });
@@ -54,32 +61,19 @@ export async function handlePack(
 
 async function handlePackHeld(ctx: PackerContext, delivery: Delivery<StageMessage>): Promise<void> {
   const ref = delivery.payload;
-  const job = await ctx.store.getJobRow(ref.jobId);
-  const task =
-    job &&
-    (await ctx.store.claim(
-      ref,
-      ["queued", "packing"],
-      "packing",
-      OWNER,
-      ctx.settings.leaseMs,
-      (o, l) => ctx.holderIsLive(ref, o, l),
-    ));
-  if (!job || !task) {
-    // Gone, finished, or another worker holds it: this message is a duplicate.
-    await delivery.ack();
-    return;
-  }
+  const claimed = await claimForStage(ctx, delivery, ["queued", "packing"], "packing");
+  if (!claimed) return;
+  const { job, task } = claimed;
   ctx.touched(job.id);
   const log = ctx.logger.child({
     jobId: job.id,
     channel: ref.channel,
     stage: "pack",
-    attempt: delivery.attempt,
+    attempt: task.attempts,
   });
   try {
     if (job.cancel_requested === 1) {
-      const result = await ctx.store.advance(ref, OWNER, "failed", {
+      const result = await moveHeldTask(ctx, ref, "failed", {
         error_code: "E_CANCELLED",
         error_message: "cancelled before it started",
       });
@@ -90,10 +84,11 @@ async function handlePackHeld(ctx: PackerContext, delivery: Delivery<StageMessag
     }
     const started = Date.now();
     const child = await packChild(ctx, job, task);
-    const result = await ctx.store.advance(ref, OWNER, "uploading", {
+    const result = await moveHeldTask(ctx, ref, "uploading", {
       output_size: child.size,
       output_sha256: child.sha256,
       upload_checkpoint: null,
+      finished: true,
     });
     if (result.moved) await dispatchTask(ctx, job.queue, ref, "uploading");
     await dispatchNotifications(ctx, job.queue, result.notifications);

@@ -54,7 +54,7 @@ export class PackerPipeline {
       }
     }
     this.#every(Math.max(250, Math.floor(leaseMs / 3)), async () => {
-      await ctx.store.renewLeases(OWNER, leaseMs);
+      await ctx.store.tasks.renewLeases(OWNER, leaseMs);
     });
     this.#every(sweepIntervalMs, async () => {
       await recover(ctx);

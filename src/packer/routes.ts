@@ -1,24 +1,21 @@
 /**
- * HTTP routes of the packaging service under /api/v1/pack-jobs (DESIGN.md
- * contract; docs/packer-api.md). Errors are thrown as GamedockError and
- * rendered by the server's error handler as `{error: {code, message, details}}`.
+ * HTTP routes of the packaging service, as a fastify plugin mounted at
+ * /api/v1/pack-jobs (docs/packer-api.md). Errors are thrown as GamedockError
+ * and answered by the server's error handler as `{error: {code, message, details}}`.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { GamedockError } from "../core/index.js";
 import type { PackerContext } from "./context.js";
 import { dispatchNotifications, dispatchTask } from "./dispatch.js";
+import { JobStreams } from "./events/streams.js";
 import { createPackJob } from "./job-create.js";
-import { JOB_STATUSES, type JobStatus } from "./model.js";
-import { streamJobEvents } from "./sse.js";
-import { jobSummary, jobView } from "./views.js";
+import { JOB_STATUSES, TASK_STATES, type JobStatus, type TaskState } from "./model.js";
+import { jobSummary, jobView, decodeCursor } from "./views.js";
 
-async function loadJob(ctx: PackerContext, id: string) {
-  const job = await ctx.store.getJobRow(id);
-  if (!job) {
-    throw new GamedockError("E_JOB_NOT_FOUND", `no pack job with id ${JSON.stringify(id)}`, { id });
-  }
-  return job;
-}
+export const PACK_JOBS_PREFIX = "/api/v1/pack-jobs";
+const MAX_PAGE = 1000;
+
+type Query = Record<string, string | undefined>;
 
 function intParam(
   value: string | undefined,
@@ -29,7 +26,7 @@ function intParam(
 ): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) {
+  if (!/^\d{1,16}$/.test(value) || n < min || n > max) {
     throw new GamedockError(
       "E_INVALID_REQUEST",
       `${field} must be an integer from ${min} to ${max}`,
@@ -41,112 +38,171 @@ function intParam(
   return n;
 }
 
-export function registerPackRoutes(app: FastifyInstance, ctx: PackerContext): void {
-  const base = "/api/v1/pack-jobs";
-
-  app.post(base, async (request, reply) => {
-    const view = await createPackJob(ctx, request.body);
-    return reply.code(201).header("location", `${base}/${view.id}`).send(view);
-  });
-
-  app.get<{ Querystring: Record<string, string | undefined> }>(base, async (request) => {
-    const { status } = request.query;
-    if (status !== undefined && !JOB_STATUSES.includes(status as JobStatus)) {
-      throw new GamedockError(
-        "E_INVALID_REQUEST",
-        `status must be one of ${JOB_STATUSES.join(", ")}`,
-        { field: "status" },
-      );
-    }
-    const limit = intParam(request.query.limit, "limit", 1, 500, 50);
-    const offset = intParam(request.query.offset, "offset", 0, Number.MAX_SAFE_INTEGER, 0);
-    const { rows, total } = await ctx.store.listJobs({
-      status: status as JobStatus | undefined,
-      limit,
-      offset,
+function enumParam<T extends string>(
+  value: string | undefined,
+  field: string,
+  allowed: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) {
+    throw new GamedockError("E_INVALID_REQUEST", `${field} must be one of ${allowed.join(", ")}`, {
+      field,
     });
-    const counts = await ctx.store.taskCounts(rows.map((r) => r.id));
-    return { jobs: rows.map((r) => jobSummary(r, counts.get(r.id))), total, limit, offset };
-  });
+  }
+  return value as T;
+}
 
-  app.get<{ Params: { id: string } }>(`${base}/:id`, async (request) => {
-    const job = await loadJob(ctx, request.params.id);
-    return jobView(job, await ctx.store.tasksOf(job.id));
-  });
+function notFound(id: string): GamedockError {
+  return new GamedockError("E_JOB_NOT_FOUND", `no pack job with id ${JSON.stringify(id)}`, { id });
+}
 
-  app.post<{ Params: { id: string } }>(`${base}/:id/cancel`, async (request) => {
-    const job = await loadJob(ctx, request.params.id);
-    const result = await ctx.store.cancel(job.id);
-    if (result.finished) {
-      throw new GamedockError("E_JOB_STATE", `job ${job.id} has already finished (${job.status})`, {
-        id: job.id,
-        status: job.status,
-      });
-    }
-    await dispatchNotifications(ctx, job.queue, result.notifications);
-    ctx.touched(job.id);
-    ctx.logger.info({ event: "job-cancelled", jobId: job.id }, "pack job cancelled");
-    const fresh = await loadJob(ctx, job.id);
-    return jobView(fresh, await ctx.store.tasksOf(job.id));
-  });
-
-  app.post<{ Params: { id: string } }>(`${base}/:id/retry`, async (request) => {
-    const job = await loadJob(ctx, request.params.id);
-    const requeued = await ctx.store.retry(job.id);
-    if (!requeued || requeued.length === 0) {
-      throw new GamedockError("E_JOB_STATE", `job ${job.id} has no failed channels to retry`, {
-        id: job.id,
-        status: job.status,
-      });
-    }
-    ctx.mothers.forget(job.id); // the operator may have replaced a broken mother
-    for (const task of requeued) {
-      await dispatchTask(ctx, job.queue, { jobId: job.id, channel: task.channel }, "queued");
-    }
-    ctx.touched(job.id);
-    ctx.logger.info(
-      { event: "job-retried", jobId: job.id, channels: requeued.length },
-      "failed channels re-queued",
+/** The job with counts and one page of channels, read as one snapshot. */
+async function readJob(ctx: PackerContext, id: string, query: Query = {}) {
+  const after = decodeCursor(query.cursor);
+  if (after === "invalid") {
+    throw new GamedockError(
+      "E_INVALID_REQUEST",
+      "cursor must be a nextCursor value from an earlier answer",
+      { field: "cursor" },
     );
-    const fresh = await loadJob(ctx, job.id);
-    return jobView(fresh, await ctx.store.tasksOf(job.id));
-  });
+  }
+  const limit = intParam(query.limit, "limit", 1, MAX_PAGE, MAX_PAGE);
+  const state = enumParam<TaskState>(query.state, "state", TASK_STATES);
+  const snapshot = await ctx.store.jobs.snapshot(id, { after, limit, state });
+  if (!snapshot) throw notFound(id);
+  return jobView(snapshot.job, snapshot.counts, snapshot.page);
+}
 
-  app.get<{ Params: { id: string } }>(`${base}/:id/events`, async (request, reply) => {
-    const job = await loadJob(ctx, request.params.id);
-    await streamJobEvents(ctx, job.id, request, reply);
-  });
+async function requeueFailed(ctx: PackerContext, jobId: string, queue: string): Promise<void> {
+  let after = -1;
+  for (;;) {
+    const page = await ctx.store.jobs.queuedUndispatched(jobId, after, MAX_PAGE);
+    for (const task of page) {
+      await dispatchTask(ctx, queue, { jobId, channel: task.channel }, "queued");
+    }
+    const last = page.at(-1);
+    if (page.length < MAX_PAGE || !last) return;
+    after = last.seq;
+  }
+}
 
-  app.get<{ Params: { id: string; channel: string } }>(
-    `${base}/:id/channels/:channel/download`,
-    async (request, reply) => {
-      const job = await loadJob(ctx, request.params.id);
-      const task = await ctx.store.getTask({ jobId: job.id, channel: request.params.channel });
-      if (!task?.output_key || (task.state !== "done" && task.state !== "notifying")) {
-        throw new GamedockError(
-          "E_NOT_FOUND",
-          `channel ${JSON.stringify(request.params.channel)} of job ${job.id} has no uploaded child`,
-          { id: job.id, channel: request.params.channel },
-        );
+function routes(ctx: PackerContext): FastifyPluginAsync {
+  // eslint-disable-next-line @typescript-eslint/require-await -- fastify awaits a plugin's registration
+  return async (app: FastifyInstance) => {
+    const streams = new JobStreams(ctx);
+
+    app.post("/", async (request, reply) => {
+      const view = await createPackJob(ctx, request.body);
+      return reply.code(201).header("location", `${PACK_JOBS_PREFIX}/${view.id}`).send(view);
+    });
+
+    app.get<{ Querystring: Query }>("/", async (request) => {
+      const status = enumParam<JobStatus>(request.query.status, "status", JOB_STATUSES);
+      const limit = intParam(request.query.limit, "limit", 1, 500, 50);
+      const offset = intParam(request.query.offset, "offset", 0, Number.MAX_SAFE_INTEGER, 0);
+      const { rows, total } = await ctx.store.jobs.list({ status, limit, offset });
+      const counts = await ctx.store.jobs.counts(rows.map((r) => r.id));
+      const jobs = rows.map((row) => {
+        const c = counts.get(row.id);
+        if (!c) throw new GamedockError("E_INTERNAL", `no counts for job ${row.id}`);
+        return jobSummary(row, c);
+      });
+      return { jobs, total, limit, offset };
+    });
+
+    app.get<{ Params: { id: string }; Querystring: Query }>("/:id", (request) =>
+      readJob(ctx, request.params.id, request.query),
+    );
+
+    app.post<{ Params: { id: string } }>("/:id/cancel", async (request) => {
+      const { id } = request.params;
+      const result = await ctx.store.jobs.cancel(id, (trx, job) =>
+        ctx.store.outbox.finishJobIfComplete(trx, job),
+      );
+      if (!result.found) throw notFound(id);
+      const job = await ctx.store.jobs.get(id);
+      if (!job) throw notFound(id);
+      if (result.finished) {
+        throw new GamedockError("E_JOB_STATE", `job ${id} has already finished (${job.status})`, {
+          id,
+          status: job.status,
+        });
       }
-      const store = await ctx.target(job.target);
-      const info = await store.head(task.output_key);
-      if (!info) {
-        throw new GamedockError(
-          "E_NOT_FOUND",
-          `object ${task.output_key} is gone from target ${job.target}`,
-        );
+      await dispatchNotifications(ctx, job.queue, result.notifications);
+      ctx.touched(id);
+      ctx.logger.info({ event: "job-cancelled", jobId: id }, "pack job cancelled");
+      return readJob(ctx, id);
+    });
+
+    app.post<{ Params: { id: string } }>("/:id/retry", async (request) => {
+      const { id } = request.params;
+      const requeued = await ctx.store.jobs.retry(id);
+      if (requeued === null) throw notFound(id);
+      const job = await ctx.store.jobs.get(id);
+      if (!job) throw notFound(id);
+      if (requeued === 0) {
+        throw new GamedockError("E_JOB_STATE", `job ${id} has no failed channels to retry`, {
+          id,
+          status: job.status,
+        });
       }
-      const name = task.file_name ?? `${task.channel}.apk`;
-      return reply
-        .header("content-type", "application/vnd.android.package-archive")
-        .header("content-length", String(info.size))
-        .header("etag", `"${info.etag.replace(/"/g, "")}"`)
-        .header(
-          "content-disposition",
-          `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, "_")}"; filename*=UTF-8''${encodeURIComponent(name)}`,
-        )
-        .send(await store.get(task.output_key));
-    },
-  );
+      ctx.mothers.forget(id); // the operator may have replaced a broken mother
+      await requeueFailed(ctx, id, job.queue);
+      ctx.touched(id);
+      ctx.logger.info(
+        { event: "job-retried", jobId: id, channels: requeued },
+        "failed channels re-queued",
+      );
+      return readJob(ctx, id);
+    });
+
+    app.get<{ Params: { id: string }; Querystring: Query }>(
+      "/:id/events",
+      async (request, reply) => {
+        const since = request.query.since;
+        const from =
+          since === undefined ? null : intParam(since, "since", 0, Number.MAX_SAFE_INTEGER, 0);
+        await streams.serve(request.params.id, from, request, reply);
+      },
+    );
+
+    app.get<{ Params: { id: string; channel: string } }>(
+      "/:id/channels/:channel/download",
+      async (request, reply) => {
+        const job = await ctx.store.jobs.get(request.params.id);
+        if (!job) throw notFound(request.params.id);
+        const task = await ctx.store.tasks.get({ jobId: job.id, channel: request.params.channel });
+        if (!task?.output_key || (task.state !== "done" && task.state !== "notifying")) {
+          throw new GamedockError(
+            "E_NOT_FOUND",
+            `channel ${JSON.stringify(request.params.channel)} of job ${job.id} has no uploaded child`,
+            { id: job.id, channel: request.params.channel },
+          );
+        }
+        const store = await ctx.target(job.target);
+        const info = await store.head(task.output_key);
+        if (!info) {
+          throw new GamedockError(
+            "E_NOT_FOUND",
+            `object ${task.output_key} is gone from target ${job.target}`,
+          );
+        }
+        const name = task.file_name ?? `${task.channel}.apk`;
+        return reply
+          .header("content-type", "application/vnd.android.package-archive")
+          .header("content-length", String(info.size))
+          .header("etag", `"${info.etag.replace(/"/g, "")}"`)
+          .header(
+            "content-disposition",
+            `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, "_")}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+          )
+          .send(await store.get(task.output_key));
+      },
+    );
+  };
+}
+
+/** Mounts the packaging API at /api/v1/pack-jobs. */
+export async function registerPackRoutes(app: FastifyInstance, ctx: PackerContext): Promise<void> {
+  await app.register(routes(ctx), { prefix: PACK_JOBS_PREFIX });
 }

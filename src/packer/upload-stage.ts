@@ -7,13 +7,16 @@
  */
 import { access, rm } from "node:fs/promises";
 import type { UploadCheckpoint } from "../blob/index.js";
-import { wantsEvent, type NotifyLevel } from "../notify/index.js";
+import { wantsEvent } from "../notify/index.js";
 import type { Delivery } from "../queue/index.js";
 import type { PackerContext } from "./context.js";
 import { dispatchNotifications, dispatchTask } from "./dispatch.js";
 import type { StageMessage } from "./model.js";
 import { OWNER } from "./owner.js";
+import { claimForStage } from "./stage-claim.js";
 import { settleStageFailure } from "./stage-failure.js";
+import { levelOf, notifyTargetsOf } from "./store/index.js";
+import { moveHeldTask } from "./transition.js";
 import { outputUrl } from "./views.js";
 import { childWorkPath } from "./work-files.js";
 
@@ -39,21 +42,14 @@ async function handleUploadHeld(
   delivery: Delivery<StageMessage>,
 ): Promise<void> {
   const ref = delivery.payload;
-  const job = await ctx.store.getJobRow(ref.jobId);
-  const task =
-    job &&
-    (await ctx.store.claim(ref, ["uploading"], "uploading", OWNER, ctx.settings.leaseMs, (o, l) =>
-      ctx.holderIsLive(ref, o, l),
-    ));
-  if (!job || !task) {
-    await delivery.ack();
-    return;
-  }
+  const claimed = await claimForStage(ctx, delivery, ["uploading"], "uploading");
+  if (!claimed) return;
+  const { job, task } = claimed;
   const log = ctx.logger.child({
     jobId: job.id,
     channel: ref.channel,
     stage: "upload",
-    attempt: delivery.attempt,
+    attempt: task.attempts,
   });
   const file = childWorkPath(ctx.settings.workDir, job, task);
   try {
@@ -62,13 +58,15 @@ async function handleUploadHeld(
       () => false,
     );
     if (!present) {
-      // The work file is gone (work directory wiped): pack it again.
-      log.warn({ event: "repack" }, `work file ${file} is missing; packing the channel again`);
-      const back = await ctx.store.advance(ref, OWNER, "queued", { upload_checkpoint: null });
+      // The work file is gone (work directory wiped): pack it again. The start
+      // still counts, so a channel that keeps losing its file ends failed.
+      log.warn({ event: "repack" }, "work file is missing; packing the channel again");
+      const back = await moveHeldTask(ctx, ref, "queued", { upload_checkpoint: null });
       if (back.moved) await dispatchTask(ctx, job.queue, ref, "queued", { front: true });
       await delivery.ack();
       return;
     }
+    // The job's key space: "<prefix><job id>/" (job-create), so no job writes another's keys.
     const key = `${job.prefix}${task.file_name ?? ""}`;
     const store = await ctx.target(job.target);
     const checkpoint = task.upload_checkpoint
@@ -80,41 +78,39 @@ async function handleUploadHeld(
       checkpoint,
       signal: ctx.signal,
       disposable: true, // the work file is removed after the upload anyway
-      onCheckpoint: (next) => ctx.store.saveCheckpoint(ref, OWNER, next),
+      onCheckpoint: (next) => ctx.store.tasks.saveCheckpoint(ref, OWNER, next),
     });
     // A crash between starting a multipart upload and saving its checkpoint
     // orphans that upload: only this task writes this key, so drop the others.
     for (const orphan of await store.incompleteUploads(key)) {
       if (orphan.key === key) await store.abortUpload(orphan);
     }
-    const level = job.notify_level as NotifyLevel;
-    const targets = JSON.parse(job.notify_targets) as string[];
-    const notifying = wantsEvent(level, "channel.done") && targets.length > 0;
+    const notifying = wantsEvent(levelOf(job), "channel.done") && notifyTargetsOf(job).length > 0;
     const size = task.output_size ?? put.size;
     const sha256 = task.output_sha256 ?? "";
     const url = outputUrl(ctx.settings.baseUrl, job.id, ref.channel, store.publicUrl(key));
-    const result = await ctx.store.advance(
+    const result = await moveHeldTask(
+      ctx,
       ref,
-      OWNER,
       notifying ? "notifying" : "done",
-      { output_key: key, upload_checkpoint: null, error_code: null, error_message: null },
-      async (trx, current) => {
-        if (!notifying) return [];
-        return ctx.store.addEvent(
-          trx,
-          current,
-          {
-            id: `${job.id}:${ref.channel}:done`,
+      {
+        output_key: key,
+        upload_checkpoint: null,
+        error_code: null,
+        error_message: null,
+        finished: true,
+      },
+      notifying
+        ? (current) => ({
+            id: `${current.id}:${ref.channel}:done`,
             type: "channel.done",
-            jobId: job.id,
-            apk: job.apk,
+            jobId: current.id,
+            apk: current.apk,
             channel: ref.channel,
             output: { key, size, sha256, url },
             at: new Date().toISOString(),
-          },
-          ref.channel,
-        );
-      },
+          })
+        : null,
     );
     await rm(file, { force: true });
     await dispatchNotifications(ctx, job.queue, result.notifications);

@@ -1,8 +1,7 @@
 /** The JSON the API returns for jobs and channels (docs/packer-api.md). */
 import type { NotifyLevel } from "../notify/index.js";
-import type { ChannelView, JobStatus, JobSummary, JobView, TaskState } from "./model.js";
-import { TASK_STATES } from "./model.js";
-import type { JobRow, TaskRow } from "./store.js";
+import type { ChannelView, JobSummary, JobView } from "./model.js";
+import type { ChannelPage, JobRow, StateCounts, TaskRow } from "./store/index.js";
 
 /** The server path that downloads a channel's uploaded child from any target. */
 export function downloadPath(jobId: string, channel: string): string {
@@ -19,12 +18,24 @@ export function outputUrl(
   return publicUrl ?? `${baseUrl}${downloadPath(jobId, channel)}`;
 }
 
+/** A page cursor: opaque to clients ("c" + the last row's position in the request). */
+export function encodeCursor(seq: number | null): string | null {
+  return seq === null ? null : `c${seq}`;
+}
+
+/** The position after which the page starts; null for the first page. Throws on a bad cursor. */
+export function decodeCursor(cursor: string | undefined): number | null | "invalid" {
+  if (cursor === undefined || cursor === "") return null;
+  const match = /^c(\d{1,9})$/.exec(cursor);
+  return match ? Number(match[1]) : "invalid";
+}
+
 export function channelView(task: TaskRow): ChannelView {
   const uploaded =
     task.output_key !== null && (task.state === "done" || task.state === "notifying");
   return {
     channel: task.channel,
-    state: task.state as TaskState,
+    state: task.state,
     attempts: task.attempts,
     error:
       task.error_code === null
@@ -42,10 +53,10 @@ export function channelView(task: TaskRow): ChannelView {
   };
 }
 
-function jobBase(job: JobRow): Omit<JobView, "channels"> {
+export function jobSummary(job: JobRow, counts: StateCounts): JobSummary {
   return {
     id: job.id,
-    status: job.status as JobStatus,
+    status: job.status,
     apk: job.apk,
     queue: job.queue,
     upload: { target: job.target, prefix: job.prefix },
@@ -53,20 +64,18 @@ function jobBase(job: JobRow): Omit<JobView, "channels"> {
       level: job.notify_level as NotifyLevel,
       targets: JSON.parse(job.notify_targets) as string[],
     },
+    extras: job.extras === null ? {} : (JSON.parse(job.extras) as Record<string, string>),
     createdAt: new Date(job.created_at).toISOString(),
     finishedAt: job.finished_at === null ? null : new Date(job.finished_at).toISOString(),
+    counts: { ...counts },
+    seq: job.change_seq,
   };
 }
 
-export function jobView(job: JobRow, tasks: TaskRow[]): JobView {
-  return { ...jobBase(job), channels: tasks.map(channelView) };
-}
-
-export function jobSummary(job: JobRow, counts: Map<string, number> | undefined): JobSummary {
-  const byState = Object.fromEntries(TASK_STATES.map((s) => [s, counts?.get(s) ?? 0])) as Record<
-    TaskState,
-    number
-  >;
-  const total = Object.values(byState).reduce((a, b) => a + b, 0);
-  return { ...jobBase(job), counts: { ...byState, total } };
+export function jobView(job: JobRow, counts: StateCounts, page: ChannelPage): JobView {
+  return {
+    ...jobSummary(job, counts),
+    channels: page.rows.map(channelView),
+    nextCursor: encodeCursor(page.next),
+  };
 }

@@ -21,7 +21,7 @@ export async function cleanWorkDir(ctx: PackerContext): Promise<void> {
   for (const entry of entries) {
     if (!entry.isDirectory()) continue;
     const dir = join(workDir, entry.name);
-    const job = await ctx.store.getJobRow(entry.name);
+    const job = await ctx.store.jobs.get(entry.name);
     if (!job || job.finished_at !== null) {
       await rm(dir, { recursive: true, force: true });
     } else {

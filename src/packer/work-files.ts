@@ -1,6 +1,6 @@
 /** Where a job's children wait between the pack and upload stages. */
 import { join } from "node:path";
-import type { JobRow, TaskRow } from "./store.js";
+import type { JobRow, TaskRow } from "./store/index.js";
 
 export function jobWorkDir(workDir: string, job: Pick<JobRow, "id">): string {
   return join(workDir, job.id);

@@ -67,6 +67,8 @@ export function resolveConfig(config: Config): Resolved {
       retry: p.retry,
       leaseMs: p.leaseMs,
       sweepIntervalMs: p.sweepIntervalMs,
+      limits: p.limits,
+      events: p.events,
     },
   };
 }

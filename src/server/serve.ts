@@ -46,7 +46,7 @@ export async function startServe(
     tokens: config.server.tokens,
     bodyLimit: config.server.maxBodyBytes,
   });
-  registerPackRoutes(app, runtime.ctx);
+  await registerPackRoutes(app, runtime.ctx);
   registerFileRoutes(app, files.ctx, files.mounts);
   await registerMetrics(app, runtime.ctx.store);
   const pipeline = new PackerPipeline(runtime.ctx);

@@ -77,7 +77,7 @@ describe("pack jobs over HTTP (embedded defaults)", { skip: skipUnlessTool("apks
     };
     for (const channel of done.channels) {
       assert.equal(channel.state, "done");
-      assert.equal(channel.attempts, 0);
+      assert.equal(channel.attempts, 2, "started twice: pack, then upload");
       assert.ok(channel.output?.url, "a done channel has a download url");
       const response = await fetch(`${server.url}${channel.output.url}`);
       assert.equal(response.status, 200);
@@ -311,19 +311,25 @@ describe("pack jobs over HTTP (embedded defaults)", { skip: skipUnlessTool("apks
       apk: "games/demo.apk",
       channels: ["s1", "s2"],
     });
-    const { id } = created.json as JobJson;
-    const response = await fetch(`${server.url}/api/v1/pack-jobs/${id}/events`);
+    const { id, seq } = created.json as JobJson;
+    // since: the create answer's seq, so no change is missed even if the job ends first.
+    const response = await fetch(`${server.url}/api/v1/pack-jobs/${id}/events?since=${seq}`);
     assert.equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
     const text = await response.text(); // the server ends the stream after `end`
     const events = [...text.matchAll(/^event: (\w+)\ndata: (.*)$/gm)].map((m) => ({
       event: m[1],
-      data: JSON.parse(m[2]!) as JobJson,
+      data: JSON.parse(m[2]!) as Record<string, unknown>,
     }));
-    assert.ok(events.length >= 2);
+    assert.equal(events[0]?.event, "summary", "a summary first");
     assert.equal(events.at(-1)?.event, "end");
     assert.equal(events.at(-1)?.data.status, "done");
-    const last = events.filter((e) => e.event === "job").at(-1)!.data;
-    assert.ok(last.channels.every((c) => c.state === "done"));
+    const summary = events.filter((e) => e.event === "summary").at(-1)!.data as unknown as JobJson;
+    assert.deepEqual([summary.counts.done, summary.counts.total], [2, 2]);
+    // Per-channel changes: the last event of each channel says it is done.
+    const lastOf = new Map<string, unknown>();
+    for (const e of events)
+      if (e.event === "channel") lastOf.set(String(e.data.channel), e.data.state);
+    assert.deepEqual(Object.fromEntries(lastOf), { s1: "done", s2: "done" });
   });
 
   it("fails channels whose mother vanished, and retry re-queues them", async () => {

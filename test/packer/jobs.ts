@@ -11,11 +11,21 @@ export interface JobJson {
   id: string;
   status: string;
   apk: string;
+  upload: { target: string; prefix: string };
+  extras: Record<string, string>;
   createdAt: string;
   finishedAt: string | null;
+  counts: Record<string, number> & { total: number };
+  seq: number;
   channels: ChannelJson[];
+  nextCursor: string | null;
 }
 
 export interface ErrorJson {
-  error: { code: string; message: string; details?: { field?: string } };
+  error: {
+    code: string;
+    message: string;
+    details?: { field?: string };
+    requestId?: string;
+  };
 }
