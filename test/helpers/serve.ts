@@ -12,6 +12,7 @@ import {
   type Config,
   type Logger,
 } from "../../src/core/index.js";
+import type { Stage } from "../../src/packer/index.js";
 import { startServe } from "../../src/server/index.js";
 import { tempDir } from "./cli.js";
 
@@ -46,11 +47,14 @@ export async function testConfig(
   return { effective, logger };
 }
 
-export async function startTestServer(config: Record<string, unknown> = {}): Promise<TestServer> {
+export async function startTestServer(
+  config: Record<string, unknown> = {},
+  options: { stages?: readonly Stage[] } = {},
+): Promise<TestServer> {
   const data = await tempDir("gamedock-serve-");
   const { effective, logger } = await testConfig(data, config);
   const lifecycle = new Lifecycle();
-  const server = await startServe(effective, logger, lifecycle);
+  const server = await startServe(effective, logger, lifecycle, options.stages);
   return {
     url: server.url,
     data,

@@ -9,19 +9,25 @@
  * changed the job, and it stops when its last subscriber leaves or the job ends.
  */
 import type { PackerContext } from "../context.js";
-import type { JobRow, StateCounts } from "../store/index.js";
+import { afterChange, type ChangeCursor, type JobRow, type StateCounts } from "../store/index.js";
 import { channelView, jobSummary } from "../views.js";
 
-/** Changed channels read per query; a poll reads as many pages as there are changes. */
-const CHANGES_PAGE = 1000;
+/** Changed channels read per query. */
+const CHANGES_PAGE = 200;
+/** Pages a poll sends at most; more changes go out in the next poll, once clients had time to read. */
+const PAGES_PER_POLL = 5;
 /** Polls woken by local changes come at most this often, ms. */
 const MIN_WAKE_GAP_MS = 100;
 
 export interface JobSubscriber {
+  /** Gone (closed, or dropped for not reading): nothing more is written. */
+  readonly closed: boolean;
   /** One serialized SSE frame ("event: …\ndata: …\n\n"). */
   write(frame: string): void;
   /** The stream is over (the job ended, or it was removed). */
   end(): void;
+  /** Resolves once what was written has gone out (or the subscriber is gone). */
+  drained(): Promise<void>;
 }
 
 export function frame(name: string, data: unknown): string {
@@ -30,8 +36,8 @@ export function frame(name: string, data: unknown): string {
 
 export class JobWatch {
   readonly subscribers = new Set<JobSubscriber>();
-  /** Changes up to this sequence number have been sent. */
-  #seq = 0;
+  /** Changes up to this position have been sent. */
+  #cursor: ChangeCursor = afterChange(0);
   #summary = "";
   #status = "";
   #counts: StateCounts | null = null;
@@ -54,7 +60,7 @@ export class JobWatch {
   async start(): Promise<boolean> {
     const job = await this.ctx.store.jobs.get(this.jobId);
     if (!job) return false;
-    this.#seq = job.change_seq;
+    this.#cursor = afterChange(job.change_seq);
     await this.#refreshSummary(job);
     this.ctx.events.on("job", this.#onChange);
     this.#schedule(this.ctx.settings.events.pollMs);
@@ -66,7 +72,7 @@ export class JobWatch {
   }
 
   get seq(): number {
-    return this.#seq;
+    return this.#cursor.seq;
   }
 
   get summaryFrame(): string {
@@ -80,14 +86,15 @@ export class JobWatch {
   async subscribe(subscriber: JobSubscriber, since: number | null): Promise<void> {
     this.subscribers.add(subscriber);
     subscriber.write(this.#summary);
-    if (since !== null && since < this.#seq) {
-      let after = since;
+    if (since !== null && since < this.#cursor.seq) {
+      let after = afterChange(since);
       for (;;) {
         const rows = await this.ctx.store.jobs.changedSince(this.jobId, after, CHANGES_PAGE);
         for (const row of rows) subscriber.write(frame("channel", channelView(row)));
         const last = rows.at(-1);
-        if (rows.length < CHANGES_PAGE || !last) break;
-        after = last.changed_seq;
+        if (rows.length < CHANGES_PAGE || !last || subscriber.closed) break;
+        after = { seq: last.changed_seq, pos: last.seq };
+        await subscriber.drained(); // a page at a time: a client that reads keeps up
       }
     }
     if (this.#finished) this.#endAll();
@@ -107,6 +114,8 @@ export class JobWatch {
   }
 
   #finished = false;
+  /** The last poll left changes unsent. */
+  #more = false;
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
@@ -132,7 +141,9 @@ export class JobWatch {
       .finally(() => {
         this.#polling = null;
         this.#lastPoll = Date.now();
-        if (!this.#finished) this.#schedule(this.ctx.settings.events.pollMs);
+        if (!this.#finished) {
+          this.#schedule(this.#more ? MIN_WAKE_GAP_MS : this.ctx.settings.events.pollMs);
+        }
       });
     return this.#polling;
   }
@@ -145,15 +156,20 @@ export class JobWatch {
       this.#endAll();
       return;
     }
-    if (job.change_seq > this.#seq) {
-      for (;;) {
-        const rows = await this.ctx.store.jobs.changedSince(this.jobId, this.#seq, CHANGES_PAGE);
+    if (job.change_seq > this.#cursor.seq || this.#more) {
+      let complete = false;
+      for (let page = 0; page < PAGES_PER_POLL && !complete; page++) {
+        const rows = await this.ctx.store.jobs.changedSince(this.jobId, this.#cursor, CHANGES_PAGE);
         for (const row of rows) this.#broadcast(frame("channel", channelView(row)));
         const last = rows.at(-1);
-        if (last) this.#seq = Math.max(this.#seq, last.changed_seq);
-        if (rows.length < CHANGES_PAGE) break;
+        if (last) this.#cursor = { seq: last.changed_seq, pos: last.seq };
+        complete = rows.length < CHANGES_PAGE;
       }
-      this.#seq = Math.max(this.#seq, job.change_seq);
+      // More changes wait: the next poll comes soon, after clients had time to read.
+      this.#more = !complete;
+      if (!complete) return;
+      // A bump that stamped no channel (nothing to send) still counts as seen.
+      if (job.change_seq > this.#cursor.seq) this.#cursor = afterChange(job.change_seq);
       await this.#refreshSummary(job);
       this.#broadcast(this.#summary);
     } else if (Date.now() - this.#lastSummary >= this.ctx.settings.events.summaryMs) {

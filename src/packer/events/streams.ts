@@ -6,13 +6,14 @@
  *
  * Bounded in every direction: one shared poll per job (job-watch.ts), at most
  * `maxSubscribers` open streams per process (503 E_SUBSCRIBERS_LIMIT), and a
- * subscriber that stops reading is dropped once `maxBufferedBytes` wait in its
- * socket — it never makes the server hold more for it.
+ * subscriber that stops reading is dropped once `maxBufferedBytes` wait for it
+ * (sse-sink.ts) — it never makes the server hold more for it.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { GamedockError } from "../../core/index.js";
 import type { PackerContext } from "../context.js";
-import { JobWatch, type JobSubscriber } from "./job-watch.js";
+import { JobWatch } from "./job-watch.js";
+import { SseSink } from "./sse-sink.js";
 
 export class JobStreams {
   readonly #watches = new Map<string, Promise<JobWatch | null>>();
@@ -59,33 +60,18 @@ export class JobStreams {
       "x-accel-buffering": "no", // nginx: do not buffer the stream
     });
     this.#open++;
-    let closed = false;
-    const subscriber: JobSubscriber = {
-      write: (text) => {
-        if (closed) return;
-        // A client that does not read: drop it rather than buffer for it.
-        if (res.writableLength > maxBufferedBytes) {
-          this.ctx.logger.warn(
-            { event: "sse-dropped", jobId, buffered: res.writableLength },
-            "event stream client does not read; dropped",
-          );
-          res.destroy();
-          return;
-        }
-        res.write(text);
-      },
-      end: () => {
-        if (!closed) res.end();
-      },
-    };
-    const done = (): void => {
-      if (closed) return;
-      closed = true;
+    // A client that reads keeps up with a page of changes in far less than this.
+    const drainTimeoutMs = Math.max(5000, this.ctx.settings.events.pollMs * 10);
+    const subscriber = new SseSink(res, maxBufferedBytes, drainTimeoutMs, (dropped) => {
       this.#open--;
       watch.unsubscribe(subscriber);
-    };
-    // The response closes when the client goes away (or we end it).
-    res.on("close", done);
+      if (dropped) {
+        this.ctx.logger.warn(
+          { event: "sse-dropped", jobId, limit: maxBufferedBytes },
+          "event stream client does not read; dropped",
+        );
+      }
+    });
     await watch.subscribe(subscriber, since);
   }
 

@@ -12,7 +12,13 @@ import { Outbox } from "./outbox.js";
 import { TaskLeases } from "./tasks.js";
 
 export type { JobRow, TaskError, TaskRow, Trx } from "./base.js";
-export { emptyCounts, type ChannelPage, type StateCounts } from "./jobs.js";
+export {
+  afterChange,
+  emptyCounts,
+  type ChangeCursor,
+  type ChannelPage,
+  type StateCounts,
+} from "./jobs.js";
 export { MAX_FAILED_LISTED, finalStatus, levelOf, notifyTargetsOf } from "./outbox.js";
 export type { ClaimOptions, ClaimResult } from "./tasks.js";
 

@@ -19,6 +19,18 @@ export function emptyCounts(): StateCounts {
   return { ...counts, total: 0 };
 }
 
+/** A position in a job's changes: after channel `pos` of change `seq`. */
+export interface ChangeCursor {
+  seq: number;
+  pos: number;
+}
+
+/** Past every channel position (`seq` is a 32-bit integer column). */
+const LAST_POSITION = 2 ** 31 - 1;
+
+/** Every change up to and including `seq`. */
+export const afterChange = (seq: number): ChangeCursor => ({ seq, pos: LAST_POSITION });
+
 export interface ChannelPage {
   rows: TaskRow[];
   /** seq of the last row when more may follow, else null. */
@@ -174,13 +186,23 @@ export class JobStore {
       });
   }
 
-  /** Channels whose visible state changed after `seq`, oldest change first, at most `limit`. */
-  changedSince(jobId: string, seq: number, limit: number): Promise<TaskRow[]> {
+  /**
+   * Channels whose visible state changed after `after`, oldest change first,
+   * at most `limit`. One change (a cancel) can stamp many channels with the
+   * same sequence number, so the position is (changed_seq, seq): pass the
+   * last row's pair to read on.
+   */
+  changedSince(jobId: string, after: ChangeCursor, limit: number): Promise<TaskRow[]> {
     return this.base.db
       .selectFrom("pack_tasks")
       .selectAll()
       .where("job_id", "=", jobId)
-      .where("changed_seq", ">", seq)
+      .where((eb) =>
+        eb.or([
+          eb("changed_seq", ">", after.seq),
+          eb.and([eb("changed_seq", "=", after.seq), eb("seq", ">", after.pos)]),
+        ]),
+      )
       .orderBy("changed_seq")
       .orderBy("seq")
       .limit(limit)
