@@ -59,7 +59,9 @@ function listen(url: string): Stream {
     bytes: 0,
     events: [],
     ended: Promise.resolve(),
-    abort: () => { controller.abort(); },
+    abort: () => {
+      controller.abort();
+    },
   };
   stream.ended = (async () => {
     const response = await fetch(url, { signal: controller.signal });
@@ -239,7 +241,11 @@ describe("pack-job event streams", () => {
       received += chunk;
     });
     socket.resume(); // explicitly paused: a 'data' listener alone does not resume it
-    await new Promise<void>((resolve) => socket.once("close", () => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      socket.once("close", () => {
+        resolve();
+      }),
+    );
     assert.ok(!received.includes("event: end"), "the stream was cut, not finished");
     const channelEvents = received.split("event: channel").length - 1;
     assert.ok(channelEvents < 60_000, `${channelEvents} of 60000 events reached the client`);
