@@ -51,15 +51,15 @@ export async function openQueueBackend(
   const log = withFields(options.logger ?? SILENT_LOGGER, { driver: config.driver });
   switch (config.driver) {
     case "sqlite": {
-      const { openSqliteBackend } = await import("./sqlite.js");
+      const { openSqliteBackend } = await import("./sqlite/backend.js");
       return openSqliteBackend({ path: config.path, log, ...options.sqlite });
     }
     case "redis": {
-      const { openRedisBackend } = await import("./redis.js");
+      const { openRedisBackend } = await import("./redis/backend.js");
       return openRedisBackend(config, log);
     }
     case "amqp": {
-      const { openAmqpBackend } = await import("./amqp.js");
+      const { openAmqpBackend } = await import("./amqp/backend.js");
       return openAmqpBackend(config, log);
     }
     default: {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ChannelModel, ConfirmChannel, Options } from "amqplib";
-import { GamedockError, asError } from "../core/index.js";
+import { GamedockError, asError } from "../../core/index.js";
 import {
   DEAD_QUEUE_OPTIONS,
   HEADER_ATTEMPT,
@@ -14,8 +14,8 @@ import {
   topology,
   waitQueueOptions,
   type QueueTopology,
-} from "./amqp-topology.js";
-import type { QueueLogger } from "./queue-logger.js";
+} from "./topology.js";
+import type { QueueLogger } from "../queue-logger.js";
 
 export interface OutgoingMessage {
   content: Buffer;

@@ -5,12 +5,12 @@
  * connection drops.
  */
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
-import { asError } from "../core/index.js";
-import type { Consumer, Handler } from "./contract.js";
-import { runHandler, trackDelivery } from "./delivery.js";
-import { HEADER_ATTEMPT, HEADER_DEAD_AT, HEADER_REASON } from "./amqp-topology.js";
-import type { AmqpPublisher } from "./amqp-publisher.js";
-import type { QueueLogger } from "./queue-logger.js";
+import { asError } from "../../core/index.js";
+import type { Consumer, Handler } from "../contract.js";
+import { runHandler, trackDelivery } from "../delivery.js";
+import { HEADER_ATTEMPT, HEADER_DEAD_AT, HEADER_REASON } from "./topology.js";
+import type { AmqpPublisher } from "./publisher.js";
+import type { QueueLogger } from "../queue-logger.js";
 
 export interface AmqpConsumerDeps<T> {
   connection: ChannelModel;

@@ -1,9 +1,9 @@
 /**
- * The RabbitMQ driver, on amqplib. Queue layout and delays: amqp-topology.ts;
- * publishing with confirms: amqp-publisher.ts; consuming: amqp-consumer.ts.
+ * The RabbitMQ driver, on amqplib. Queue layout and delays: topology.ts;
+ * publishing with confirms: publisher.ts; consuming: consumer.ts.
  */
 import { connect, type Channel, type ChannelModel } from "amqplib";
-import { GamedockError, asError } from "../core/index.js";
+import { GamedockError, asError } from "../../core/index.js";
 import type {
   Consumer,
   ConsumeOptions,
@@ -13,13 +13,18 @@ import type {
   Queue,
   QueueBackend,
   QueueBackendConfig,
-} from "./contract.js";
-import { AmqpConsumer } from "./amqp-consumer.js";
-import { AmqpPublisher, amqpCode } from "./amqp-publisher.js";
-import { HEADER_ATTEMPT, HEADER_REASON, WAIT_RUNGS_MS } from "./amqp-topology.js";
-import { checkConcurrency, checkEnqueueOptions, checkQueueName, encodePayload } from "./options.js";
-import type { QueueLogger } from "./queue-logger.js";
-import { configError, redactUrl, serviceUnavailable } from "./service-errors.js";
+} from "../contract.js";
+import { AmqpConsumer } from "./consumer.js";
+import { AmqpPublisher, amqpCode } from "./publisher.js";
+import { HEADER_ATTEMPT, HEADER_REASON, WAIT_RUNGS_MS } from "./topology.js";
+import {
+  checkConcurrency,
+  checkEnqueueOptions,
+  checkQueueName,
+  encodePayload,
+} from "../options.js";
+import type { QueueLogger } from "../queue-logger.js";
+import { configError, redactUrl, serviceUnavailable } from "../service-errors.js";
 
 type AmqpConfig = Extract<QueueBackendConfig, { driver: "amqp" }>;
 
