@@ -36,11 +36,21 @@ export interface OpenQueueOptions {
     /** Longest wait between polls of an idle queue (ms, default 50). */
     pollMs?: number;
   };
+  /** Tuning of the amqp driver, not part of the config file. */
+  amqp?: {
+    /**
+     * How long enqueue and admin calls wait for a lost RabbitMQ connection to
+     * come back before failing with E_SERVICE_UNAVAILABLE (retryable)
+     * (ms, default 30 000). Consumers wait as long as it takes.
+     */
+    reconnectWaitMs?: number;
+  };
 }
 
 /**
  * Opens a queue backend. Throws GamedockError E_CONFIG for a bad config and
- * E_SERVICE_UNAVAILABLE when Redis or RabbitMQ does not answer.
+ * E_SERVICE_UNAVAILABLE when Redis or RabbitMQ does not answer. An amqp
+ * backend reconnects on its own after its connection is lost.
  */
 export async function openQueueBackend(
   config: QueueBackendConfig,
@@ -60,7 +70,7 @@ export async function openQueueBackend(
     }
     case "amqp": {
       const { openAmqpBackend } = await import("./amqp/backend.js");
-      return openAmqpBackend(config, log);
+      return openAmqpBackend(config, log, options.amqp);
     }
     default: {
       const driver = (config as { driver?: unknown }).driver;

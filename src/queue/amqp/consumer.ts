@@ -1,19 +1,26 @@
 /**
- * A consumer of one RabbitMQ queue on its own channel, prefetch = concurrency,
- * so RabbitMQ itself never hands it more unacked messages than handlers may
- * run. If the process dies, RabbitMQ requeues those messages when the
- * connection drops.
+ * A consumer of one RabbitMQ queue. It consumes on a channel of its own with
+ * prefetch = concurrency, so RabbitMQ never hands it more unacked messages than
+ * handlers may run; if the process dies, RabbitMQ requeues those messages when
+ * the connection drops.
+ *
+ * When its channel or the backend's connection is lost, the consumer opens a
+ * new channel on the restored connection (backing off between failed starts)
+ * and consumes again with the same concurrency. A delivery still being handled
+ * then belongs to a dead channel; RabbitMQ has requeued it and delivers it
+ * again, and its settlement is skipped (settle.ts).
  */
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import { asError } from "../../core/index.js";
 import type { Consumer, Handler } from "../contract.js";
 import { runHandler, trackDelivery } from "../delivery.js";
-import { HEADER_ATTEMPT, HEADER_DEAD_AT, HEADER_REASON } from "./topology.js";
-import type { AmqpPublisher } from "./publisher.js";
 import type { QueueLogger } from "../queue-logger.js";
+import { pause, reconnectDelay, type AmqpLink } from "./connection.js";
+import type { AmqpPublisher } from "./publisher.js";
+import { fieldsOf, settleActions } from "./settle.js";
 
 export interface AmqpConsumerDeps<T> {
-  connection: ChannelModel;
+  link: AmqpLink;
   publisher: AmqpPublisher;
   queue: string;
   handler: Handler<T>;
@@ -23,24 +30,13 @@ export interface AmqpConsumerDeps<T> {
   inFlight: { add(delta: number): void };
 }
 
-interface IncomingFields {
-  id: string;
-  attempt: number;
-  priority: number;
-}
-
-function fieldsOf(message: ConsumeMessage): IncomingFields {
-  const properties: { messageId?: unknown; priority?: unknown; headers?: Record<string, unknown> } =
-    message.properties;
-  const attempt = Number(properties.headers?.[HEADER_ATTEMPT] ?? 1);
-  return {
-    id:
-      typeof properties.messageId === "string"
-        ? properties.messageId
-        : `delivery-${message.fields.deliveryTag}`,
-    attempt: Number.isInteger(attempt) && attempt >= 1 ? attempt : 1,
-    priority: typeof properties.priority === "number" ? properties.priority : 0,
-  };
+/** One channel this consumer consumed on; deliveries settle on the session they came from. */
+interface Session {
+  readonly channel: Channel;
+  /** False once the channel closed: its deliveries can no longer be settled. */
+  open: boolean;
+  readonly closed: Promise<void>;
+  tag: string;
 }
 
 export class AmqpConsumer<T> implements Consumer {
@@ -48,131 +44,192 @@ export class AmqpConsumer<T> implements Consumer {
   /**
    * Messages delivered while every handler slot is busy. Prefetch alone does
    * not bound handlers: an ack frees a prefetch slot while its handler may
-   * still be finishing.
+   * still be finishing, and handlers of a lost channel still run while the
+   * new channel delivers.
    */
-  private readonly backlog: { channel: Channel; message: ConsumeMessage }[] = [];
+  private readonly backlog: { session: Session; message: ConsumeMessage }[] = [];
   private active = 0;
-  private readonly ready: Promise<{ channel: Channel; tag: string } | undefined>;
+  private session: Session | undefined;
+  private readonly stopping = new AbortController();
+  private readonly stopped: Promise<void>;
+  private readonly loop: Promise<void>;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly deps: AmqpConsumerDeps<T>) {
-    this.ready = this.start().catch((err: unknown) => {
-      deps.log.error(
-        { queue: deps.queue, err: asError(err).message },
-        "amqp consumer could not start",
+    const signal = this.stopping.signal;
+    this.stopped = new Promise((resolve) => {
+      signal.addEventListener(
+        "abort",
+        () => {
+          resolve();
+        },
+        { once: true },
       );
-      return undefined;
+    });
+    this.loop = this.run().catch((err: unknown) => {
+      deps.log.error({ queue: deps.queue, err: asError(err).message }, "amqp consumer stopped");
     });
   }
 
-  private async start(): Promise<{ channel: Channel; tag: string }> {
-    const { connection, publisher, queue, concurrency, log } = this.deps;
-    const names = await publisher.declare(queue);
-    const channel = await connection.createChannel();
+  /** Consumes on a channel; opens a new one whenever the channel or connection is lost. */
+  private async run(): Promise<void> {
+    const { link, queue, concurrency, log } = this.deps;
+    const signal = this.stopping.signal;
+    let failures = 0;
+    let sessions = 0;
+    while (!signal.aborted) {
+      const model = await link.whenUp(undefined, signal);
+      if (!model || signal.aborted) break;
+      let session: Session;
+      try {
+        session = await this.open(model);
+      } catch (err) {
+        failures++;
+        const retryInMs = reconnectDelay(failures);
+        // While the connection is down the link says so; a start that fails
+        // on a live connection (a queue declared with other arguments) is ours.
+        if (link.current() === model && !signal.aborted) {
+          log.warn(
+            { queue, err: asError(err).message, retryInMs },
+            "amqp consumer could not start; trying again",
+          );
+        }
+        await pause(retryInMs, signal);
+        continue;
+      }
+      failures = 0;
+      sessions++;
+      this.session = session;
+      if (sessions > 1) log.info({ queue, concurrency }, "amqp consumer resumed");
+      if (signal.aborted) break; // close() came while starting: it cancels this session
+      await Promise.race([session.closed, this.stopped]);
+      if (signal.aborted) break;
+      this.dropBacklog(session);
+      if (link.current() === model) {
+        log.warn({ queue }, "amqp consumer channel closed; opening a new one");
+      }
+    }
+  }
+
+  private async open(model: ChannelModel): Promise<Session> {
+    const { publisher, queue, concurrency, log } = this.deps;
+    // No waiting for a lost connection here: run() does that, abortably.
+    const names = await publisher.declare(queue, Date.now());
+    const channel = await model.createChannel();
+    let markClosed = (): void => undefined;
+    const session: Session = {
+      channel,
+      open: true,
+      closed: new Promise((resolve) => {
+        markClosed = resolve;
+      }),
+      tag: "",
+    };
+    channel.on("close", () => {
+      session.open = false;
+      markClosed();
+    });
     channel.on("error", (err: Error) => {
       log.warn({ queue, err: err.message }, "amqp consumer channel error");
     });
-    await channel.prefetch(concurrency);
-    const { consumerTag } = await channel.consume(
-      names.main,
-      (message) => {
-        if (message === null) {
-          log.warn({ queue }, "RabbitMQ cancelled the consumer (queue deleted?)");
-          return;
-        }
-        this.deps.inFlight.add(1);
-        if (this.active < concurrency) this.handle(channel, message);
-        else this.backlog.push({ channel, message });
-      },
-      { noAck: false },
-    );
-    return { channel, tag: consumerTag };
+    try {
+      await channel.prefetch(concurrency);
+      const { consumerTag } = await channel.consume(
+        names.main,
+        (message) => {
+          this.receive(session, message);
+        },
+        { noAck: false },
+      );
+      session.tag = consumerTag;
+    } catch (err) {
+      await channel.close().catch(() => undefined);
+      throw err;
+    }
+    return session;
+  }
+
+  private receive(session: Session, message: ConsumeMessage | null): void {
+    if (message === null) {
+      this.deps.log.warn(
+        { queue: this.deps.queue },
+        "RabbitMQ cancelled the consumer (queue deleted?)",
+      );
+      return;
+    }
+    this.deps.inFlight.add(1);
+    if (this.active < this.deps.concurrency) this.handle(session, message);
+    else this.backlog.push({ session, message });
+  }
+
+  /** Forgets waiting messages of a closed channel: RabbitMQ requeued them. */
+  private dropBacklog(session?: Session): void {
+    let dropped = 0;
+    for (let i = this.backlog.length - 1; i >= 0; i--) {
+      if (session === undefined || this.backlog[i]?.session === session) {
+        this.backlog.splice(i, 1);
+        dropped++;
+      }
+    }
+    this.deps.inFlight.add(-dropped);
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const started = await this.ready;
-      if (!started) return;
-      try {
-        await started.channel.cancel(started.tag);
-      } catch {
-        // The channel is already gone; its unacked messages were requeued.
+      this.stop();
+      await this.loop;
+      const session = this.session;
+      if (session?.open) {
+        try {
+          await session.channel.cancel(session.tag);
+        } catch {
+          // The channel is already gone; its unacked messages were requeued.
+        }
       }
       // Messages not yet handed to a handler go back to the queue with the channel.
-      this.deps.inFlight.add(-this.backlog.splice(0).length);
+      this.dropBacklog();
       await Promise.all(this.running);
-      await started.channel.close().catch(() => undefined);
+      if (session?.open) await session.channel.close().catch(() => undefined);
     })();
     return this.closing;
   }
 
+  /** For the backend's close: stop consuming at once, leaving handlers in flight alone. */
+  stop(): void {
+    this.stopping.abort();
+  }
+
   /** Runs the handler on one message, then the next waiting one, if any. */
-  private handle(channel: Channel, message: ConsumeMessage): void {
+  private handle(session: Session, message: ConsumeMessage): void {
     this.active++;
     this.track(
-      this.deliver(channel, message).finally(() => {
+      this.deliver(session, message).finally(() => {
         this.active--;
         this.deps.inFlight.add(-1);
-        const next = this.closing === undefined ? this.backlog.shift() : undefined;
-        if (next) this.handle(next.channel, next.message);
+        if (this.stopping.signal.aborted) return;
+        const next = this.backlog.shift();
+        if (next) this.handle(next.session, next.message);
       }),
     );
   }
 
-  private deliver(channel: Channel, message: ConsumeMessage): Promise<void> {
+  private deliver(session: Session, message: ConsumeMessage): Promise<void> {
     const { publisher, queue, handler, log } = this.deps;
-    const { id, attempt, priority } = fieldsOf(message);
+    const fields = fieldsOf(message);
+    const { id, attempt } = fields;
     const context = { queue, id, attempt };
-    // Retry and dead letter publish a copy (same message id, priority and
-    // payload) and ack the original only once RabbitMQ confirmed the copy, so
-    // a crash in between duplicates the message rather than losing it.
-    const retry = async (delayMs: number): Promise<void> => {
-      await publisher.publish(queue, {
-        content: message.content,
-        messageId: id,
-        attempt: attempt + 1,
-        front: priority > 0,
-        delayMs,
-      });
-      channel.ack(message);
-    };
-    const deadLetter = async (reason: string): Promise<void> => {
-      const names = await publisher.declare(queue);
-      await publisher.send(names.dead, message.content, {
-        persistent: true,
-        contentType: "application/json",
-        messageId: id,
-        priority,
-        headers: {
-          [HEADER_ATTEMPT]: attempt,
-          [HEADER_REASON]: reason,
-          [HEADER_DEAD_AT]: Date.now(),
-        },
-      });
-      channel.ack(message);
-    };
-
+    const actions = settleActions({ source: session, message, fields, queue, publisher, log });
     let payload: T;
     try {
       payload = JSON.parse(message.content.toString("utf8")) as T;
     } catch (err) {
-      return deadLetter(`payload is not valid JSON: ${asError(err).message}`).catch(
-        (e: unknown) => {
+      return actions
+        .deadLetter(`payload is not valid JSON: ${asError(err).message}`)
+        .catch((e: unknown) => {
           log.error({ ...context, err: asError(e).message }, "dead-lettering failed");
-        },
-      );
+        });
     }
-    const tracked = trackDelivery(
-      { queue, id, payload, attempt },
-      {
-        ack: () => {
-          channel.ack(message);
-          return Promise.resolve();
-        },
-        retry,
-        deadLetter,
-      },
-    );
+    const tracked = trackDelivery({ queue, id, payload, attempt }, actions);
     return runHandler(handler, tracked, log, context);
   }
 
