@@ -9,6 +9,7 @@ import { after, describe, it } from "node:test";
 import { connect } from "amqplib";
 import { isGamedockError } from "../../src/core/index.js";
 import { AmqpBackend } from "../../src/queue/amqp/backend.js";
+import { reconnectDelay } from "../../src/queue/amqp/connection.js";
 import { WAIT_RUNGS_MS, topology } from "../../src/queue/amqp/topology.js";
 import { openQueueBackend, type OpenQueueOptions } from "../../src/queue/index.js";
 import { SERVICES, skipUnlessService, uniquePrefix } from "../helpers/services.js";
@@ -42,6 +43,18 @@ const queueName = (name: string): string => {
 
 const said = (lines: LogLine[], pattern: RegExp): LogLine[] =>
   lines.filter((line) => pattern.test(line.msg));
+
+describe("amqp reconnect backoff", () => {
+  it("doubles from 100 ms up to 10 s, jittered downwards only, so the bound holds", () => {
+    const steps = [1, 2, 3, 4, 7, 8, 50].map((failures) => reconnectDelay(failures, () => 0));
+    assert.deepEqual(steps, [100, 200, 400, 800, 6400, 10_000, 10_000]);
+    for (const failures of [1, 5, 8, 1000]) {
+      const step = reconnectDelay(failures, () => 0);
+      const low = reconnectDelay(failures, () => 0.999_999);
+      assert.ok(low >= step * 0.7 && low <= step, `${low} within 70-100 % of ${step}`);
+    }
+  });
+});
 
 describe("amqp queue driver: lost connections", { skip }, () => {
   after(async () => {

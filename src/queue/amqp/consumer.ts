@@ -39,6 +39,9 @@ interface Session {
   tag: string;
 }
 
+/** A channel that stayed open this long is healthy: its loss starts the backoff afresh (ms). */
+const STABLE_SESSION_MS = 10_000;
+
 export class AmqpConsumer<T> implements Consumer {
   private readonly running = new Set<Promise<void>>();
   /**
@@ -97,16 +100,24 @@ export class AmqpConsumer<T> implements Consumer {
         await pause(retryInMs, signal);
         continue;
       }
-      failures = 0;
       sessions++;
       this.session = session;
       if (sessions > 1) log.info({ queue, concurrency }, "amqp consumer resumed");
       if (signal.aborted) break; // close() came while starting: it cancels this session
+      const openedAt = Date.now();
       await Promise.race([session.closed, this.stopped]);
       if (signal.aborted) break;
       this.dropBacklog(session);
+      // A channel that lasted resets the backoff; one closed again and again
+      // on a live connection (an error on every start) is reopened ever slower.
+      if (Date.now() - openedAt >= STABLE_SESSION_MS) failures = 0;
       if (link.current() === model) {
-        log.warn({ queue }, "amqp consumer channel closed; opening a new one");
+        failures++;
+        const retryInMs = reconnectDelay(failures);
+        log.warn({ queue, retryInMs }, "amqp consumer channel closed; opening a new one");
+        await pause(retryInMs, signal);
+      } else {
+        failures = 0; // the connection was lost: the link backs off
       }
     }
   }

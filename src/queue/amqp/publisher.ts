@@ -50,8 +50,8 @@ export class AmqpPublisher {
   private open: OpenChannel | undefined;
   /** Channels that closed: a publish cut off on one of them is sent again. */
   private readonly closedChannels = new WeakSet<ConfirmChannel>();
-  /** Queues whose main and dead queues were declared on the current channel. */
-  private readonly declared = new Map<string, Promise<void>>();
+  /** Per channel: queues whose main and dead queues were declared on it. */
+  private readonly declared = new WeakMap<ConfirmChannel, Map<string, Promise<void>>>();
 
   constructor(
     private readonly link: AmqpLink,
@@ -63,17 +63,13 @@ export class AmqpPublisher {
   private async confirmChannel(deadline: number): Promise<ConfirmChannel> {
     const model = await this.link.ready(deadline);
     if (this.open?.model !== model) {
-      this.declared.clear();
       const opening = model.createConfirmChannel().then((channel) => {
         channel.on("error", (err: Error) => {
           this.log.warn({ err: err.message }, "amqp publish channel error");
         });
         channel.on("close", () => {
           this.closedChannels.add(channel);
-          if (this.open?.channel === opening) {
-            this.open = undefined;
-            this.declared.clear();
-          }
+          if (this.open?.channel === opening) this.open = undefined;
         });
         return channel;
       });
@@ -99,17 +95,21 @@ export class AmqpPublisher {
 
   private async declareOn(channel: ConfirmChannel, name: string): Promise<QueueTopology> {
     const names = topology(this.prefix, name);
-    let declaring = this.declared.get(name);
+    let onChannel = this.declared.get(channel);
+    if (!onChannel) {
+      onChannel = new Map();
+      this.declared.set(channel, onChannel);
+    }
+    const declared = onChannel;
+    let declaring = declared.get(name);
     if (!declaring) {
       const started = (async () => {
         await channel.assertQueue(names.main, MAIN_QUEUE_OPTIONS);
         await channel.assertQueue(names.dead, DEAD_QUEUE_OPTIONS);
       })();
       declaring = started;
-      this.declared.set(name, started);
-      started.catch(() => {
-        if (this.declared.get(name) === started) this.declared.delete(name);
-      });
+      declared.set(name, started);
+      started.catch(() => declared.delete(name));
     }
     try {
       await declaring;
