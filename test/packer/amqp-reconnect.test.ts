@@ -20,9 +20,10 @@ import { SERVICES, skipUnlessService, uniquePrefix } from "../helpers/services.j
 import { waitFor } from "../queue/helpers.js";
 import {
   closeConnectionsNamed,
+  deleteQueuesWithPrefix,
   skipUnlessRabbitmqctl,
   waitForConnections,
-} from "../queue/rabbitmq-connections.js";
+} from "../queue/rabbitmqctl.js";
 import { startTcpProxy, type TcpProxy } from "../queue/tcp-proxy.js";
 import type { JobJson } from "./jobs.js";
 
@@ -59,6 +60,7 @@ describe("a pack job on RabbitMQ when the broker closes the connection", { skip 
     await proxy.close();
     await s3.close();
     await rm(server.data, { recursive: true, force: true });
+    await deleteQueuesWithPrefix(prefix);
   });
 
   it(

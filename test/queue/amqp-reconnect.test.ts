@@ -6,24 +6,22 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { connect } from "amqplib";
 import { isGamedockError } from "../../src/core/index.js";
 import { AmqpBackend } from "../../src/queue/amqp/backend.js";
 import { reconnectDelay } from "../../src/queue/amqp/connection.js";
-import { WAIT_RUNGS_MS, topology } from "../../src/queue/amqp/topology.js";
 import { openQueueBackend, type OpenQueueOptions } from "../../src/queue/index.js";
 import { SERVICES, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import { captureLogger, waitFor, type LogLine } from "./helpers.js";
 import {
   closeConnectionsNamed,
+  deleteQueuesWithPrefix,
   skipUnlessRabbitmqctl,
   waitForConnections,
-} from "./rabbitmq-connections.js";
+} from "./rabbitmqctl.js";
 import { startTcpProxy } from "./tcp-proxy.js";
 
 const skip = (await skipUnlessService("rabbitmq")) || (await skipUnlessRabbitmqctl());
 const prefix = `${uniquePrefix("reconnect")}.`;
-const usedQueues = new Set<string>();
 const TEST_TIMEOUT = { timeout: 60_000 };
 
 interface Payload {
@@ -35,11 +33,6 @@ async function openAmqp(url: string, options: OpenQueueOptions = {}): Promise<Am
   assert.ok(backend instanceof AmqpBackend);
   return backend;
 }
-
-const queueName = (name: string): string => {
-  usedQueues.add(name);
-  return name;
-};
 
 const said = (lines: LogLine[], pattern: RegExp): LogLine[] =>
   lines.filter((line) => pattern.test(line.msg));
@@ -58,18 +51,7 @@ describe("amqp reconnect backoff", () => {
 
 describe("amqp queue driver: lost connections", { skip }, () => {
   after(async () => {
-    const connection = await connect(SERVICES.rabbitmq.url);
-    try {
-      const channel = await connection.createChannel();
-      for (const name of usedQueues) {
-        const queues = topology(prefix, name);
-        await channel.deleteQueue(queues.main);
-        await channel.deleteQueue(queues.dead);
-        for (const rung of WAIT_RUNGS_MS) await channel.deleteQueue(queues.wait(rung));
-      }
-    } finally {
-      await connection.close();
-    }
+    await deleteQueuesWithPrefix(prefix);
   });
 
   it(
@@ -80,7 +62,7 @@ describe("amqp queue driver: lost connections", { skip }, () => {
       const backend = await openAmqp(SERVICES.rabbitmq.url, { logger });
       const name = backend.connectionName;
       assert.match(name, new RegExp(`/${process.pid}/[0-9a-f]+ prefix=${prefix}$`));
-      const queue = backend.open<Payload>(queueName("stream"));
+      const queue = backend.open<Payload>("stream");
       const before = 30;
       const afterCut = 10;
       for (let n = 0; n < before; n++) await queue.enqueue({ n });
@@ -163,7 +145,7 @@ describe("amqp queue driver: lost connections", { skip }, () => {
       await waitForConnections(name, (c) => c.length === 0, "the connection to be gone");
       const reopened = await openAmqp(SERVICES.rabbitmq.url);
       try {
-        assert.equal(await reopened.open(queueName("stream")).pendingCount(), 0, "nothing left");
+        assert.equal(await reopened.open("stream").pendingCount(), 0, "nothing left");
       } finally {
         await reopened.close();
       }
@@ -178,7 +160,7 @@ describe("amqp queue driver: lost connections", { skip }, () => {
       const { logger, lines } = captureLogger();
       const backend = await openAmqp(`amqp://guest:guest@127.0.0.1:${proxy.port}`, { logger });
       try {
-        const queue = backend.open<Payload>(queueName("outage"));
+        const queue = backend.open<Payload>("outage");
         const seen: number[] = [];
         const consumer = queue.consume(
           async (delivery) => {
@@ -221,7 +203,7 @@ describe("amqp queue driver: lost connections", { skip }, () => {
         amqp: { reconnectWaitMs: 1000 },
       });
       try {
-        const queue = backend.open<Payload>(queueName("gone"));
+        const queue = backend.open<Payload>("gone");
         await queue.enqueue({ n: 1 });
         await proxy.cut();
         await waitFor(() => said(lines, /amqp connection lost/).length === 1, "the loss");

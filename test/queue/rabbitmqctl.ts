@@ -1,14 +1,16 @@
 /**
- * The broker's side of a test's own RabbitMQ connections, through
- * `rabbitmqctl`: find them by the `connection_name` gamedock gives each
- * connection ("gamedock queue <host>/<pid>/<token> prefix=<prefix>") and close
- * them from the server side, as a broker restart or an operator would. Only
- * the connections whose name holds the fragment are touched — never
- * `close_all_connections`, which would cut the test files running beside this
- * one.
+ * The broker's side of a test's own RabbitMQ connections and queues, through
+ * `rabbitmqctl`: find connections by the `connection_name` gamedock gives each
+ * ("gamedock queue <host>/<pid>/<token> prefix=<prefix>") and close them from
+ * the server side, as a broker restart or an operator would; remove the queues
+ * a run declared under its prefix. Only what holds the test's own name or
+ * prefix is touched — never `close_all_connections`, which would cut the test
+ * files running beside this one.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { connect } from "amqplib";
+import { SERVICES } from "../helpers/services.js";
 
 const run = promisify(execFile);
 const PATIENCE_MS = 20_000;
@@ -72,6 +74,23 @@ export async function waitForConnections(
     if (check(connections)) return connections;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Deletes every queue whose name starts with `prefix` (a run's unique prefix),
+ * whatever declared it: the packer's stage queues, their dead and wait queues.
+ */
+export async function deleteQueuesWithPrefix(prefix: string): Promise<void> {
+  const out = await rabbitmqctl("list_queues", "-q", "--no-table-headers", "name");
+  const names = out.split("\n").filter((name) => name.startsWith(prefix));
+  if (names.length === 0) return;
+  const connection = await connect(SERVICES.rabbitmq.url);
+  try {
+    const channel = await connection.createChannel();
+    for (const name of names) await channel.deleteQueue(name);
+  } finally {
+    await connection.close();
   }
 }
 
