@@ -1,12 +1,23 @@
 /**
  * The JobQueue contract, in gamedock's terms. Every driver (sqlite, redis,
- * amqp) keeps these promises; test/queue/conformance.ts checks them against
- * all three with real servers.
+ * amqp) keeps these promises; test/queue/conformance.ts checks them, and no
+ * more, against all three with real servers.
  *
  * - Durable: a message that `enqueue` resolved for survives a crash of any
  *   process (the embedded driver commits it to SQLite; redis and amqp persist it).
  * - At least once: a delivery that is neither acked, retried nor dead-lettered
- *   (its consumer process died) is delivered again. Handlers are idempotent.
+ *   (its consumer process died, or the amqp connection it came on was lost) is
+ *   delivered again: the same message — same id, same payload. Handlers are
+ *   idempotent, and may see a message again even after settling it when the
+ *   settlement could not reach the server (see Delivery.ack).
+ * - Who counts attempts: `attempt` counts `retry()` calls, plus the `attempt`
+ *   given at enqueue. It is not guaranteed to grow when a message is delivered
+ *   again after a crash: brokers cannot all count deliveries (RabbitMQ classic
+ *   queues do not), so a redelivery carries an attempt no lower than before,
+ *   and a driver may leave it unchanged. A caller that needs a limit across
+ *   crashes counts in its own durable store (the packer counts a channel's
+ *   attempts in its task rows), or a poison message that kills its worker
+ *   every time would be tried forever.
  * - Concurrency: one consumer never runs more than `concurrency` handlers at once.
  * - Front: `enqueue(..., { front: true })` is delivered before every message
  *   waiting without `front` (recovered work runs ahead of new work).
@@ -15,6 +26,9 @@
  *   caller's (see retry-policy.ts); the queue only keeps the delay.
  * - Dead letter: `delivery.deadLetter(reason)` removes the message from delivery
  *   and keeps it, with the reason, in `deadLetters()`.
+ * - A lost server: the redis and amqp drivers reconnect on their own and their
+ *   consumers resume. An `enqueue` while the server is unreachable fails, after
+ *   waiting for it up to a bound, with a retryable E_SERVICE_UNAVAILABLE.
  */
 
 export interface EnqueueOptions {
@@ -22,7 +36,10 @@ export interface EnqueueOptions {
   front?: boolean;
   /** Do not deliver before this many milliseconds from now. */
   delayMs?: number;
-  /** Attempt number the first delivery reports (default 1). */
+  /**
+   * Attempt number the first delivery reports (default 1). A caller that
+   * moves a message to another queue to retry it passes its count on here.
+   */
   attempt?: number;
 }
 
@@ -30,9 +47,18 @@ export interface Delivery<T> {
   /** Driver-assigned id, stable across redeliveries of the same message. */
   readonly id: string;
   readonly payload: T;
-  /** 1 on first delivery; +1 for every retry(). Redelivery after a crash keeps it. */
+  /**
+   * The `attempt` given at enqueue (default 1), +1 for every retry(). Not a
+   * delivery count: a redelivery after a crash carries an attempt no lower than
+   * before, possibly the same. Count across crashes in your own store.
+   */
   readonly attempt: number;
-  /** Done with the message: it is never delivered again. */
+  /**
+   * Done with the message: it is not delivered again. If the server can no
+   * longer take the ack (the delivery's lease or amqp channel was lost), the
+   * message has been or will be delivered again and the ack changes nothing;
+   * the sqlite and amqp drivers then resolve with a warning in the log.
+   */
   ack(): Promise<void>;
   /** Deliver again after `delayMs` with attempt + 1. */
   retry(options: { delayMs: number }): Promise<void>;

@@ -36,11 +36,21 @@ export interface OpenQueueOptions {
     /** Longest wait between polls of an idle queue (ms, default 50). */
     pollMs?: number;
   };
+  /** Tuning of the amqp driver, not part of the config file. */
+  amqp?: {
+    /**
+     * How long enqueue and admin calls wait for a lost RabbitMQ connection to
+     * come back before failing with E_SERVICE_UNAVAILABLE (retryable)
+     * (ms, default 30 000). Consumers wait as long as it takes.
+     */
+    reconnectWaitMs?: number;
+  };
 }
 
 /**
  * Opens a queue backend. Throws GamedockError E_CONFIG for a bad config and
- * E_SERVICE_UNAVAILABLE when Redis or RabbitMQ does not answer.
+ * E_SERVICE_UNAVAILABLE when Redis or RabbitMQ does not answer. An amqp
+ * backend reconnects on its own after its connection is lost.
  */
 export async function openQueueBackend(
   config: QueueBackendConfig,
@@ -51,16 +61,16 @@ export async function openQueueBackend(
   const log = withFields(options.logger ?? SILENT_LOGGER, { driver: config.driver });
   switch (config.driver) {
     case "sqlite": {
-      const { openSqliteBackend } = await import("./sqlite.js");
+      const { openSqliteBackend } = await import("./sqlite/backend.js");
       return openSqliteBackend({ path: config.path, log, ...options.sqlite });
     }
     case "redis": {
-      const { openRedisBackend } = await import("./redis.js");
+      const { openRedisBackend } = await import("./redis/backend.js");
       return openRedisBackend(config, log);
     }
     case "amqp": {
-      const { openAmqpBackend } = await import("./amqp.js");
-      return openAmqpBackend(config, log);
+      const { openAmqpBackend } = await import("./amqp/backend.js");
+      return openAmqpBackend(config, log, options.amqp);
     }
     default: {
       const driver = (config as { driver?: unknown }).driver;

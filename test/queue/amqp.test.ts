@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { connect } from "amqplib";
-import { WAIT_RUNGS_MS, topology } from "../../src/queue/amqp-topology.js";
+import { WAIT_RUNGS_MS, topology } from "../../src/queue/amqp/topology.js";
 import { openQueueBackend } from "../../src/queue/index.js";
 import { SERVICES, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import { queueConformance } from "./conformance.js";

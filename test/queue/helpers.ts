@@ -1,11 +1,12 @@
 /**
- * Helpers for the queue tests: polling for a condition, and a worker process
- * (fixtures/hold-message.ts) that takes a message and holds it until killed.
+ * Helpers for the queue tests: polling for a condition, a logger that keeps
+ * what the drivers log, and a worker process (fixtures/hold-message.ts) that
+ * takes a message and holds it until killed.
  */
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { OpenQueueOptions, QueueBackendConfig } from "../../src/queue/index.js";
+import type { OpenQueueOptions, QueueBackendConfig, QueueLogger } from "../../src/queue/index.js";
 
 /** Generous ceiling for anything to happen; never a timing assertion. */
 const PATIENCE_MS = 20_000;
@@ -16,12 +17,36 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitFor(condition: () => boolean, what: string): Promise<void> {
+/** Polls `condition` until it holds; fails after a generous deadline, never sooner. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + PATIENCE_MS;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
+}
+
+export interface LogLine {
+  level: "debug" | "info" | "warn" | "error";
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** A QueueLogger that keeps every line, so a test can wait for what a user would read. */
+export function captureLogger(): { logger: QueueLogger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at =
+    (level: LogLine["level"]) =>
+    (fields: object, msg: string): void => {
+      lines.push({ level, msg, fields: { ...fields } });
+    };
+  return {
+    lines,
+    logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") },
+  };
 }
 
 export interface Held {

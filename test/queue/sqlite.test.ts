@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { openQueueBackend } from "../../src/queue/index.js";
-import { SqliteQueueStore } from "../../src/queue/sqlite-store.js";
+import { SqliteQueueStore } from "../../src/queue/sqlite/store.js";
 import { queueConformance } from "./conformance.js";
 import { waitFor } from "./helpers.js";
 

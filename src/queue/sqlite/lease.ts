@@ -4,7 +4,7 @@
  * once that a lease belongs to a process on this host that died (kill -9),
  * instead of waiting for the lease to run out.
  */
-import { newOwnerName, ownerProcessState, parseOwner } from "../core/index.js";
+import { newOwnerName, ownerProcessState, parseOwner } from "../../core/index.js";
 
 /** Tokens of the consumers open in this process; a lease of ours with any other token is orphaned. */
 const liveTokens = new Set<string>();

@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { GamedockError, asError, fsError } from "../core/index.js";
+import { GamedockError, asError, fsError } from "../../core/index.js";
 
 type Db = Database.Database;
 

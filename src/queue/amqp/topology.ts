@@ -14,7 +14,7 @@
  * ladder also means the wait queues can be named without being remembered,
  * which pendingCount() and purge() need.
  */
-import { GamedockError } from "../core/index.js";
+import { GamedockError } from "../../core/index.js";
 import type { Options } from "amqplib";
 
 export const HEADER_ATTEMPT = "x-gamedock-attempt";

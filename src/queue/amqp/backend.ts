@@ -1,9 +1,9 @@
 /**
- * The RabbitMQ driver, on amqplib. Queue layout and delays: amqp-topology.ts;
- * publishing with confirms: amqp-publisher.ts; consuming: amqp-consumer.ts.
+ * The RabbitMQ driver, on amqplib. The connection and reconnecting after it
+ * is lost: connection.ts; queue layout and delays: topology.ts; publishing
+ * with confirms: publisher.ts; consuming and resuming: consumer.ts.
  */
-import { connect, type Channel, type ChannelModel } from "amqplib";
-import { GamedockError, asError } from "../core/index.js";
+import type { Channel } from "amqplib";
 import type {
   Consumer,
   ConsumeOptions,
@@ -13,17 +13,21 @@ import type {
   Queue,
   QueueBackend,
   QueueBackendConfig,
-} from "./contract.js";
-import { AmqpConsumer } from "./amqp-consumer.js";
-import { AmqpPublisher, amqpCode } from "./amqp-publisher.js";
-import { HEADER_ATTEMPT, HEADER_REASON, WAIT_RUNGS_MS } from "./amqp-topology.js";
-import { checkConcurrency, checkEnqueueOptions, checkQueueName, encodePayload } from "./options.js";
-import type { QueueLogger } from "./queue-logger.js";
-import { configError, redactUrl, serviceUnavailable } from "./service-errors.js";
+} from "../contract.js";
+import { AmqpLink, closedError } from "./connection.js";
+import { AmqpConsumer } from "./consumer.js";
+import { AmqpPublisher, amqpCode } from "./publisher.js";
+import { HEADER_ATTEMPT, HEADER_REASON, WAIT_RUNGS_MS } from "./topology.js";
+import {
+  checkConcurrency,
+  checkEnqueueOptions,
+  checkQueueName,
+  encodePayload,
+} from "../options.js";
+import type { QueueLogger } from "../queue-logger.js";
+import { configError, redactUrl } from "../service-errors.js";
 
 type AmqpConfig = Extract<QueueBackendConfig, { driver: "amqp" }>;
-
-const CONNECT_TIMEOUT_MS = 5000;
 
 /** AMQP header strings arrive as strings, or as bytes from some clients. */
 function headerText(value: unknown): string {
@@ -94,6 +98,15 @@ class AmqpQueue<T> implements Queue<T> {
   }
 }
 
+export interface AmqpTuning {
+  /** How long enqueue and admin calls wait for a lost connection to come back (ms). */
+  reconnectWaitMs: number;
+}
+
+export const AMQP_DEFAULTS: AmqpTuning = {
+  reconnectWaitMs: 30_000, // then enqueue fails with E_SERVICE_UNAVAILABLE (retryable), ms
+};
+
 export class AmqpBackend implements QueueBackend {
   readonly driver = "amqp" as const;
   readonly publisher: AmqpPublisher;
@@ -102,20 +115,16 @@ export class AmqpBackend implements QueueBackend {
   private closed = false;
 
   constructor(
-    private readonly connection: ChannelModel,
+    private readonly link: AmqpLink,
     config: AmqpConfig,
     private readonly log: QueueLogger,
   ) {
-    this.publisher = new AmqpPublisher(connection, config.prefix, log);
-    const url = redactUrl(config.url);
-    connection.on("error", (err: Error) => {
-      log.error({ url, err: err.message }, "amqp connection error");
-    });
-    connection.on("close", () => {
-      if (!this.closed) {
-        log.error({ url }, "amqp connection lost; its consumers stopped (restart to resume)");
-      }
-    });
+    this.publisher = new AmqpPublisher(link, config.prefix, log);
+  }
+
+  /** The `connection_name` RabbitMQ lists for this backend's connection. */
+  get connectionName(): string {
+    return this.link.name;
   }
 
   open<T>(name: string): Queue<T> {
@@ -127,8 +136,9 @@ export class AmqpBackend implements QueueBackend {
   }
 
   consume<T>(queue: string, handler: Handler<T>, concurrency: number): Consumer {
+    if (this.closed) throw closedError();
     const consumer = new AmqpConsumer<T>({
-      connection: this.connection,
+      link: this.link,
       publisher: this.publisher,
       queue,
       handler,
@@ -156,7 +166,8 @@ export class AmqpBackend implements QueueBackend {
    * (cheap, and run in parallel) rather than declaring queues just to count.
    */
   async readyCount(queue: string): Promise<number> {
-    const channel = await this.connection.createChannel();
+    const connection = await this.link.ready();
+    const channel = await connection.createChannel();
     channel.on("error", () => undefined); // a 404 closes the channel; it is the answer
     try {
       const { messageCount } = await channel.checkQueue(queue);
@@ -171,7 +182,8 @@ export class AmqpBackend implements QueueBackend {
 
   /** Runs `use` on a short-lived channel; closing it requeues whatever it got. */
   async withChannel<R>(use: (channel: Channel) => Promise<R>): Promise<R> {
-    const channel = await this.connection.createChannel();
+    const connection = await this.link.ready();
+    const channel = await connection.createChannel();
     channel.on("error", (err: Error) => {
       this.log.warn({ err: err.message }, "amqp channel error");
     });
@@ -185,10 +197,11 @@ export class AmqpBackend implements QueueBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const consumer of this.consumers) consumer.stop();
     this.consumers.clear();
-    // Closing the connection closes every channel; RabbitMQ requeues the
-    // messages of handlers still in flight.
-    await this.connection.close().catch(() => undefined);
+    // Closing the connection closes every channel and stops reconnecting;
+    // RabbitMQ requeues the messages of handlers still in flight.
+    await this.link.close();
   }
 }
 
@@ -205,20 +218,26 @@ function checkConfig(config: AmqpConfig): void {
   }
 }
 
-export async function openAmqpBackend(config: AmqpConfig, log: QueueLogger): Promise<QueueBackend> {
-  checkConfig(config);
-  let connection: ChannelModel;
-  try {
-    connection = await connect(config.url, { timeout: CONNECT_TIMEOUT_MS });
-  } catch (err) {
-    if (/ACCESS.REFUSED/.test(asError(err).message)) {
-      throw new GamedockError(
-        "E_CONFIG",
-        `RabbitMQ at ${redactUrl(config.url)} refused the login: check the user and password in the queue url`,
-        { url: redactUrl(config.url) },
-      );
-    }
-    throw serviceUnavailable("RabbitMQ", config.url, err);
+function checkTuning(tuning: Partial<AmqpTuning>): AmqpTuning {
+  const waitMs = tuning.reconnectWaitMs ?? AMQP_DEFAULTS.reconnectWaitMs;
+  if (!Number.isInteger(waitMs) || waitMs < 0) {
+    throw configError(`amqp reconnectWaitMs must be a whole number of ms ≥ 0, got ${waitMs}`);
   }
-  return new AmqpBackend(connection, config, log);
+  return { reconnectWaitMs: waitMs };
+}
+
+export async function openAmqpBackend(
+  config: AmqpConfig,
+  log: QueueLogger,
+  tuning: Partial<AmqpTuning> = {},
+): Promise<AmqpBackend> {
+  checkConfig(config);
+  const { reconnectWaitMs } = checkTuning(tuning);
+  const link = await AmqpLink.open({
+    url: config.url,
+    prefix: config.prefix,
+    waitMs: reconnectWaitMs,
+    log,
+  });
+  return new AmqpBackend(link, config, log);
 }

@@ -1,12 +1,12 @@
 /**
  * The embedded queue driver: durable messages in one SQLite file, shared by
- * every process on the machine that opens it. See sqlite-store.ts for the
- * table and sqlite-consumer.ts for leasing, heartbeats and crash recovery.
+ * every process on the machine that opens it. See store.ts for the
+ * table and consumer.ts for leasing, heartbeats and crash recovery.
  */
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { resolve } from "node:path";
-import { GamedockError } from "../core/index.js";
+import { GamedockError } from "../../core/index.js";
 import type {
   Consumer,
   ConsumeOptions,
@@ -15,18 +15,18 @@ import type {
   Handler,
   Queue,
   QueueBackend,
-} from "./contract.js";
+} from "../contract.js";
 import {
   asPromise,
   checkConcurrency,
   checkEnqueueOptions,
   checkQueueName,
   encodePayload,
-} from "./options.js";
-import type { QueueLogger } from "./queue-logger.js";
-import { configError } from "./service-errors.js";
-import { SqliteConsumer, type SqliteTiming } from "./sqlite-consumer.js";
-import { SqliteQueueStore } from "./sqlite-store.js";
+} from "../options.js";
+import type { QueueLogger } from "../queue-logger.js";
+import { configError } from "../service-errors.js";
+import { SqliteConsumer, type SqliteTiming } from "./consumer.js";
+import { SqliteQueueStore } from "./store.js";
 
 export interface SqliteOptions {
   path: string;

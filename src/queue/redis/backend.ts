@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { DelayedError, Queue as BullQueue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
-import { asError } from "../core/index.js";
+import { asError } from "../../core/index.js";
 import type {
   Consumer,
   ConsumeOptions,
@@ -19,11 +19,16 @@ import type {
   Queue,
   QueueBackend,
   QueueBackendConfig,
-} from "./contract.js";
-import { runHandler, trackDelivery } from "./delivery.js";
-import { checkConcurrency, checkEnqueueOptions, checkQueueName, encodePayload } from "./options.js";
-import type { QueueLogger } from "./queue-logger.js";
-import { configError, redactUrl, serviceUnavailable, withTimeout } from "./service-errors.js";
+} from "../contract.js";
+import { runHandler, trackDelivery } from "../delivery.js";
+import {
+  checkConcurrency,
+  checkEnqueueOptions,
+  checkQueueName,
+  encodePayload,
+} from "../options.js";
+import type { QueueLogger } from "../queue-logger.js";
+import { configError, redactUrl, serviceUnavailable, withTimeout } from "../service-errors.js";
 
 type RedisConfig = Extract<QueueBackendConfig, { driver: "redis" }>;
 

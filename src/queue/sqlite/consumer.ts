@@ -4,12 +4,12 @@
  * messages whose holder died. Polling is cheap (a read; the write lock is taken
  * only to lease), and an enqueue in the same process wakes it at once.
  */
-import { asError } from "../core/index.js";
-import type { Consumer, Handler } from "./contract.js";
-import { runHandler, trackDelivery, type TrackedDelivery } from "./delivery.js";
-import type { QueueLogger } from "./queue-logger.js";
-import { newLeaseOwner, ownerIsAlive, type LeaseOwner } from "./sqlite-lease.js";
-import type { ClaimedRow, SqliteQueueStore } from "./sqlite-store.js";
+import { asError } from "../../core/index.js";
+import type { Consumer, Handler } from "../contract.js";
+import { runHandler, trackDelivery, type TrackedDelivery } from "../delivery.js";
+import type { QueueLogger } from "../queue-logger.js";
+import { newLeaseOwner, ownerIsAlive, type LeaseOwner } from "./lease.js";
+import type { ClaimedRow, SqliteQueueStore } from "./store.js";
 
 export interface SqliteTiming {
   /** A lease not renewed for this long is delivered again (ms). */
