@@ -5,7 +5,8 @@
  * through a ByteReader, so the APK may be a local file or a stored object.
  */
 import { open, stat, type FileHandle } from "node:fs/promises";
-import { inflateRawSync, crc32 } from "node:zlib";
+import { promisify } from "node:util";
+import { crc32, inflateRaw } from "node:zlib";
 import { GamedockError, fsError } from "../core/index.js";
 import type { ByteReader } from "./range-source.js";
 import {
@@ -43,8 +44,20 @@ export interface ApkLayout {
   hasV1Signature: boolean;
 }
 
-/** Entries larger than this are not extracted into memory (manifest and resources only). */
-export const MAX_EXTRACT_BYTES = 256 * 1024 * 1024;
+/**
+ * The most bytes an entry may inflate to when it is read into memory. Real
+ * manifests are a few KB to a few hundred KB, real resources.arsc files up to
+ * tens of MB; the caps leave room for that and no more, so a small APK
+ * cannot make a server hold (and parse) hundreds of MB per request.
+ */
+export const EXTRACT_LIMITS = {
+  "AndroidManifest.xml": 16 * 1024 * 1024,
+  "resources.arsc": 128 * 1024 * 1024,
+} as const;
+
+const inflateRawAsync = promisify(inflateRaw);
+
+const mib = (bytes: number): string => `${bytes / (1024 * 1024)} MiB`;
 
 async function readAt(handle: ByteReader, position: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
@@ -189,12 +202,22 @@ export function findEntry(layout: ApkLayout, name: string): CentralEntry | undef
   return layout.entries.find((e) => e.name === name);
 }
 
-/** Extracts one stored or deflated entry into memory, checking its CRC. */
-export async function extractEntry(handle: ByteReader, entry: CentralEntry): Promise<Buffer> {
-  if (entry.uncompressedSize > MAX_EXTRACT_BYTES || entry.compressedSize > MAX_EXTRACT_BYTES) {
+/**
+ * Extracts the manifest or resources.arsc into memory, checking its size and
+ * CRC. Inflation runs on libuv's thread pool, not the event loop (a server
+ * answering other requests meanwhile), and stops at the size the entry
+ * declares: a zip bomb that claims little and inflates to much fails there.
+ */
+export async function extractEntry(
+  handle: ByteReader,
+  entry: CentralEntry,
+  limit: number,
+): Promise<Buffer> {
+  if (entry.uncompressedSize > limit || entry.compressedSize > limit) {
     throw new GamedockError(
       "E_ZIP_ENTRY",
-      `entry ${entry.name} is ${entry.uncompressedSize} bytes, over the ${MAX_EXTRACT_BYTES}-byte extraction limit`,
+      `entry ${entry.name} declares ${Math.max(entry.uncompressedSize, entry.compressedSize)} bytes, over the ${mib(limit)} gamedock reads for it (real ones are far smaller): the APK is damaged or built to exhaust memory`,
+      { entry: entry.name, limit },
     );
   }
   const header = await readAt(handle, entry.localHeaderOffset, LOCAL_HEADER_MIN_SIZE);
@@ -215,11 +238,17 @@ export async function extractEntry(handle: ByteReader, entry: CentralEntry): Pro
     data = compressed;
   } else if (entry.method === 8) {
     try {
-      data = inflateRawSync(compressed, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
+      data = await inflateRawAsync(compressed, {
+        maxOutputLength: Math.max(1, entry.uncompressedSize),
+      });
     } catch (err) {
+      const tooLong = (err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE";
       throw new GamedockError(
         "E_ZIP_ENTRY",
-        `entry ${entry.name} cannot be inflated: ${(err as Error).message}`,
+        tooLong
+          ? `entry ${entry.name} inflates to more than the ${entry.uncompressedSize} bytes it declares: the APK is damaged or built to exhaust memory`
+          : `entry ${entry.name} cannot be inflated: ${(err as Error).message}`,
+        { entry: entry.name },
       );
     }
   } else {

@@ -3,7 +3,14 @@
  * manifest, resources.arsc, the signing block and the channel formats.
  */
 import { GamedockError } from "../core/index.js";
-import { extractEntry, findEntry, openApkHandle, readLayout, type ApkLayout } from "./apk-file.js";
+import {
+  EXTRACT_LIMITS,
+  extractEntry,
+  findEntry,
+  openApkHandle,
+  readLayout,
+  type ApkLayout,
+} from "./apk-file.js";
 import { readChannel, type ChannelInfo } from "./channel-format.js";
 import { readManifestInfoLazily, type ManifestInfo } from "./manifest.js";
 import type { ByteReader, RandomAccessSource } from "./range-source.js";
@@ -39,8 +46,9 @@ export async function readManifestFrom(
     );
   }
   const resources = findEntry(layout, "resources.arsc");
-  return readManifestInfoLazily(await extractEntry(handle, manifest), async () =>
-    resources ? extractEntry(handle, resources) : undefined,
+  const manifestXml = await extractEntry(handle, manifest, EXTRACT_LIMITS["AndroidManifest.xml"]);
+  return readManifestInfoLazily(manifestXml, async () =>
+    resources ? extractEntry(handle, resources, EXTRACT_LIMITS["resources.arsc"]) : undefined,
   );
 }
 

@@ -4,8 +4,7 @@
  * the output directory (writable), and every output name (generated, free of
  * collisions, and either absent or already holding the same child).
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, rm, stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
 import { GamedockError, errnoCode, fsError, removeAbandonedTemps } from "../core/index.js";
 import type { ApkLayout } from "./apk-file.js";
@@ -13,6 +12,7 @@ import type { BlockFormat, V1Style } from "./channel-format.js";
 import { rejectDuplicates, type ChannelEntry } from "./channel-list.js";
 import { planChild, requireSigned, type ChildPlan } from "./child-plan.js";
 import { openApk } from "./inspect.js";
+import { ensureWritableDir } from "./output-dir.js";
 import type { ManifestInfo } from "./manifest.js";
 import { renderName, validateTemplate, type TemplateValues } from "./name-template.js";
 
@@ -44,40 +44,6 @@ export interface PackPlan {
   manifest: ManifestInfo;
   outDir: string;
   children: PlannedChild[];
-}
-
-async function ensureWritableDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    if (errnoCode(err) === "EEXIST") {
-      throw new GamedockError("E_OUTPUT_DIR", `output path ${dir} is not a directory`, {
-        path: dir,
-      });
-    }
-    throw new GamedockError(
-      "E_OUTPUT_DIR",
-      `output directory ${dir} cannot be created (${errnoCode(err) ?? String(err)}); choose another with -o`,
-      { path: dir },
-    );
-  }
-  const info = await stat(dir);
-  if (!info.isDirectory()) {
-    throw new GamedockError("E_OUTPUT_DIR", `output path ${dir} is not a directory`, { path: dir });
-  }
-  // access(W_OK) says yes to root on a read-only mount; creating a file tells the truth.
-  const probe = join(dir, `.gamedock-probe-${randomBytes(6).toString("hex")}`);
-  try {
-    await (await open(probe, "wx")).close();
-  } catch (err) {
-    throw new GamedockError(
-      "E_OUTPUT_DIR",
-      `output directory ${dir} is not writable (${errnoCode(err) ?? String(err)}); fix its permissions or choose another with -o`,
-      { path: dir },
-    );
-  } finally {
-    await rm(probe, { force: true });
-  }
 }
 
 /** Reads `length` bytes at `position`, or null when the file is shorter. */

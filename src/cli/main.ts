@@ -7,9 +7,11 @@ import { Command, CommanderError } from "commander";
 import { register as registerApk } from "./commands/apk-info.js";
 import { register as registerChannel } from "./commands/channel.js";
 import { register as registerConfig } from "./commands/config.js";
+import { register as registerDoctor } from "./commands/doctor.js";
 import { register as registerFiles } from "./commands/files.js";
 import { register as registerPack } from "./commands/pack.js";
 import { register as registerServe } from "./commands/serve.js";
+import { EXIT } from "../core/index.js";
 import { reportError } from "./output.js";
 
 function version(): string {
@@ -19,40 +21,69 @@ function version(): string {
   return pkg.version;
 }
 
-export function buildProgram(): Command {
+/** `gamedock channel put`: the words that name a command, for "see '... --help'". */
+export function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/**
+ * Every command throws instead of exiting, and prints no error text of its
+ * own: reportError prints the one line of the CLI contract. Help still goes
+ * to stdout (or stderr when it is shown because a subcommand is missing).
+ * `onEnter` learns which command is being parsed, so that a usage error can
+ * point at that command's help.
+ */
+function configure(command: Command, onEnter: (command: Command) => void): void {
+  command
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
+    .showHelpAfterError(false);
+  if (command.commands.length > 0) {
+    command.hook("preSubcommand", (_parent, sub) => {
+      onEnter(sub);
+    });
+  }
+  for (const sub of command.commands) configure(sub, onEnter);
+}
+
+export function buildProgram(onEnter: (command: Command) => void = () => undefined): Command {
   const program = new Command("gamedock")
     .description(
-      "gamedock: signature-safe APK channel packaging and backend services for mobile games.\n" +
+      "Signature-safe APK channel packaging and backend services for mobile games.\n" +
         "Exit codes: 0 ok, 1 unexpected failure, 2 usage error, 3 bad input, 4 not found.",
     )
     .version(version())
-    .showHelpAfterError(false)
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined });
+    .addHelpText("after", "\nRun 'gamedock <command> --help' for a command's options.");
   registerApk(program);
   registerChannel(program);
   registerPack(program);
   registerServe(program);
   registerFiles(program);
   registerConfig(program);
-  for (const command of program.commands) {
-    command.exitOverride().configureOutput({ writeErr: () => undefined });
-    for (const sub of command.commands)
-      sub.exitOverride().configureOutput({ writeErr: () => undefined });
-  }
+  registerDoctor(program);
+  configure(program, onEnter);
   return program;
 }
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes("--json");
+  let current: Command | null = null;
+  const program = buildProgram((command) => {
+    current = command;
+  });
   try {
-    await buildProgram().parseAsync(argv);
-    return 0;
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
   } catch (err) {
-    // --help and --version end through exitOverride with exit code 0.
-    if (err instanceof CommanderError && err.exitCode === 0) return 0;
-    if (err instanceof CommanderError && err.code === "commander.help") return 0;
-    return reportError(err, json);
+    if (err instanceof CommanderError) {
+      // --help and --version: done.
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return 0;
+      // A command that needs a subcommand got none: its help went to stderr.
+      if (err.code === "commander.help") return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    return reportError(err, json, commandPath(current ?? program));
   }
 }
 

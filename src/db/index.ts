@@ -1,5 +1,12 @@
 /** Public surface of the SQL layer: Kysely over SQLite, MySQL/MariaDB or PostgreSQL. */
-export { openDatabase, type Database, type DatabaseConfig, type DbDialect } from "./open.js";
+export {
+  openDatabase,
+  readMigrationState,
+  type Database,
+  type DatabaseConfig,
+  type DbDialect,
+  type MigrationState,
+} from "./open.js";
 export type {
   FileBlobTable,
   FileTable,

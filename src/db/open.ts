@@ -97,3 +97,38 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   }
   return { dialect: config.driver, db, close: () => db.destroy() };
 }
+
+export interface MigrationState {
+  applied: string[];
+  /** Run by the next openDatabase (the next start of serve, worker or files). */
+  pending: string[];
+}
+
+/**
+ * Connects and reads which migrations the database has, changing nothing
+ * (`gamedock doctor`). A SQLite file is created if missing: check first.
+ * Throws the driver's own error when the database cannot be reached.
+ */
+export async function readMigrationState(config: DatabaseConfig): Promise<MigrationState> {
+  const dialect: Dialect =
+    config.driver === "sqlite"
+      ? await sqliteDialect(config.path)
+      : config.driver === "mysql"
+        ? await mysqlDialect(config.url)
+        : await postgresDialect(config.url);
+  const db = new Kysely<Tables>({ dialect });
+  try {
+    const migrations = await new Migrator({
+      db,
+      provider: migrationProvider(config.driver),
+      migrationTableName: "gamedock_migrations",
+      migrationLockTableName: "gamedock_migrations_lock",
+    }).getMigrations();
+    return {
+      applied: migrations.filter((m) => m.executedAt !== undefined).map((m) => m.name),
+      pending: migrations.filter((m) => m.executedAt === undefined).map((m) => m.name),
+    };
+  } finally {
+    await db.destroy().catch(() => undefined);
+  }
+}

@@ -5,7 +5,6 @@
  * `gamedock files` — the /files routes and /healthz alone, for running several
  * instances behind nginx. `gamedock serve` mounts the same service.
  */
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { openBlobStore, type BlobStore } from "../blob/index.js";
 import { GamedockError, type Config, type Lifecycle, type Logger } from "../core/index.js";
@@ -20,6 +19,7 @@ import {
   type FilesSettings,
 } from "../files/index.js";
 import { closeHttpServer, createHttpServer } from "./http.js";
+import { listenOn } from "./listen.js";
 import { resolveConfig } from "./resolve.js";
 import { checkExposure } from "./runtime.js";
 import { loadSigningKey } from "./signing-key.js";
@@ -117,14 +117,14 @@ export async function startFiles(
     bodyLimit: config.server.maxBodyBytes,
   });
   registerFileRoutes(app, service.ctx, service.mounts);
+  let url: string;
   try {
-    await app.listen({ host: config.server.host, port: config.server.port });
+    url = await listenOn(app, config);
   } catch (err) {
     await app.close().catch(() => undefined);
     await service.close();
     throw err;
   }
-  const url = listeningUrl(app.server.address(), config);
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -135,11 +135,4 @@ export async function startFiles(
   const data = resolveConfig(config).data;
   logger.info({ event: "listening", url, data }, "gamedock files is listening");
   return { url, data, close };
-}
-
-/** http://host:port of a listening server (the port the OS chose for port 0). */
-export function listeningUrl(address: string | AddressInfo | null, config: Config): string {
-  const port = typeof address === "object" && address ? address.port : config.server.port;
-  const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
-  return `http://${host}:${port}`;
 }

@@ -3,3 +3,4 @@ export { startServe, type RunningServer } from "./serve.js";
 export { startWorker } from "./worker.js";
 export { openFilesService, startFiles, type FilesService, type RunningFiles } from "./files.js";
 export { resolveConfig, isLoopback } from "./resolve.js";
+export { runDoctor, type Check, type DoctorOptions } from "./doctor/index.js";

@@ -19,8 +19,22 @@ export interface Resolved {
   packer: PackerSettings;
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost", "[::1]"]);
-export const isLoopback = (host: string): boolean => LOOPBACK.has(host) || host.startsWith("127.");
+/** A host as sockets take it: an IPv6 address written the URL way ("[::1]") loses its brackets. */
+export function bareHost(host: string): string {
+  return /^\[(.*)\]$/.exec(host.trim())?.[1] ?? host.trim();
+}
+
+/** A host as URLs write it: IPv6 addresses in brackets. */
+export function urlHost(host: string): string {
+  const bare = bareHost(host);
+  return bare.includes(":") ? `[${bare}]` : bare;
+}
+
+const LOOPBACK = new Set(["::1", "localhost", "0:0:0:0:0:0:0:1"]);
+export const isLoopback = (host: string): boolean => {
+  const bare = bareHost(host).toLowerCase();
+  return LOOPBACK.has(bare) || /^(::ffff:)?127\./.test(bare);
+};
 
 function under(data: string, value: string, fallback: string): string {
   if (value === "") return join(data, fallback);
@@ -46,7 +60,7 @@ export function resolveConfig(config: Config): Resolved {
     targets[name] =
       entry.driver === "fs" ? { driver: "fs", root: under(data, entry.root, "blobs") } : entry;
   }
-  const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
+  const host = urlHost(config.server.host);
   const p = config.packer;
   return {
     data,

@@ -1,9 +1,9 @@
 /**
  * `gamedock serve`: everything in one process — the HTTP API (packaging jobs
  * and the /files service), and the packer's stages consuming every configured
- * queue. Shutdown (first SIGINT/SIGTERM): stop accepting requests, let handlers in flight finish or hand their work
- * back (an interrupted upload keeps its multipart upload for the restart),
- * close queues and the database.
+ * queue. Shutdown (first SIGINT/SIGTERM): stop accepting requests, let
+ * handlers in flight finish or hand their work back (an interrupted upload
+ * keeps its multipart upload for the restart), close queues and the database.
  */
 import type { Config, Lifecycle, Logger } from "../core/index.js";
 import { PackerPipeline, STAGES, registerPackRoutes, type Stage } from "../packer/index.js";
@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { localCopyOf, registerFileRoutes } from "../files/index.js";
 import { openFilesService } from "./files.js";
 import { closeHttpServer, createHttpServer } from "./http.js";
+import { listenOn } from "./listen.js";
 import { registerMetrics } from "./metrics.js";
 import { checkExposure, openRuntime } from "./runtime.js";
 import { seedPackagesRoot } from "./sample.js";
@@ -50,9 +51,10 @@ export async function startServe(
   registerFileRoutes(app, files.ctx, files.mounts);
   await registerMetrics(app, runtime.ctx.store);
   const pipeline = new PackerPipeline(runtime.ctx);
+  let url: string;
   try {
     await pipeline.start(stages);
-    await app.listen({ host: config.server.host, port: config.server.port });
+    url = await listenOn(app, config);
   } catch (err) {
     await pipeline.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
@@ -60,10 +62,6 @@ export async function startServe(
     await runtime.close();
     throw err;
   }
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : config.server.port;
-  const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
-  const url = `http://${host}:${port}`;
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {

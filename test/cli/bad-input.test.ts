@@ -158,6 +158,25 @@ describe("pack refuses bad input", () => {
     );
   });
 
+  // Node's recursive mkdir loops forever on /proc's ENOENT: this hung for minutes
+  // at full CPU. The test's timeout is the guard; its signal kills a hung CLI.
+  it(
+    "an output directory where nothing can be created: /proc and /sys",
+    { timeout: 120_000 },
+    async (t) => {
+      for (const target of ["/proc/nope", "/sys/nope", "/proc/nope/deeper"]) {
+        const result = await runCli(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", target], {
+          signal: t.signal,
+        });
+        assert.equal(errorCode(result), "E_OUTPUT_DIR", result.stderr);
+        assert.equal(result.code, 3);
+        assert.match(result.stderr, new RegExp(`output directory ${target} cannot be created`));
+        assert.match(result.stderr, /choose another with -o/);
+        assert.equal(result.stdout, "");
+      }
+    },
+  );
+
   it("invalid channels, from -c and from a file (with its line)", async () => {
     await expectRefusal(
       ["pack", fixture("v1v2v3.apk"), "-c", "ok,bad/one", "-o", out],
@@ -295,6 +314,42 @@ describe(
         }
       });
     }
+  },
+);
+
+/** A read-only mount: root could write anywhere else, so only trying to create tells. */
+describe(
+  "pack into a read-only mount",
+  { skip: isRoot() ? false : "needs root to mount a read-only tmpfs" },
+  () => {
+    it("refuses to create or write the output directory, naming it", async () => {
+      const dir = await tempDir();
+      const mount = join(dir, "ro");
+      await mkdir(mount);
+      try {
+        execFileSync("mount", ["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mount]);
+      } catch (err) {
+        if (process.env.GAMEDOCK_REQUIRE_TOOLS === "1") throw err;
+        process.stderr.write(
+          `\n!!! SKIPPED read-only test: cannot mount tmpfs (${String(err)})\n\n`,
+        );
+        await removeDir(dir);
+        return;
+      }
+      try {
+        const sub = join(mount, "sub");
+        const create = await runCli(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", sub]);
+        assert.equal(errorCode(create), "E_OUTPUT_DIR", create.stderr);
+        assert.equal(create.code, 3);
+        assert.match(create.stderr, new RegExp(`${sub} cannot be created \\(EROFS\\)`));
+        const write = await runCli(["pack", fixture("v1v2v3.apk"), "-c", "a", "-o", mount]);
+        assert.equal(errorCode(write), "E_OUTPUT_DIR", write.stderr);
+        assert.match(write.stderr, new RegExp(`${mount} is not writable \\(EROFS\\)`));
+      } finally {
+        execFileSync("umount", [mount]);
+        await removeDir(dir);
+      }
+    });
   },
 );
 

@@ -134,6 +134,40 @@ describe("gamedock pack", { skip: skipUnlessTool("apksigner") }, () => {
     assert.equal(result.stdout.trim().split("\n").length, 1);
   });
 
+  it("says 'packed 1 channel' for one channel", async () => {
+    const out = join(dir, "one");
+    const result = await runCli(["pack", fixture("v2only.apk"), "-c", "solo", "-o", out]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^packed 1 channel of com\.gamedock\.\S+ .* 1 written, 0 skipped/);
+  });
+
+  it("-f - reads the channel list, with extras, from stdin", async () => {
+    const out = join(dir, "stdin");
+    const result = await runCli(["pack", fixture("v1v2v3.apk"), "-f", "-", "-o", out, "--json"], {
+      input: "# from a pipe\nhuawei\nxiaomi region=cn\n",
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as PackJson;
+    assert.deepEqual(
+      report.channels.map((c) => c.channel),
+      ["huawei", "xiaomi"],
+    );
+    for (const child of report.channels) assert.ok((await apksignerVerify(child.file)).ok);
+    const get = await runCli(["channel", "get", report.channels[1]!.file]);
+    assert.equal(get.stdout.trim(), "xiaomi region=cn");
+
+    const bad = await runCli(["pack", fixture("v1v2v3.apk"), "-f", "-", "-o", out], {
+      input: "ok\nbad/one\n",
+    });
+    assert.equal(bad.code, 3);
+    assert.match(bad.stderr, /E_CHANNEL_INVALID: .*stdin line 2/);
+    const empty = await runCli(["pack", fixture("v1v2v3.apk"), "-f", "-", "-o", out], {
+      input: "# nothing\n",
+    });
+    assert.equal(empty.code, 3);
+    assert.match(empty.stderr, /E_CHANNEL_FILE: .*stdin/);
+  });
+
   it("packs v1-only mothers with the zip-comment or META-INF style", async () => {
     for (const style of ["comment", "meta-inf"]) {
       const out = join(dir, `v1-${style}`);

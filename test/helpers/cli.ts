@@ -26,7 +26,15 @@ const DROP_DAC = ["--bounding-set=-dac_override,-dac_read_search", "--"];
 
 export function runCli(
   args: string[],
-  options: { cwd?: string; unprivileged?: boolean; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    cwd?: string;
+    unprivileged?: boolean;
+    env?: NodeJS.ProcessEnv;
+    /** Written to the CLI's stdin, which then ends. */
+    input?: string;
+    /** Kills the CLI when aborted: pass a test's `t.signal` so a hung CLI dies with its test. */
+    signal?: AbortSignal;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const node = [process.execPath, "--import", "tsx", MAIN, ...args];
@@ -34,8 +42,12 @@ export function runCli(
     const child = spawn(command[0]!, command.slice(1), {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
+      signal: options.signal,
     });
+    // Without input, stdin is at its end at once, as when run with </dev/null.
+    child.stdin.on("error", () => undefined); // EPIPE: the CLI exited without reading it
+    child.stdin.end(options.input);
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

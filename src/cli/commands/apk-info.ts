@@ -1,3 +1,4 @@
+/** `gamedock apk info`: the facts of one APK, as text or one JSON document. */
 import type { Command } from "commander";
 import { inspectApk, type ApkInfo } from "../../apk/index.js";
 import { printJson } from "../output.js";
@@ -24,9 +25,13 @@ function formatInfo(info: ApkInfo): string {
 export function register(program: Command): void {
   program
     .command("apk")
-    .description("inspect APKs")
+    .summary("inspect APKs")
+    .description("Inspect APKs.")
     .command("info <apk>")
-    .description("show package, version, label, SDK levels, signature schemes and channel")
+    .summary("show package, version, label, signatures and channel")
+    .description(
+      "Show an APK's package, version, label, SDK levels, signature schemes and channel, read from its manifest, resources.arsc and signing block.",
+    )
     .option("--json", "print one JSON document")
     .action(async (apk: string, opts: { json?: boolean }) => {
       const info = await inspectApk(apk);

@@ -1,3 +1,7 @@
+/**
+ * `gamedock channel get | put | remove`: the channel of one APK. Writing
+ * keeps every signature valid and replaces the APK atomically.
+ */
 import { resolve } from "node:path";
 import { Option, type Command } from "commander";
 import {
@@ -19,7 +23,7 @@ import { CopyInterrupted, GamedockError, Lifecycle } from "../../core/index.js";
 import { collect, printJson } from "../output.js";
 
 interface PutOptions {
-  extra: string[];
+  extra?: string[];
   output?: string;
   format: BlockFormat;
   v1Style: V1Style;
@@ -79,7 +83,7 @@ async function remove(apk: string, opts: { output?: string; json?: boolean }): P
 
 async function put(apk: string, channel: string, opts: PutOptions): Promise<void> {
   validateChannelId(channel, "argument <channel>");
-  const extras = parseExtras(opts.extra, "-e");
+  const extras = parseExtras(opts.extra ?? [], "-e");
   const { layout } = await openApk(apk);
   requireSigned(layout, opts.allowUnsigned ?? false);
   const plan = planChild(layout, { channel, extras, format: opts.format, v1Style: opts.v1Style });
@@ -91,31 +95,33 @@ async function put(apk: string, channel: string, opts: PutOptions): Promise<void
 }
 
 export function register(program: Command): void {
-  const channel = program.command("channel").description("read or write the channel of one APK");
+  const channel = program
+    .command("channel")
+    .summary("read, write or remove the channel of one APK")
+    .description("Read, write or remove the channel of one APK; every signature stays valid.");
   channel
     .command("get <apk>")
+    .summary("print the channel and extras an APK carries")
     .description(
-      "print the channel and extras an APK carries (Walle, VasDolly, zip comment or META-INF)",
+      "Print the channel and extras an APK carries: Walle, VasDolly, a VasDolly zip comment or a META-INF/channel_* entry. Without --json, an APK with no channel exits 4.",
     )
     .option("--json", "print one JSON document (null when there is no channel)")
     .action(get);
   channel
     .command("put <apk> <channel>")
-    .description("write a channel into an APK, keeping every signature valid")
-    .option(
-      "-e, --extra <key=value>",
-      "extra key=value stored with the channel (Walle); repeatable",
-      collect,
-      [],
+    .summary("write a channel into an APK")
+    .description(
+      "Write a channel into an APK, keeping every signature valid. Without -o the APK is replaced in place, atomically.",
     )
-    .option("-o, --output <file>", "write the child here instead of replacing <apk> in place")
+    .option("-e, --extra <key=value>", "extra stored with the channel (Walle); repeatable", collect)
+    .option("-o, --output <file>", "write the result here instead of replacing <apk>")
     .addOption(
-      new Option("--format <format>", "channel format for v2/v3-signed APKs")
+      new Option("--format <format>", "channel format for APKs with a signing block")
         .choices(["walle", "vasdolly", "both"])
         .default("walle"),
     )
     .addOption(
-      new Option("--v1-style <style>", "channel style for APKs without a signing block (v1-only)")
+      new Option("--v1-style <style>", "channel style for v1-only APKs (no signing block)")
         .choices(["comment", "meta-inf"])
         .default("comment"),
     )
@@ -124,10 +130,11 @@ export function register(program: Command): void {
     .action(put);
   channel
     .command("remove <apk>")
+    .summary("remove every channel gamedock can write")
     .description(
-      "remove every channel gamedock can write (Walle, VasDolly, zip comment, META-INF), keeping every signature valid",
+      "Remove every channel gamedock can write (Walle, VasDolly, zip comment, META-INF), keeping every signature valid. Without -o the APK is replaced in place, atomically.",
     )
-    .option("-o, --output <file>", "write the result here instead of replacing <apk> in place")
+    .option("-o, --output <file>", "write the result here instead of replacing <apk>")
     .option("--json", "print one JSON document")
     .action(remove);
 }

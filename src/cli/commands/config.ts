@@ -1,3 +1,4 @@
+/** `gamedock config print`: the effective configuration, as JSON. */
 import type { Command } from "commander";
 import { loadConfig } from "../../core/index.js";
 import { printJson } from "../output.js";
@@ -5,10 +6,12 @@ import { printJson } from "../output.js";
 export function register(program: Command): void {
   program
     .command("config")
-    .description("configuration")
+    .summary("show the configuration")
+    .description("Show the configuration; see docs/configuration.md.")
     .command("print")
+    .summary("print the effective configuration as JSON")
     .description(
-      "print the effective configuration: defaults, then --config file, then GAMEDOCK_* env",
+      "Print the effective configuration as JSON: the defaults, overridden by the --config file, overridden by GAMEDOCK_* environment variables.",
     )
     .option("--config <file>", "JSON config file")
     .action(async (opts: { config?: string }) => {

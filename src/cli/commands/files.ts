@@ -4,18 +4,19 @@
  * nginx on a shared database and store. Same flags and config as `serve`.
  */
 import type { Command } from "commander";
-import { common, runUntilSignal, type ProcessOptions } from "./serve.js";
+import { configFlags, listenFlags, runUntilSignal, type ProcessOptions } from "./serve.js";
 
 export function register(program: Command): void {
-  common(
-    program
-      .command("files")
-      .description(
-        "run only the file service (/files and /healthz; see docs/files.md). Several instances may\n" +
-          "share the database, the files target and (for tus locks) Redis behind a load balancer.",
-      )
-      .option("--host <host>", "address to bind; anything but loopback needs server.tokens")
-      .option("--port <port>", "TCP port (0 picks a free one)"),
+  configFlags(
+    listenFlags(
+      program
+        .command("files")
+        .summary("run only the file service (/files and /healthz)")
+        .description(
+          "Run only the file service: /files (uploads, Range downloads, signed URLs, tus) and /healthz; see docs/files.md.\n" +
+            "Several instances may share the database, the files target and (for tus locks) Redis behind a load balancer.",
+        ),
+    ),
   ).action(async (opts: ProcessOptions) => {
     await runUntilSignal(opts, async (config, lifecycle, logger) => {
       const { startFiles } = await import("../../server/index.js");

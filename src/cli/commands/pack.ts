@@ -1,8 +1,14 @@
+/**
+ * `gamedock pack`: one child APK per channel from a signed mother, with a
+ * progress bar on a TTY and a one-line summary (or one JSON document).
+ */
+import { text } from "node:stream/consumers";
 import { performance } from "node:perf_hooks";
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Option, type Command } from "commander";
 import {
   PackAborted,
   parseChannelArg,
+  parseChannelFileText,
   parseExtras,
   preparePack,
   readChannelFile,
@@ -13,14 +19,15 @@ import {
   type V1Style,
 } from "../../apk/index.js";
 import { GamedockError, Lifecycle, createLogger, loadConfig } from "../../core/index.js";
-import { collect, printJson } from "../output.js";
+import { integerFlag } from "../flags.js";
+import { collect, count, printJson } from "../output.js";
 
 interface PackCliOptions {
   channels?: string;
   channelFile?: string;
   outDir: string;
   name?: string;
-  extra: string[];
+  extra?: string[];
   jobs?: number;
   format?: BlockFormat;
   v1Style?: V1Style;
@@ -30,20 +37,29 @@ interface PackCliOptions {
   config?: string;
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    throw new InvalidArgumentError("must be a whole number from 1 to 64");
+/** `-f -`: the channel list comes on stdin (`generate-channels | gamedock pack game.apk -f -`). */
+async function readChannelStdin(): Promise<ChannelEntry[]> {
+  const entries = parseChannelFileText(await text(process.stdin), "stdin");
+  if (entries.length === 0) {
+    throw new GamedockError("E_CHANNEL_FILE", "the channel list on stdin (-f -) lists no channels");
   }
-  return n;
+  return entries;
 }
 
 async function gatherChannels(opts: PackCliOptions): Promise<ChannelEntry[]> {
   if (opts.channels === undefined && opts.channelFile === undefined) {
-    throw new GamedockError("E_USAGE", "no channels given: use -c a,b,c or -f channels.txt");
+    throw new GamedockError(
+      "E_USAGE",
+      "no channels given: use -c a,b,c or -f channels.txt (-f - reads stdin)",
+    );
   }
   const fromArg = opts.channels !== undefined ? parseChannelArg(opts.channels) : [];
-  const fromFile = opts.channelFile !== undefined ? await readChannelFile(opts.channelFile) : [];
+  const fromFile =
+    opts.channelFile === undefined
+      ? []
+      : opts.channelFile === "-"
+        ? await readChannelStdin()
+        : await readChannelFile(opts.channelFile);
   return [...fromArg, ...fromFile];
 }
 
@@ -90,7 +106,7 @@ async function pack(apk: string, opts: PackCliOptions): Promise<void> {
     channels: await gatherChannels(opts),
     outDir: opts.outDir,
     template: opts.name ?? config.pack.nameTemplate,
-    extras: parseExtras(opts.extra, "-e"),
+    extras: parseExtras(opts.extra ?? [], "-e"),
     format: opts.format ?? config.pack.format,
     v1Style: opts.v1Style ?? config.pack.v1Style,
     allowUnsigned: opts.allowUnsigned ?? false,
@@ -122,7 +138,7 @@ async function pack(apk: string, opts: PackCliOptions): Promise<void> {
     bar.stop();
     if (err instanceof PackAborted) {
       process.stderr.write(
-        `gamedock: interrupted after ${err.results.length} of ${plan.children.length} channels; finished children are complete, nothing half-written remains\n`,
+        `gamedock: interrupted after ${err.results.length} of ${count(plan.children.length, "channel")}; finished children are complete, nothing half-written remains\n`,
       );
       process.exit(stopSignal === "SIGINT" ? 130 : 143);
     }
@@ -138,52 +154,53 @@ async function pack(apk: string, opts: PackCliOptions): Promise<void> {
   const written = results.filter((r) => r.status === "written").length;
   const skipped = results.length - written;
   process.stdout.write(
-    `packed ${results.length} channels of ${plan.manifest.package} ${plan.manifest.versionName ?? ""} into ${plan.outDir}: ${written} written, ${skipped} skipped (up to date) in ${seconds.toFixed(2)} s\n`,
+    `packed ${count(results.length, "channel")} of ${plan.manifest.package} ${plan.manifest.versionName ?? ""} into ${plan.outDir}: ${written} written, ${skipped} skipped (up to date) in ${seconds.toFixed(2)} s\n`,
   );
 }
 
 export function register(program: Command): void {
   program
     .command("pack <apk>")
+    .summary("write one child APK per channel from a signed mother APK")
     .description(
-      "write one child APK per channel from a signed mother APK; every signature stays valid",
+      "Write one child APK per channel from a signed mother APK. Every signature stays valid: the channel goes into the APK Signing Block (Walle or VasDolly format), or into the zip comment or META-INF for v1-only APKs.\n" +
+        "Children are complete or absent: each is written to a temp file and renamed. Children that are already up to date are skipped.",
     )
     .option("-c, --channels <list>", "comma-separated channel ids, e.g. huawei,xiaomi,oppo")
     .option(
       "-f, --channel-file <file>",
-      "file with one channel per line; '#' starts a comment; key=value extras may follow the channel",
+      "file with one channel per line, or - for stdin; # starts a comment; key=value extras may follow the channel",
     )
-    .option("-o, --out-dir <dir>", "directory for the children (created if missing)", ".")
+    .option("-o, --out-dir <dir>", "directory for the children, created if missing", ".")
     .option(
       "--name <template>",
-      'output file name; fields {package} {versionName} {versionCode} {label} {channel} {mother} (default "{package}-{versionName}-{channel}.apk")',
+      "output file name from the fields {package} {versionName} {versionCode} {label} {channel} {mother} (default: pack.nameTemplate, {package}-{versionName}-{channel}.apk)",
     )
     .option(
       "-e, --extra <key=value>",
       "extra stored with every channel (Walle); repeatable",
       collect,
-      [],
     )
     .option(
       "-j, --jobs <n>",
-      "children written at once (default 2, or pack.concurrency)",
-      positiveInt,
+      "children written at once, 1 to 64 (default: pack.concurrency, 2)",
+      integerFlag("-j/--jobs", 1, 64),
     )
     .addOption(
       new Option(
         "--format <format>",
-        "channel format for v2/v3-signed APKs (default walle)",
+        "channel format for APKs with a signing block (default: pack.format, walle)",
       ).choices(["walle", "vasdolly", "both"]),
     )
     .addOption(
       new Option(
         "--v1-style <style>",
-        "channel style for v1-only APKs: VasDolly zip comment, or META-INF/channel_<id> (default comment)",
+        "channel style for v1-only APKs: the VasDolly zip comment, or an empty META-INF/channel_<id> entry (default: pack.v1Style, comment)",
       ).choices(["comment", "meta-inf"]),
     )
     .option("--allow-unsigned", "pack an unsigned mother (its children stay unsigned)")
     .option("--force", "rewrite outputs that already exist")
     .option("--json", "print one JSON document: {apk, outDir, channels: [...], seconds}")
-    .option("--config <file>", "JSON config file (pack.* keys give defaults)")
+    .option("--config <file>", "JSON config file; its pack.* keys give the defaults")
     .action(pack);
 }

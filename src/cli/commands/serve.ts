@@ -4,18 +4,29 @@
  * stderr (or --log-file); the first SIGINT/SIGTERM shuts down gracefully, a
  * second one exits at once.
  */
-import { InvalidArgumentError, type Command } from "commander";
-import { Lifecycle, createLogger, loadConfig, type Config, type Logger } from "../../core/index.js";
+import { Option, type Command } from "commander";
+import {
+  DEFAULTS,
+  GamedockError,
+  Lifecycle,
+  createLogger,
+  loadConfig,
+  type Config,
+  type Logger,
+} from "../../core/index.js";
+import { hostFlag, nonEmptyFlag, portFlag } from "../flags.js";
 
 // The packer's stage names (src/packer/pipeline.ts), listed here so that the CLI
 // does not load the packer (and zod, kysely, fastify) for commands like `pack`.
 const STAGES = ["pack", "upload", "notify"] as const;
 type Stage = (typeof STAGES)[number];
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
 export interface ProcessOptions {
   config?: string;
   host?: string;
-  port?: string;
+  port?: number;
   data?: string;
   logFile?: string;
   logLevel?: string;
@@ -27,19 +38,24 @@ function stageList(value: string): Stage[] {
   const stages = value.split(",").map((s) => s.trim());
   for (const stage of stages) {
     if (!(STAGES as readonly string[]).includes(stage)) {
-      throw new InvalidArgumentError(
-        `unknown stage ${JSON.stringify(stage)}; use ${STAGES.join(",")}`,
+      throw new GamedockError(
+        "E_USAGE",
+        `--stages takes ${STAGES.join(",")} (any of them, comma-separated) or none, not ${JSON.stringify(stage)}`,
       );
     }
   }
   return stages as Stage[];
 }
 
-/** Flags go through the same schema as the file and the environment. */
-async function effectiveConfig(opts: ProcessOptions): Promise<Config> {
+/**
+ * Flags go through the same schema as the file and the environment. They
+ * were checked when parsed (flags.ts), so a config error is about the file
+ * or the environment, as its message says.
+ */
+export async function effectiveConfig(opts: ProcessOptions): Promise<Config> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (opts.host !== undefined) env.GAMEDOCK_SERVER_HOST = opts.host;
-  if (opts.port !== undefined) env.GAMEDOCK_SERVER_PORT = opts.port;
+  if (opts.port !== undefined) env.GAMEDOCK_SERVER_PORT = String(opts.port);
   if (opts.data !== undefined) env.GAMEDOCK_DATA = opts.data;
   if (opts.logFile !== undefined) env.GAMEDOCK_LOG_FILE = opts.logFile;
   if (opts.logLevel !== undefined) env.GAMEDOCK_LOG_LEVEL = opts.logLevel;
@@ -71,31 +87,62 @@ export async function runUntilSignal(
   setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
 }
 
-export const common = (command: Command): Command =>
-  command
+/** --config, --data and the log flags: every process command takes them. */
+export function configFlags(command: Command): Command {
+  return command
     .option("--config <file>", "JSON config file (see docs/configuration.md)")
-    .option("--data <dir>", "directory for embedded state: SQLite, blobs, packages", undefined)
-    .option("--log-file <file>", "append JSON log lines here instead of stderr")
-    .option("--log-level <level>", "fatal, error, warn, info, debug, trace or silent");
+    .option(
+      "--data <dir>",
+      `directory for embedded state: SQLite, blobs, packages (default: data, ${DEFAULTS.data})`,
+      nonEmptyFlag("--data"),
+    )
+    .option("--log-file <file>", "append JSON log lines to this file instead of stderr")
+    .addOption(
+      new Option(
+        "--log-level <level>",
+        "least severe log level written (default: log.level, info)",
+      ).choices(LOG_LEVELS),
+    );
+}
+
+/** --host and --port, for the commands that listen. */
+export function listenFlags(command: Command): Command {
+  const { host, port } = DEFAULTS.server;
+  return command
+    .option(
+      "--host <host>",
+      `address to bind; any but loopback needs server.tokens (default: server.host, ${host})`,
+      hostFlag,
+    )
+    .option(
+      "--port <port>",
+      `TCP port, 0 picks a free one (default: server.port, ${port})`,
+      portFlag,
+    );
+}
+
+function stagesOption(description: string): Option {
+  return new Option("--stages <list>", description)
+    .argParser(stageList)
+    .default([...STAGES], STAGES.join(","));
+}
 
 export function register(program: Command): void {
-  common(
-    program
-      .command("serve")
-      .description(
-        "run everything in one process: the HTTP API (/api/v1/pack-jobs, /healthz, /metrics) and the\n" +
-          "packaging stages on every configured queue. With no config: SQLite and blobs under --data,\n" +
-          "in-process workers, http://127.0.0.1:8080. Mothers must be under <data>/packages.",
-      )
-      .option("--host <host>", "address to bind; anything but loopback needs server.tokens")
-      .option("--port <port>", "TCP port (0 picks a free one)")
-      .option(
-        "--stages <list>",
-        "packaging stages this process runs: pack,upload,notify, or none for an API-only server\n" +
-          "whose work is done by `gamedock worker` processes",
-        stageList,
-        [...STAGES],
+  configFlags(
+    listenFlags(
+      program
+        .command("serve")
+        .summary("run the API, /files and packaging in one process")
+        .description(
+          "Run everything in one process: the packaging API (/api/v1/pack-jobs), the file service (/files), /healthz and /metrics, and the packaging stages on every configured queue.\n" +
+            `With no config it runs on embedded defaults: SQLite and blobs under --data, in-process workers, http://${DEFAULTS.server.host}:${DEFAULTS.server.port}. Mother APKs go under <data>/packages.\n` +
+            "Flags override the config file and GAMEDOCK_* variables. The first Ctrl-C shuts down gracefully; a second exits at once.",
+        ),
+    ).addOption(
+      stagesOption(
+        "packaging stages this process runs: any of pack,upload,notify, or none for an API-only server whose work `gamedock worker` processes do",
       ),
+    ),
   ).action(async (opts: ProcessOptions) => {
     await runUntilSignal(opts, async (config, lifecycle, logger) => {
       const { startServe } = await import("../../server/index.js");
@@ -104,14 +151,15 @@ export function register(program: Command): void {
     });
   });
 
-  common(
+  configFlags(
     program
       .command("worker")
+      .summary("run the packaging stages without HTTP, to add machines")
       .description(
-        "run the packaging stages without HTTP, to add machines: shares the database, queues and\n" +
-          "upload targets of the config with `gamedock serve`",
+        "Run the packaging stages without HTTP, to add machines.\n" +
+          "A worker shares the database, the queues and the upload targets of its config with `gamedock serve`: the same SQLite files on one machine; MySQL or PostgreSQL and Redis or RabbitMQ across machines.",
       )
-      .option("--stages <list>", "stages to run: pack,upload,notify", stageList, [...STAGES]),
+      .addOption(stagesOption("packaging stages this process runs: any of pack,upload,notify")),
   ).action(async (opts: ProcessOptions) => {
     await runUntilSignal(opts, async (config, lifecycle, logger) => {
       const { startWorker } = await import("../../server/index.js");
