@@ -23,11 +23,11 @@ export { RESERVED_AREAS, refuseReserved, reservedAreaOf } from "./reserved.js";
 export async function openBlobStore(config: BlobTargetConfig): Promise<BlobStore> {
   switch (config.driver) {
     case "fs": {
-      const { openFsBlobStore } = await import("./fs.js");
+      const { openFsBlobStore } = await import("./fs/fs.js");
       return openFsBlobStore(config);
     }
     case "s3": {
-      const { openS3BlobStore } = await import("./s3.js");
+      const { openS3BlobStore } = await import("./s3/s3.js");
       return openS3BlobStore(config);
     }
     default: {

@@ -201,8 +201,8 @@ describe("driver loading", () => {
       }
     };
     await visit(join(ROOT, "src/blob/index.ts"));
-    await visit(join(ROOT, "src/blob/fs.ts"));
-    assert.ok(seen.has(join(ROOT, "src/blob/fs-atomic.ts")));
+    await visit(join(ROOT, "src/blob/fs/fs.ts"));
+    assert.ok(seen.has(join(ROOT, "src/blob/fs/fs-atomic.ts")));
     assert.deepEqual(
       [...external].filter((spec) => spec.includes("aws-sdk") || spec.includes("@smithy")),
       [],

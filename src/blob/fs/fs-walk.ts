@@ -6,7 +6,7 @@
 import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { errnoCode } from "../core/index.js";
+import { errnoCode } from "../../core/index.js";
 
 export interface WalkedFile {
   /** Key of the file: its path under the root, '/'-separated. */

@@ -22,7 +22,7 @@ import {
   isAbandonedTemp,
   isTempName,
   kernelCopy,
-} from "../core/index.js";
+} from "../../core/index.js";
 import type {
   BlobInfo,
   BlobKey,
@@ -32,12 +32,12 @@ import type {
   IncompleteUpload,
   PutFileOptions,
   PutResult,
-} from "./contract.js";
+} from "../contract.js";
 import { etagOf, writeAtomically } from "./fs-atomic.js";
 import { walkFiles } from "./fs-walk.js";
-import { validateBlobKey, validateBlobPrefix } from "./keys.js";
-import { clampRange } from "./range.js";
-import { sourceFileSize } from "./source-file.js";
+import { validateBlobKey, validateBlobPrefix } from "../keys.js";
+import { clampRange } from "../range.js";
+import { sourceFileSize } from "../source-file.js";
 
 type FsConfig = Extract<BlobTargetConfig, { driver: "fs" }>;
 

@@ -8,8 +8,8 @@
  */
 import type { Readable } from "node:stream";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import type { PutResult, StoredPart } from "./contract.js";
-import { validateBlobKey } from "./keys.js";
+import type { PutResult, StoredPart } from "../contract.js";
+import { validateBlobKey } from "../keys.js";
 import { abortUploadQuietly, completeUpload, createUpload, uploadPart } from "./s3-multipart.js";
 import { bareEtag, call, contentMd5, type S3Target } from "./s3-target.js";
 

@@ -12,7 +12,7 @@
 import type { BigIntStats } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
-import { claimTempPath, errnoCode, releaseTemp } from "../core/index.js";
+import { claimTempPath, errnoCode, releaseTemp } from "../../core/index.js";
 
 /** Stable as long as the file is not replaced: a replacement is a new inode. */
 export function etagOf(stats: BigIntStats): string {

@@ -20,8 +20,8 @@ import type {
   IncompleteUpload,
   PutFileOptions,
   PutResult,
-} from "./contract.js";
-import { validateBlobKey, validateBlobPrefix } from "./keys.js";
+} from "../contract.js";
+import { validateBlobKey, validateBlobPrefix } from "../keys.js";
 import { checkS3Config, printableEndpoint } from "./s3-config.js";
 import { s3ErrorName, s3Status } from "./s3-errors.js";
 import { getFromS3 } from "./s3-get.js";
