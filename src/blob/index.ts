@@ -14,11 +14,19 @@ export type {
   IncompleteUpload,
   PutFileOptions,
   PutResult,
+  ResumableUploadInfo,
+  ResumableUploads,
   StoredPart,
   UploadCheckpoint,
 } from "./contract.js";
-export { MAX_KEY_BYTES, validateBlobKey, validateBlobPrefix } from "./keys.js";
-export { RESERVED_AREAS, refuseReserved, reservedAreaOf } from "./reserved.js";
+export {
+  MAX_KEY_BYTES,
+  MAX_RESUMABLE_KEY_BYTES,
+  validateBlobKey,
+  validateBlobPrefix,
+  validateResumableKey,
+} from "./keys.js";
+export { RESERVED_AREAS, STORE_AREA, refuseReserved, reservedAreaOf } from "./reserved.js";
 
 export async function openBlobStore(config: BlobTargetConfig): Promise<BlobStore> {
   switch (config.driver) {
