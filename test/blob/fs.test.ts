@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import {
   copyFile,
+  mkdir,
   mkdtemp,
   readFile,
   readdir,
@@ -19,7 +20,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import {
@@ -28,6 +29,7 @@ import {
   validateBlobPrefix,
   type BlobStore,
 } from "../../src/blob/index.js";
+import { HOST_DIR } from "../../src/blob/fs/fs-layout.js";
 import { GamedockError } from "../../src/core/errors.js";
 import { ROOT } from "../helpers/cli.js";
 import { bytesOf, listAll, rejectsWith } from "./blob-kit.js";
@@ -52,7 +54,7 @@ blobStoreConformance("fs", async () => {
     largeFileSize: 4 * MiB,
     // A crash mid-write leaves the temp file of a process that no longer exists.
     async leaveIncompleteUpload(_key, file) {
-      await copyFile(file, join(root, ".gamedock", "tmp", tempName(DEAD_PID)));
+      await copyFile(file, join(root, ".gamedock", "tmp", HOST_DIR, tempName(DEAD_PID)));
     },
     reopen: () => openBlobStore({ driver: "fs", root }),
     async close() {
@@ -118,7 +120,7 @@ describe("fs driver specifics", () => {
   });
 
   it("a writer killed mid-upload leaves a temp file that removeAbandoned on a fresh store removes, and nothing else", async () => {
-    const tempDir = join(root, ".gamedock", "tmp");
+    const tempDir = join(root, ".gamedock", "tmp", HOST_DIR);
     await store.putStream("killed/kept.bin", Readable.from([Buffer.from("an object")]));
     await store.resumable.begin("killed/upload.bin");
     await store.resumable.append("killed/upload.bin", 0, Readable.from([Buffer.alloc(10, 1)]));
@@ -145,10 +147,27 @@ describe("fs driver specifics", () => {
     }
   });
 
+  it("judges another host's temp files by age, since its pids cannot be checked here", async () => {
+    const elsewhere = join(root, ".gamedock", "tmp", "other-host");
+    await mkdir(elsewhere, { recursive: true });
+    const writing = join(elsewhere, tempName(DEAD_PID)); // that pid may be alive over there
+    await writeFile(writing, "a write in progress on another machine");
+    assert.equal(await store.removeAbandoned(), 0);
+    assert.deepEqual(await readdir(elsewhere), [basename(writing)]);
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3_600_000);
+    await utimes(writing, twoDaysAgo, twoDaysAgo);
+    assert.equal(await store.removeAbandoned(), 1);
+    await assert.rejects(
+      readdir(elsewhere),
+      { code: "ENOENT" },
+      "a gone host's directory goes too",
+    );
+  });
+
   it("keeps its own files in .gamedock/, which list never shows and no key may name", async () => {
     await store.resumable.begin("area/upload.bin");
     await store.resumable.append("area/upload.bin", 0, Readable.from([Buffer.from("partial")]));
-    await writeFile(join(root, ".gamedock", "tmp", tempName(DEAD_PID)), "x");
+    await writeFile(join(root, ".gamedock", "tmp", HOST_DIR, tempName(DEAD_PID)), "x");
     const own = (await filesUnder(root)).filter((path) => path.startsWith(".gamedock/"));
     assert.ok(
       own.some((path) => path.startsWith(".gamedock/uploads/")),

@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { HOST_DIR } from "../../src/blob/fs/fs-layout.js";
 import { openBlobStore } from "../../src/blob/index.js";
 
 const MiB = 1024 * 1024;
@@ -29,7 +30,7 @@ const slowSource = new Readable({
   },
 });
 
-const tempDir = join(root, ".gamedock", "tmp");
+const tempDir = join(root, ".gamedock", "tmp", HOST_DIR);
 const mine = `.gamedock-${process.pid}-`;
 const watch = setInterval(() => {
   void (async () => {

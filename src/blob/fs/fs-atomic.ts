@@ -1,6 +1,6 @@
 /**
  * Atomic, durable file replacement for the fs driver: the bytes go to a temp
- * file in the target's one temp directory (<root>/.gamedock/tmp, on the same
+ * file in the target's temp directory (<root>/.gamedock/tmp/<host>, on the same
  * file system), which is fsynced, renamed over the target and followed by an
  * fsync of the target's directory, so after a crash the object is either the
  * old one or the new one, never a mix — and the rename itself is on disk once

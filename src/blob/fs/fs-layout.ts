@@ -2,18 +2,20 @@
  * Where the fs driver keeps things under its root:
  *
  *   <root>/<key>                              objects, at their key's path
- *   <root>/.gamedock/tmp/.gamedock-<pid>-<hex>.tmp
+ *   <root>/.gamedock/tmp/<host>/.gamedock-<pid>-<hex>.tmp
  *                                             temp files of writes in progress
  *   <root>/.gamedock/uploads/<sha256 of key>.data / .key
  *                                             resumable uploads in progress
  *
  * Everything of the driver's own is in the reserved area `.gamedock/`, which
- * no key may name: one directory to read for leftovers, and renames from it
- * into place stay on one file system (atomic).
+ * no key may name: one directory per host to read for leftovers, and renames
+ * from it into place stay on one file system (atomic). Temp files are kept
+ * per host because a pid says whether a writer is alive only on its own
+ * host, and a root may be shared by instances on several machines.
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { GamedockError, isTempName } from "../../core/index.js";
+import { GamedockError, HOST, isTempName } from "../../core/index.js";
 import type { BlobKey } from "../contract.js";
 import { validateBlobKey } from "../keys.js";
 import { STORE_AREA } from "../reserved.js";
@@ -31,18 +33,25 @@ const MAX_SEGMENT_BYTES = 255;
 export const DATA_SUFFIX = ".data";
 export const META_SUFFIX = ".key";
 
+/** This host's name as one path segment. */
+export const HOST_DIR = HOST.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "") || "localhost";
+
 export function keyConflict(key: BlobKey, why: string): GamedockError {
   return new GamedockError("E_BLOB_KEY", `object key ${JSON.stringify(key)} ${why}`, { key });
 }
 
 export class FsLayout {
   readonly storeDir: string;
+  /** Temp directories, one per host. */
+  readonly tempRoot: string;
+  /** This host's temp directory. */
   readonly tempDir: string;
   readonly uploadsDir: string;
 
   constructor(readonly root: string) {
     this.storeDir = join(root, STORE_AREA);
-    this.tempDir = join(this.storeDir, "tmp");
+    this.tempRoot = join(this.storeDir, "tmp");
+    this.tempDir = join(this.tempRoot, HOST_DIR);
     this.uploadsDir = join(this.storeDir, "uploads");
   }
 

@@ -3,7 +3,7 @@
  * the driver's own files live in `<root>/.gamedock/` (fs-layout.ts).
  *
  * - Atomic and durable: every write goes through writeAtomically (temp file
- *   in <root>/.gamedock/tmp, fsync, rename, fsync of the directory).
+ *   in <root>/.gamedock/tmp/<host>, fsync, rename, fsync of the directory).
  * - putFile copies inside the kernel (reflink or copy_file_range), so storing
  *   an APK costs what copying it costs. There are no parts: a checkpoint is
  *   ignored and an interrupted copy simply starts again (it is local and cheap).
@@ -18,14 +18,7 @@ import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import {
-  GamedockError,
-  errnoCode,
-  fsError,
-  isTempName,
-  kernelCopy,
-  removeAbandonedTemps,
-} from "../../core/index.js";
+import { GamedockError, errnoCode, fsError, isTempName, kernelCopy } from "../../core/index.js";
 import type {
   BlobInfo,
   BlobKey,
@@ -43,6 +36,7 @@ import { etagOf, writeAtomically } from "./fs-atomic.js";
 import { NOT_THERE, writeError } from "./fs-errors.js";
 import { FsLayout } from "./fs-layout.js";
 import { FsResumableUploads } from "./fs-resumable.js";
+import { removeAbandonedTempFiles } from "./fs-temps.js";
 import { walkFiles } from "./fs-walk.js";
 
 type FsConfig = Extract<BlobTargetConfig, { driver: "fs" }>;
@@ -193,14 +187,12 @@ class FsBlobStore implements BlobStore {
   }
 
   /**
-   * Temp files in <root>/.gamedock/tmp whose process is gone (or, in this
-   * process, that no write holds), and the bookkeeping of resumable uploads
-   * that a crash cut short. Reads two directories, never the object tree.
+   * Temp files whose writer is gone (fs-temps.ts) and the bookkeeping of
+   * resumable uploads that a crash cut short. Reads the driver's own
+   * directories, never the object tree.
    */
   async removeAbandoned(): Promise<number> {
-    const temps = await removeAbandonedTemps(this.layout.tempDir).catch((err: unknown) => {
-      throw fsError(err, this.layout.tempDir, "temp directory");
-    });
+    const temps = await removeAbandonedTempFiles(this.layout);
     return temps + (await this.resumable.removeLeftovers());
   }
 
