@@ -105,8 +105,10 @@ export interface ResumableUploadInfo {
  *   must equal the stored offset, else E_UPLOAD_OFFSET and nothing is stored;
  *   no upload at `key`: E_NOT_FOUND. If the body fails or `signal` aborts
  *   midway, the bytes that arrived before are kept (offset() reports them)
- *   and the call rejects with that failure. One append at a time per upload:
- *   the caller serialises them (tus holds a lock per upload).
+ *   and the call rejects with that failure. If the store itself fails, bytes
+ *   of this call not yet stored may be lost: offset() says what is stored.
+ *   One append at a time per upload: the caller serialises them (tus holds a
+ *   lock per upload).
  * - `complete(key)` makes the bytes the object at `key` in one step (it
  *   replaces an earlier object) and ends the upload; E_NOT_FOUND when no
  *   upload is in progress.
@@ -161,8 +163,9 @@ export interface BlobStore {
   /**
    * Removes what writers that no longer exist left behind, and nothing that a
    * live writer or a resumable upload still needs; returns how many leftovers
-   * went. fs: temp files of dead processes (and the bookkeeping of uploads a
-   * crash cut short); s3: nothing, since no writer can be proven gone there
+   * went. fs: temp files of dead processes of this host (another host's once
+   * untouched for a day) and the bookkeeping of uploads a crash cut short;
+   * s3: nothing, since no writer can be proven gone there
    * (callers judge multipart uploads by `initiated` instead). Run it at start
    * and periodically; safe from any number of processes at once.
    */
