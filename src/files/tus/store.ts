@@ -118,14 +118,18 @@ export class TusStore extends DataStore {
         },
       });
       let newOffset: number;
+      const piping = pipeline(source, meter);
+      // A failed source reaches the append through the meter; a failed append
+      // destroys the meter, and then the store's error is the one to report.
+      piping.catch(() => undefined);
       try {
-        [, newOffset] = await Promise.all([
-          pipeline(source, meter),
-          this.blobs.resumable.append(storedKeyOf(id), offset, meter).catch((err: unknown) => {
-            meter.destroy(); // refused before reading (offset, gone): stop the body's pipeline too
+        newOffset = await this.blobs.resumable
+          .append(storedKeyOf(id), offset, meter)
+          .catch((err: unknown) => {
+            meter.destroy(); // refused before reading (offset, gone): stop the source too
             throw err;
-          }),
-        ]);
+          });
+        await piping;
       } catch (err) {
         // Some bytes may be stored and not saved as hashed: the next PATCH
         // finds its offset ahead of the record and falls back (recordAt).
