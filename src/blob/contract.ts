@@ -9,6 +9,11 @@
  * - Resumable: `putFile` reports a checkpoint after each stored part; given that
  *   checkpoint again (after a crash), it uploads only the parts not yet stored.
  * - Per-part checksums: every part is sent with its MD5 so the store verifies it.
+ * - Uploads that grow across requests (`resumable`, below) appear at their key
+ *   only when completed, whole.
+ * - The store's own bookkeeping (temp files, uploads in progress) lives in
+ *   the reserved area `.gamedock/` of the target: no key may name it and
+ *   `list` never shows it.
  */
 import type { Readable } from "node:stream";
 
@@ -70,9 +75,63 @@ export interface ByteRange {
   end: number;
 }
 
+/** A multipart upload of putFile/putStream begun and neither completed nor aborted. */
 export interface IncompleteUpload {
   key: BlobKey;
   uploadId: string;
+  /** When it began: callers judge by age whether anyone will still finish it. */
+  initiated: Date;
+}
+
+/** An upload in progress, as `ResumableUploads.list` reports it. */
+export interface ResumableUploadInfo {
+  key: BlobKey;
+  /** When it began or last received bytes. */
+  lastModified: Date;
+}
+
+/**
+ * Resumable uploads: an object that grows by appends — across requests,
+ * processes and instances opened on the same target — and then appears at
+ * its key atomically, whole. This is what a tus upload is stored as.
+ *
+ * - `begin(key)` starts an upload of 0 bytes at `key`. An upload already in
+ *   progress at `key` is discarded; an object already at `key` stays as it
+ *   is until `complete`.
+ * - `offset(key)` is the number of bytes stored so far, the same for every
+ *   process; null when no upload is in progress at `key`.
+ * - `append(key, offset, body)` stores `body` after the first `offset` bytes
+ *   and resolves with the new offset once the bytes are durable. `offset`
+ *   must equal the stored offset, else E_UPLOAD_OFFSET and nothing is stored;
+ *   no upload at `key`: E_NOT_FOUND. If the body fails or `signal` aborts
+ *   midway, the bytes that arrived before are kept (offset() reports them)
+ *   and the call rejects with that failure. If the store itself fails, bytes
+ *   of this call not yet stored may be lost: offset() says what is stored.
+ *   One append at a time per upload: the caller serialises them (tus holds a
+ *   lock per upload).
+ * - `complete(key)` makes the bytes the object at `key` in one step (it
+ *   replaces an earlier object) and ends the upload; E_NOT_FOUND when no
+ *   upload is in progress.
+ * - `abort(key)` removes the upload and every byte of it; idempotent,
+ *   resolves whether there was one.
+ * - `list(prefix)` yields the uploads in progress under `prefix`, so a
+ *   caller can end those nobody will finish.
+ * - Nothing of an upload in progress is visible through get, head, list or
+ *   incompleteUploads. Keys follow the key rules and are at most
+ *   MAX_RESUMABLE_KEY_BYTES long (room for the store's bookkeeping names).
+ */
+export interface ResumableUploads {
+  begin(key: BlobKey, options?: { contentType?: string }): Promise<void>;
+  offset(key: BlobKey): Promise<number | null>;
+  append(
+    key: BlobKey,
+    offset: number,
+    body: Readable,
+    options?: { signal?: AbortSignal },
+  ): Promise<number>;
+  complete(key: BlobKey): Promise<BlobInfo>;
+  abort(key: BlobKey): Promise<boolean>;
+  list(prefix: string): AsyncIterable<ResumableUploadInfo>;
 }
 
 export interface BlobStore {
@@ -91,10 +150,28 @@ export interface BlobStore {
   head(key: BlobKey): Promise<BlobInfo | null>;
   /** Idempotent: deleting an absent key succeeds. */
   delete(key: BlobKey): Promise<void>;
+  /** Objects whose key starts with `prefix`; never the store's own bookkeeping. */
   list(prefix: string): AsyncIterable<BlobInfo>;
-  /** Uploads begun but neither completed nor aborted (for recovery and for checks). */
+  /**
+   * Multipart uploads of putFile/putStream begun but neither completed nor
+   * aborted, keyed by the object they would become (s3); the fs driver has
+   * none. Never a resumable upload's.
+   */
   incompleteUploads(prefix?: string): Promise<IncompleteUpload[]>;
-  abortUpload(upload: IncompleteUpload): Promise<void>;
+  /** Idempotent: an upload already gone is fine. */
+  abortUpload(upload: Pick<IncompleteUpload, "key" | "uploadId">): Promise<void>;
+  /**
+   * Removes what writers that no longer exist left behind, and nothing that a
+   * live writer or a resumable upload still needs; returns how many leftovers
+   * went. fs: temp files of dead processes of this host (another host's once
+   * untouched for a day) and the bookkeeping of uploads a crash cut short;
+   * s3: nothing, since no writer can be proven gone there
+   * (callers judge multipart uploads by `initiated` instead). Run it at start
+   * and periodically; safe from any number of processes at once.
+   */
+  removeAbandoned(): Promise<number>;
+  /** Uploads that grow by appends and appear whole on completion (tus). */
+  readonly resumable: ResumableUploads;
   /**
    * The object's file on local disk when the driver keeps objects as files
    * (fs), else null: lets a server send it with reused buffers instead of a

@@ -14,20 +14,28 @@ export type {
   IncompleteUpload,
   PutFileOptions,
   PutResult,
+  ResumableUploadInfo,
+  ResumableUploads,
   StoredPart,
   UploadCheckpoint,
 } from "./contract.js";
-export { MAX_KEY_BYTES, validateBlobKey, validateBlobPrefix } from "./keys.js";
-export { RESERVED_AREAS, refuseReserved, reservedAreaOf } from "./reserved.js";
+export {
+  MAX_KEY_BYTES,
+  MAX_RESUMABLE_KEY_BYTES,
+  validateBlobKey,
+  validateBlobPrefix,
+  validateResumableKey,
+} from "./keys.js";
+export { RESERVED_AREAS, STORE_AREA, refuseReserved, reservedAreaOf } from "./reserved.js";
 
 export async function openBlobStore(config: BlobTargetConfig): Promise<BlobStore> {
   switch (config.driver) {
     case "fs": {
-      const { openFsBlobStore } = await import("./fs.js");
+      const { openFsBlobStore } = await import("./fs/fs.js");
       return openFsBlobStore(config);
     }
     case "s3": {
-      const { openS3BlobStore } = await import("./s3.js");
+      const { openS3BlobStore } = await import("./s3/s3.js");
       return openS3BlobStore(config);
     }
     default: {

@@ -6,8 +6,19 @@
  */
 import { GamedockError, textProblem } from "../core/index.js";
 import type { BlobKey } from "./contract.js";
+import { STORE_AREA } from "./reserved.js";
 
 export const MAX_KEY_BYTES = 1024;
+
+/**
+ * Keys of resumable uploads leave room for the names the drivers derive from
+ * them (an s3 upload keeps `.gamedock/uploads/<key>` and `.gamedock/parts/<key>@<offset>`,
+ * and S3 keys end at 1024 bytes).
+ */
+export const MAX_RESUMABLE_KEY_BYTES = 960;
+
+/** The first segment of the drivers' bookkeeping area (".gamedock"). */
+const STORE_SEGMENT = STORE_AREA.slice(0, -1);
 
 function keyError(key: string, rule: string): GamedockError {
   return new GamedockError("E_BLOB_KEY", `invalid object key ${JSON.stringify(key)}: ${rule}`, {
@@ -52,6 +63,28 @@ export function validateBlobKey(key: BlobKey): void {
   if (key.length === 0) throw keyError(key, "key is empty");
   checkCharacters(key, "key");
   for (const segment of key.split("/")) checkSegment(key, segment);
+  if (key.split("/", 1)[0] === STORE_SEGMENT) {
+    throw keyError(
+      key,
+      `${STORE_AREA} is the store's own bookkeeping area (temp files, uploads in progress)`,
+    );
+  }
+}
+
+/** A key a resumable upload may use: a valid key of at most MAX_RESUMABLE_KEY_BYTES. */
+export function validateResumableKey(key: BlobKey): void {
+  validateBlobKey(key);
+  if (Buffer.byteLength(key, "utf8") > MAX_RESUMABLE_KEY_BYTES) {
+    throw keyError(
+      key,
+      `a resumable upload's key must be at most ${MAX_RESUMABLE_KEY_BYTES} bytes of UTF-8 (the store derives its bookkeeping names from it)`,
+    );
+  }
+}
+
+/** Whether a listed key is the store's bookkeeping (never shown by list). */
+export function isStoreKey(key: string): boolean {
+  return key.startsWith(STORE_AREA);
 }
 
 /**

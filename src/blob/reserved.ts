@@ -10,6 +10,14 @@ import { GamedockError } from "../core/index.js";
 export const RESERVED_AREAS = ["put/", "tus/", "mothers/", ".gamedock/"] as const;
 
 /**
+ * The drivers' own bookkeeping: temp files and uploads in progress. No key
+ * may name it (keys.ts) and `list` never shows it. Its layout belongs to
+ * each driver (docs/storage.md); on every driver it is inside the target, so
+ * an fs rename from it into place stays on one file system.
+ */
+export const STORE_AREA = ".gamedock/";
+
+/**
  * The reserved area `keyOrPrefix` is in, or null. Check the whole key space a
  * caller will write to ("<prefix><job id>/"), not a prefix that keys extend.
  */

@@ -76,7 +76,7 @@ export async function openFilesService(
       logger: log,
     };
     // The tus handler (resumable uploads) plugs in here; its sweep hook joins the sweeper's.
-    const tus = await openTusMount(ctx, target);
+    const tus = await openTusMount(ctx);
     const sweepUploads = tus.sweepExpired?.bind(tus);
     const sweeper = startSweeper(ctx, sweepUploads ? { sweepUploads } : {});
     const opened = store;

@@ -4,101 +4,38 @@
  * Test files are generated on disk; contents are compared by sha256.
  */
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { after, before, describe, it } from "node:test";
-import { GamedockError } from "../../src/core/errors.js";
-import type { BlobInfo, BlobStore, UploadCheckpoint } from "../../src/blob/index.js";
+import type { BlobStore, UploadCheckpoint } from "../../src/blob/index.js";
+import {
+  bytesOf,
+  generatedStream,
+  listAll,
+  makeTestFile,
+  rejectsWith,
+  sha256Of,
+  type TestFile,
+} from "./blob-kit.js";
+import { resumableConformance } from "./conformance-resumable.js";
 
 export interface ConformanceTarget {
   store: BlobStore;
-  /** putFile uploads in parts and reports checkpoints (s3); false: it copies whole (fs). */
-  resumable: boolean;
+  /**
+   * putFile uploads in parts, reports checkpoints and can leave incomplete
+   * multipart uploads (s3); false: it copies whole and has none (fs).
+   */
+  multipart: boolean;
   /** Bytes of the large test file: more than two parts where there are parts. */
   largeFileSize: number;
-  /** Leaves an upload begun and never finished under `key`, as a crash would. */
+  /** Leaves what a writer killed while uploading `file` to `key` leaves behind. */
   leaveIncompleteUpload(key: string, file: string): Promise<void>;
+  /** Another store on the same target, as another process or instance opens it. */
+  reopen(): Promise<BlobStore>;
   close(): Promise<void>;
-}
-
-export interface TestFile {
-  path: string;
-  size: number;
-  sha256: string;
-}
-
-/** Random bytes to disk, 1 MiB at a time, so no test holds a whole file either. */
-export async function makeTestFile(dir: string, name: string, size: number): Promise<TestFile> {
-  const path = join(dir, name);
-  const hash = createHash("sha256");
-  function* chunks(): Generator<Buffer> {
-    for (let left = size; left > 0; left -= 1 << 20) {
-      const chunk = randomBytes(Math.min(left, 1 << 20));
-      hash.update(chunk);
-      yield chunk;
-    }
-  }
-  await pipeline(Readable.from(chunks()), createWriteStream(path));
-  return { path, size, sha256: hash.digest("hex") };
-}
-
-export async function sha256Of(stream: Readable): Promise<{ sha256: string; size: number }> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    size += chunk.length;
-  }
-  return { sha256: hash.digest("hex"), size };
-}
-
-export const sha256OfFile = (path: string): Promise<{ sha256: string; size: number }> =>
-  sha256Of(createReadStream(path));
-
-async function bytesOf(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-/** Asserts that `promise` rejects with a GamedockError of `code`; returns it. */
-export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<GamedockError> {
-  let caught: unknown;
-  await assert.rejects(promise, (err: unknown) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(
-    caught instanceof GamedockError,
-    `expected a GamedockError ${code}, got ${String(caught)}`,
-  );
-  assert.equal(caught.code, code, caught.message);
-  return caught;
-}
-
-async function listAll(store: BlobStore, prefix: string): Promise<BlobInfo[]> {
-  const found: BlobInfo[] = [];
-  for await (const info of store.list(prefix)) found.push(info);
-  return found.sort((a, b) => (a.key < b.key ? -1 : 1));
-}
-
-/** A stream of `size` pseudo-random bytes in uneven chunks, and the sha256 it will have. */
-function generatedStream(size: number): { stream: Readable; sha256: string } {
-  const seed = randomBytes(64 * 1024 + 7);
-  const hash = createHash("sha256");
-  const pieces: Buffer[] = [];
-  for (let left = size, i = 0; left > 0; i++) {
-    const piece = seed.subarray(0, Math.min(left, 1000 + ((i * 7919) % seed.length)));
-    hash.update(piece);
-    pieces.push(piece);
-    left -= piece.length;
-  }
-  return { stream: Readable.from(pieces), sha256: hash.digest("hex") };
 }
 
 const INVALID_KEYS = [
@@ -111,6 +48,8 @@ const INVALID_KEYS = [
   "a/b\u0001c",
   "tab\there",
   "x".repeat(1025),
+  ".gamedock",
+  ".gamedock/tmp/x",
 ];
 
 export function blobStoreConformance(name: string, setup: () => Promise<ConformanceTarget>): void {
@@ -275,6 +214,10 @@ export function blobStoreConformance(name: string, setup: () => Promise<Conforma
       await rejectsWith(listAll(store, "../"), "E_BLOB_KEY");
       assert.deepEqual(await listAll(store, ""), before);
       assert.deepEqual(await store.incompleteUploads(), []);
+      assert.ok(
+        before.every((info) => !info.key.startsWith(".gamedock")),
+        "list never shows the store's own bookkeeping",
+      );
     });
 
     it("overwrite replaces the object; an interrupted overwrite leaves the old one", async () => {
@@ -292,7 +235,7 @@ export function blobStoreConformance(name: string, setup: () => Promise<Conforma
           return Promise.resolve();
         },
       });
-      if (!target.resumable) controller.abort(); // no checkpoints: abort while it copies
+      if (!target.multipart) controller.abort(); // no checkpoints: abort while it copies
       await assert.rejects(interrupted, { name: "AbortError" });
       const broken = Readable.from(
         (async function* () {
@@ -305,7 +248,7 @@ export function blobStoreConformance(name: string, setup: () => Promise<Conforma
       assert.equal((await sha256Of(await store.get(key))).sha256, other.sha256);
       assert.equal((await store.head(key))?.etag, second.etag);
       // A failed stream upload leaves nothing behind (a stream cannot be resumed).
-      if (target.resumable) {
+      if (target.multipart) {
         const left = await store.incompleteUploads(prefix);
         await Promise.all(left.map((upload) => store.abortUpload(upload)));
       }
@@ -324,7 +267,7 @@ export function blobStoreConformance(name: string, setup: () => Promise<Conforma
           return Promise.resolve();
         },
       });
-      if (!target.resumable) {
+      if (!target.multipart) {
         // No parts: the copy completes, and a checkpoint given later is ignored.
         const put = await first;
         assert.equal(put.partsUploaded, 0);
@@ -347,7 +290,11 @@ export function blobStoreConformance(name: string, setup: () => Promise<Conforma
         [...numbers].sort((a, b) => a - b),
       );
       const pending = await store.incompleteUploads(prefix);
-      assert.deepEqual(pending, [{ key, uploadId: checkpoint.uploadId }]);
+      assert.deepEqual(
+        pending.map((upload) => ({ key: upload.key, uploadId: upload.uploadId })),
+        [{ key, uploadId: checkpoint.uploadId }],
+      );
+      assert.ok(pending[0]!.initiated instanceof Date && pending[0]!.initiated.getTime() > 0);
 
       const total = Math.ceil(large.size / checkpoint.partSize);
       assert.ok(total >= 3, `the large file spans ${total} parts`);
@@ -362,14 +309,26 @@ export function blobStoreConformance(name: string, setup: () => Promise<Conforma
       assert.deepEqual(await store.incompleteUploads(prefix), []);
     });
 
-    it("abortUpload removes an incomplete upload and nothing appears", async () => {
+    it("what a killed upload leaves is never visible and is removed: abortUpload (multipart) or removeAbandoned", async () => {
       const key = `${prefix}abort/left-behind.bin`;
       await target.leaveIncompleteUpload(key, large.path);
+      assert.equal(await store.head(key), null);
+      assert.deepEqual(await listAll(store, `${prefix}abort/`), []);
       const pending = await store.incompleteUploads(`${prefix}abort/`);
-      assert.equal(pending.length, 1);
-      await store.abortUpload(pending[0]!);
-      assert.deepEqual(await store.incompleteUploads(`${prefix}abort/`), []);
-      await store.abortUpload(pending[0]!); // already gone: still fine
+      if (target.multipart) {
+        assert.deepEqual(
+          pending.map((upload) => upload.key),
+          [key],
+        );
+        await store.abortUpload(pending[0]!);
+        assert.deepEqual(await store.incompleteUploads(`${prefix}abort/`), []);
+        await store.abortUpload(pending[0]!); // already gone: still fine
+        assert.equal(await store.removeAbandoned(), 0, "nothing on a bucket is provably abandoned");
+      } else {
+        assert.deepEqual(pending, [], "no multipart uploads: a temp file is not an upload");
+        assert.ok((await store.removeAbandoned()) >= 1, "the dead writer's temp file went");
+        assert.equal(await store.removeAbandoned(), 0);
+      }
       assert.equal(await store.head(key), null);
       assert.deepEqual(await listAll(store, `${prefix}abort/`), []);
     });
@@ -395,5 +354,7 @@ export function blobStoreConformance(name: string, setup: () => Promise<Conforma
       assert.match(err.message, /no-such-file\.apk/);
       assert.equal(await store.head(`${prefix}missing-source.apk`), null);
     });
+
+    resumableConformance(() => target, `${prefix}resumable/`);
   });
 }

@@ -8,9 +8,11 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
+import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import {
   openBlobStore,
   type BlobStore,
@@ -18,13 +20,8 @@ import {
   type UploadCheckpoint,
 } from "../../src/blob/index.js";
 import { startS3rver, type S3rverHandle, s3TargetOf } from "../helpers/s3rver.js";
-import {
-  blobStoreConformance,
-  makeTestFile,
-  rejectsWith,
-  sha256Of,
-  type TestFile,
-} from "./conformance.js";
+import { makeTestFile, rejectsWith, sha256Of, type TestFile } from "./blob-kit.js";
+import { blobStoreConformance } from "./conformance.js";
 
 const MiB = 1024 * 1024;
 const PART_SIZE = 5 * MiB;
@@ -64,11 +61,12 @@ blobStoreConformance("s3 (s3rver)", async () => {
   const store = await openBlobStore(s3Config(server));
   return {
     store,
-    resumable: true,
+    multipart: true,
     largeFileSize: LARGE,
     async leaveIncompleteUpload(key, file) {
       await interruptAfter(store, key, file, 1);
     },
+    reopen: () => openBlobStore(s3Config(server)),
     async close() {
       await store.close();
       await server.close();
@@ -233,6 +231,55 @@ describe("s3 driver specifics (s3rver)", () => {
       }
     } finally {
       await down.close();
+    }
+  });
+
+  it("keeps a resumable upload's books in .gamedock/: a state, and a tail under 5 MiB merged into the next part", async () => {
+    const raw = new S3Client({
+      endpoint: server.endpoint,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    });
+    const books = async (): Promise<string[]> => {
+      const page = await raw.send(
+        new ListObjectsV2Command({ Bucket: server.bucket, Prefix: ".gamedock/" }),
+      );
+      return (page.Contents ?? []).map((object) => object.Key ?? "").sort();
+    };
+    const partsSent = (): { number: number; size: number }[] =>
+      server.requests
+        .filter((r) => r.method === "PUT" && r.url.includes("partNumber="))
+        .map((r) => ({
+          number: Number(/partNumber=(\d+)/.exec(r.url)?.[1]),
+          size: Number(r.headers["content-length"]),
+        }));
+    try {
+      const key = "books/渠道.bin";
+      const data = randomBytes(9 * MiB);
+      server.requests.length = 0;
+      await store.resumable.begin(key);
+      await store.resumable.append(key, 0, Readable.from([data.subarray(0, 3 * MiB)]));
+      assert.deepEqual(await books(), [`.gamedock/parts/${key}@0`, `.gamedock/uploads/${key}`]);
+      assert.deepEqual(partsSent(), [], "3 MiB is below S3's minimum part: kept as the tail");
+
+      await store.resumable.append(key, 3 * MiB, Readable.from([data.subarray(3 * MiB)]));
+      assert.deepEqual(partsSent(), [{ number: 1, size: PART_SIZE }]);
+      assert.deepEqual(await books(), [
+        `.gamedock/parts/${key}@${PART_SIZE}`,
+        `.gamedock/uploads/${key}`,
+      ]);
+      assert.deepEqual(await store.incompleteUploads("books/"), [], "the upload's own multipart");
+
+      await store.resumable.complete(key);
+      assert.deepEqual(partsSent(), [
+        { number: 1, size: PART_SIZE },
+        { number: 2, size: 9 * MiB - PART_SIZE },
+      ]);
+      assert.deepEqual(await books(), []);
+      assert.equal((await sha256Of(await store.get(key))).size, data.length);
+    } finally {
+      raw.destroy();
     }
   });
 

@@ -1,14 +1,20 @@
 /**
  * tus uploads that do not go straight through: a client that drops mid-PATCH
- * and resumes, an upload left to expire and swept, and a 200 MB upload whose
- * memory must stay flat. Digests are checked against sha256sum / md5sum.
+ * and resumes, an upload left to expire and swept, storage orphaned by a
+ * create that never saved its record, and a 200 MB upload whose memory must
+ * stay flat. Digests are checked against sha256sum / md5sum.
  */
 import assert from "node:assert/strict";
-import { appendFile, readFile, readdir } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { execFile } from "node:child_process";
+import type { BlobStore } from "../../src/blob/index.js";
+import { ManualClock } from "../../src/core/index.js";
+import { ResumableDigests } from "../../src/files/tus/digests.js";
+import { ORPHAN_GRACE_MS } from "../../src/files/tus/sweep.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
 import {
   MiB,
@@ -22,6 +28,13 @@ import {
 } from "./tus-kit.js";
 
 const run = promisify(execFile);
+
+/** Keys of the resumable uploads in progress under `prefix`. */
+async function uploadsUnder(blobs: BlobStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const upload of blobs.resumable.list(prefix)) keys.push(upload.key);
+  return keys.sort();
+}
 
 describe("tus resume (fs target)", () => {
   let dir = "";
@@ -57,19 +70,35 @@ describe("tus resume (fs target)", () => {
     const stored = await server.metadata.getFile(idOf(url));
     assert.deepEqual({ sha256: stored?.sha256, md5: stored?.md5 }, await coreutilsDigests(file));
   });
+
+  it("storage begun for an upload whose record was never saved is removed after a grace period", async () => {
+    // A create that stored nothing but its storage: the database failed, or the instance died.
+    const orphan = "tus/lq0orphanedupload0000000";
+    await server.blobs.resumable.begin(orphan);
+    await server.blobs.resumable.append(orphan, 0, Readable.from([Buffer.alloc(100, 1)]));
+    const url = await client.start(1000); // a real upload in progress, with its record
+    assert.equal((await client.patch(url, 0, Buffer.alloc(10))).status, 204);
+
+    assert.equal(await server.handler.sweepExpired(), 0, "young: may be a create in progress");
+    assert.deepEqual(await uploadsUnder(server.blobs, "tus/"), [orphan, `tus/${idOf(url)}`].sort());
+    const later = new Date(Date.now() + ORPHAN_GRACE_MS + 60_000);
+    assert.equal(await server.handler.sweepExpired(later), 1);
+    assert.deepEqual(await uploadsUnder(server.blobs, "tus/"), [`tus/${idOf(url)}`]);
+    assert.equal(await client.offset(url), 10, "an upload with a record is not an orphan");
+    assert.equal((await client.delete(url)).status, 204);
+  });
 });
 
 describe("tus expiry (fs target)", () => {
   let dir = "";
   let server: TusServer;
   let client: TusClient;
+  const clock = new ManualClock();
 
   before(async () => {
     dir = await tempDir("gamedock-tus-resume-");
-    // Uploads expire 3 s after creation: the expiry test waits that out. The
-    // resume test runs on its own server (below) so a slow machine cannot
-    // expire its upload.
-    server = await startTusServer(dir, { uploadTtlSeconds: 3 });
+    // Uploads expire 3 s after creation by the server's clock, which the test moves.
+    server = await startTusServer(dir, { uploadTtlSeconds: 3, clock });
     client = new TusClient(server.url);
   });
   after(async () => {
@@ -83,13 +112,10 @@ describe("tus expiry (fs target)", () => {
     const url = await client.start(1000);
     assert.equal((await client.patch(url, 0, Buffer.alloc(100))).status, 204);
     const id = idOf(url);
-    const tusDir = join(dir, "blobs", "tus");
-    assert.deepEqual((await readdir(tusDir)).filter((n) => n.startsWith(id)).sort(), [
-      id,
-      `${id}.json`,
-    ]);
+    assert.deepEqual(await uploadsUnder(server.blobs, "tus/"), [`tus/${id}`]);
+    assert.equal(await server.handler.sweepExpired(), 0, "not expired yet");
 
-    await new Promise((resolve) => setTimeout(resolve, 3100));
+    clock.advance(3100);
     const head = await client.head(url);
     assert.equal(head.status, 410);
     const patch = await client.patch(url, 100, Buffer.alloc(10));
@@ -97,10 +123,8 @@ describe("tus expiry (fs target)", () => {
 
     // The finished upload is a file now; this one and nothing else has expired.
     assert.equal(await server.handler.sweepExpired(), 1);
-    assert.deepEqual(
-      (await readdir(tusDir)).filter((n) => n.startsWith(id)),
-      [],
-    );
+    assert.deepEqual(await uploadsUnder(server.blobs, "tus/"), []);
+    assert.equal(await server.blobs.head(`tus/${id}`), null);
     assert.equal(await server.metadata.getUpload(id), null);
     assert.equal((await client.head(url)).status, 404);
     assert.ok(
@@ -139,8 +163,12 @@ describe("tus recovery after an instance died mid-upload", () => {
     const client = new TusClient(second.url);
     const at = `${second.url}/files/${id}`;
     assert.equal((await client.patch(at, 0, bytes.subarray(0, MiB))).status, 204);
-    // The instance wrote 1000 more bytes to disk, then died before saving its state.
-    await appendFile(join(dir, "blobs", "tus", id), bytes.subarray(MiB, MiB + 1000));
+    // The instance stored 1000 more bytes, then died before saving its state.
+    await first.blobs.resumable.append(
+      `tus/${id}`,
+      MiB,
+      Readable.from([bytes.subarray(MiB, MiB + 1000)]),
+    );
     const resumeAt = await new TusClient(first.url).offset(`${first.url}/files/${id}`);
     assert.equal(resumeAt, MiB + 1000);
     const last = await new TusClient(first.url).patch(
@@ -159,7 +187,7 @@ describe("tus recovery after an instance died mid-upload", () => {
     const url = await client.start(bytes.length, { filename: "killed.txt" });
     const id = idOf(url);
     assert.equal((await client.patch(url, 0, bytes.subarray(0, 10))).status, 204);
-    await appendFile(join(dir, "blobs", "tus", id), bytes.subarray(10));
+    await first.blobs.resumable.append(`tus/${id}`, 10, Readable.from([bytes.subarray(10)]));
     assert.equal(await first.metadata.getFile(id), null);
 
     const head = await new TusClient(second.url).head(`${second.url}/files/${id}`);
@@ -168,6 +196,34 @@ describe("tus recovery after an instance died mid-upload", () => {
     const stored = await second.metadata.getFile(id);
     assert.equal(stored?.name, "killed.txt");
     assert.deepEqual({ sha256: stored?.sha256, md5: stored?.md5 }, digestsOf(bytes));
+    assert.equal(await second.metadata.getUpload(id), null);
+  });
+
+  it("a finish cut short after its bytes were dropped as a duplicate still registers the file", async () => {
+    const bytes = Buffer.from("the same bytes, uploaded twice");
+    const client = new TusClient(first.url);
+    const original = await client.start(bytes.length);
+    assert.equal((await client.patch(original, 0, bytes)).status, 204);
+    const kept = await first.metadata.getFile(idOf(original));
+    assert.ok(kept);
+
+    // The second upload got every byte, was completed and found a duplicate, and its
+    // bytes were deleted — then the instance died before the file row was written.
+    const url = await client.start(bytes.length, { filename: "twice.txt" });
+    const id = idOf(url);
+    const digests = await ResumableDigests.fresh();
+    digests.update(bytes);
+    const record = await first.metadata.getUpload(id);
+    assert.ok(record);
+    await first.metadata.saveUpload({ ...record, offset: bytes.length, hashState: digests.save() });
+    await first.blobs.resumable.abort(`tus/${id}`);
+
+    const head = await new TusClient(second.url).head(`${second.url}/files/${id}`);
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("upload-offset"), String(bytes.length));
+    const file = await second.metadata.getFile(id);
+    assert.equal(file?.name, "twice.txt");
+    assert.equal(file.blobKey, kept.blobKey, "served by the blob it duplicates");
     assert.equal(await second.metadata.getUpload(id), null);
   });
 });

@@ -1,14 +1,17 @@
 /**
- * tus on an s3 files target (@tus/s3-store) against s3rver: chunks smaller
- * than a part (kept as `tus/<id>.part` between PATCHes), a dropped PATCH
- * resumed, an empty upload, termination and expiry — and that no bookkeeping
- * object outlives its upload.
+ * tus on an s3 files target (the s3 driver's resumable uploads) against
+ * s3rver: chunks smaller than a part (kept as the upload's tail between
+ * PATCHes), a dropped PATCH resumed, an empty upload, termination, expiry and
+ * orphaned storage — and that nothing of an upload shows under `tus/` before
+ * it is complete, nor outlives it.
  */
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type { BlobStore } from "../../src/blob/index.js";
+import { ORPHAN_GRACE_MS } from "../../src/files/tus/sweep.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
 import { s3TargetOf, startS3rver, type S3rverHandle } from "../helpers/s3rver.js";
 import {
@@ -25,6 +28,12 @@ import {
 async function keysUnder(blobs: BlobStore, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   for await (const info of blobs.list(prefix)) keys.push(info.key);
+  return keys.sort();
+}
+
+async function uploadsUnder(blobs: BlobStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const upload of blobs.resumable.list(prefix)) keys.push(upload.key);
   return keys.sort();
 }
 
@@ -57,10 +66,13 @@ describe("tus handler (s3 target on s3rver)", () => {
     const id = idOf(url);
 
     assert.equal((await client.patch(url, 0, bytes.subarray(0, 3 * MiB))).status, 204);
-    assert.deepEqual(await keysUnder(server.blobs, `tus/${id}`), [
-      `tus/${id}.info`,
-      `tus/${id}.part`,
-    ]);
+    assert.deepEqual(
+      await keysUnder(server.blobs, `tus/${id}`),
+      [],
+      "nothing shows before it is done",
+    );
+    assert.deepEqual(await uploadsUnder(server.blobs, `tus/${id}`), [`tus/${id}`]);
+    assert.equal(await server.blobs.resumable.offset(`tus/${id}`), 3 * MiB);
     await client.abortedPatch(url, 3 * MiB, bytes.subarray(3 * MiB, 9 * MiB), 4 * MiB);
     const offset = await client.offset(url);
     assert.ok(offset > 3 * MiB, `offset ${offset} after the drop`);
@@ -70,6 +82,7 @@ describe("tus handler (s3 target on s3rver)", () => {
     assert.equal(stored?.blobKey, `tus/${id}`);
     assert.deepEqual({ sha256: stored?.sha256, md5: stored?.md5 }, await coreutilsDigests(file));
     assert.deepEqual(await keysUnder(server.blobs, `tus/${id}`), [`tus/${id}`]);
+    assert.deepEqual(await uploadsUnder(server.blobs, `tus/${id}`), []);
     const download = await fetch(`${server.url}/files/${id}`);
     assert.ok(Buffer.from(await download.arrayBuffer()).equals(bytes));
     assert.equal(await client.offset(url), size, "HEAD of a finished upload");
@@ -90,6 +103,7 @@ describe("tus handler (s3 target on s3rver)", () => {
     const id = idOf(url);
     assert.equal((await client.delete(url)).status, 204);
     assert.deepEqual(await keysUnder(server.blobs, `tus/${id}`), []);
+    assert.deepEqual(await uploadsUnder(server.blobs, `tus/${id}`), []);
     assert.deepEqual(
       (await server.blobs.incompleteUploads("tus/")).filter((upload) => upload.key === `tus/${id}`),
       [],
@@ -103,6 +117,22 @@ describe("tus handler (s3 target on s3rver)", () => {
     const id = idOf(url);
     assert.equal(await server.handler.sweepExpired(new Date(Date.now() + 7_200_000)), 1);
     assert.deepEqual(await keysUnder(server.blobs, `tus/${id}`), []);
+    assert.deepEqual(await uploadsUnder(server.blobs, "tus/"), []);
+    assert.deepEqual(await server.blobs.incompleteUploads("tus/"), []);
     assert.equal(await server.metadata.getUpload(id), null);
+  });
+
+  it("sweepExpired removes storage whose record was never saved, after a grace period", async () => {
+    const orphan = "tus/lq0orphanedupload0000000";
+    await server.blobs.resumable.begin(orphan);
+    await server.blobs.resumable.append(orphan, 0, Readable.from([Buffer.alloc(6 * MiB, 3)]));
+    assert.equal(await server.handler.sweepExpired(), 0, "young: may be a create in progress");
+    assert.deepEqual(await uploadsUnder(server.blobs, "tus/"), [orphan]);
+    assert.equal(
+      await server.handler.sweepExpired(new Date(Date.now() + ORPHAN_GRACE_MS + 60_000)),
+      1,
+    );
+    assert.deepEqual(await uploadsUnder(server.blobs, "tus/"), []);
+    assert.deepEqual(await server.blobs.incompleteUploads("tus/"), [], "its multipart upload too");
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The end of a tus upload: its bytes become a file (registerFile: dedupe by
- * sha256, file row last), then the upload record and the inner store's books
- * go. Every step is idempotent, so a finalize that failed halfway (database
+ * The end of a tus upload: the resumable upload at `tus/<id>` is completed
+ * (its bytes become that object in one step), the object becomes a file
+ * (registerFile: dedupe by sha256, file row last), then the upload record
+ * goes. Every step is idempotent, so a finalize that failed halfway (database
  * down, instance killed) is simply run again — by the next HEAD or PATCH of
  * the upload, or by the sweeper — and ends the same way.
  */
@@ -10,21 +11,24 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Upload } from "@tus/server";
 import type { BlobStore } from "../../blob/index.js";
-import { GamedockError, type Logger } from "../../core/index.js";
+import { GamedockError, isGamedockError, type Clock, type Logger } from "../../core/index.js";
 import type { FileMetadata, UploadRecord } from "../contract.js";
 import { registerFile } from "../register.js";
 import { ResumableDigests, type FinalDigests } from "./digests.js";
-import type { InnerStore } from "./inner-store.js";
 import type { RecordCache } from "./record-cache.js";
-import { isNotFound } from "./tus-errors.js";
+
+/** Uploads in progress, and the files they become, are these keys of the files target. */
+export const TUS_PREFIX = "tus/";
+
+export const storedKeyOf = (id: string): string => `${TUS_PREFIX}${id}`;
 
 export interface FinalizerOptions {
-  inner: InnerStore;
   blobs: BlobStore;
   metadata: FileMetadata;
   records: RecordCache;
   fileTtlSeconds: number;
   logger: Logger;
+  clock: Clock;
 }
 
 export class Finalizer {
@@ -32,17 +36,30 @@ export class Finalizer {
 
   /** Registers the finished upload `id`; `known`: its digests, if write() kept them in step. */
   async finalize(id: string, known: FinalDigests | null): Promise<void> {
-    const { metadata, inner, blobs } = this.options;
+    const { metadata, blobs, clock } = this.options;
     if (await metadata.getFile(id)) {
-      await this.forget(id); // registered before; only the books may be left
+      await this.forget(id); // registered before; only the record may be left
       return;
     }
     const record = await metadata.getUpload(id);
     if (!record) return; // discarded meanwhile
     const size = record.size ?? record.offset;
-    const storedKey = inner.storedKey(id);
+    const storedKey = storedKeyOf(id);
+    const completed = await this.complete(storedKey, size);
     const digests =
-      known ?? (await this.savedDigests(record, size)) ?? (await this.rehash(storedKey, size));
+      known ??
+      (await this.savedDigests(record, size)) ??
+      (completed ? await this.rehash(storedKey, size) : null);
+    // Not at its key: an earlier finalize may have found the bytes a duplicate of
+    // a stored blob and deleted them just before a crash; that blob serves the file.
+    if (digests === null || (!completed && !(await metadata.findBlob(digests.sha256)))) {
+      this.options.logger.error(
+        { event: "tus-upload-lost", id, size },
+        "a finished upload's bytes are gone from the target; its record is removed",
+      );
+      await this.forget(id);
+      return;
+    }
     const { file, deduplicated } = await registerFile(metadata, blobs, {
       id,
       name: record.name,
@@ -54,7 +71,7 @@ export class Finalizer {
       storedKey,
       expiresAt:
         this.options.fileTtlSeconds > 0
-          ? new Date(Date.now() + this.options.fileTtlSeconds * 1000)
+          ? new Date(clock.now() + this.options.fileTtlSeconds * 1000)
           : null,
     });
     await this.forget(id);
@@ -80,32 +97,39 @@ export class Finalizer {
   }
 
   /**
-   * Removes an unfinished upload: its bytes, the store's books and the record.
-   * A registered upload only loses its books — its bytes are the file's blob.
-   * Returns whether the inner store had the upload.
+   * Removes an unfinished upload: its bytes and the record. A registered
+   * upload only loses its record — its bytes are the file's blob. Returns
+   * whether the target had the upload.
    */
   async discard(id: string): Promise<boolean> {
     if (await this.options.metadata.getFile(id)) {
       await this.forget(id);
       return false;
     }
-    let stored = true;
-    try {
-      await this.options.inner.store.remove(this.options.inner.innerId(id));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      stored = false;
-    }
+    const stored = await this.options.blobs.resumable.abort(storedKeyOf(id));
     await this.forget(id);
     return stored;
   }
 
-  /** Drops the upload record and the inner store's bookkeeping objects, never the bytes. */
+  /**
+   * Makes the upload's bytes the object at `key`; false when they are gone. An
+   * earlier complete may already have done it (and then been cut short).
+   */
+  private async complete(key: string, size: number): Promise<boolean> {
+    const { blobs } = this.options;
+    try {
+      await blobs.resumable.complete(key);
+      return true;
+    } catch (err) {
+      if (!isGamedockError(err) || err.code !== "E_NOT_FOUND") throw err;
+    }
+    return (await blobs.head(key))?.size === size;
+  }
+
+  /** Drops the upload record (ours and this instance's copy), never the bytes. */
   private async forget(id: string): Promise<void> {
-    const { inner, blobs, metadata, records } = this.options;
-    for (const key of inner.sidecarKeys(id)) await blobs.delete(key);
-    await metadata.deleteUpload(id);
-    records.delete(id);
+    await this.options.metadata.deleteUpload(id);
+    this.options.records.delete(id);
   }
 
   private async savedDigests(record: UploadRecord, size: number): Promise<FinalDigests | null> {

@@ -14,26 +14,29 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryLocker, Server, type Locker } from "@tus/server";
-import type { BlobStore, BlobTargetConfig } from "../../blob/index.js";
-import { GamedockError, isGamedockError, type Logger } from "../../core/index.js";
+import type { BlobStore } from "../../blob/index.js";
+import {
+  GamedockError,
+  isGamedockError,
+  systemClock,
+  type Clock,
+  type Logger,
+} from "../../core/index.js";
 import type { TusMount } from "../context.js";
 import type { FileMetadata } from "../contract.js";
 import { newFileId, validateFileId } from "../ids.js";
 import { checkQuota, checkUploadSize, type Limits } from "../quota.js";
 import { CHECKSUM_ALGORITHMS, parseUploadChecksum, type ExpectedChecksum } from "./checksum.js";
 import { currentRequest, requireRequest, runInRequest, type TusRequestContext } from "./context.js";
-import { openInnerStore } from "./inner-store.js";
 import { openRedisLocker } from "./open-redis-locker.js";
 import type { RedisLocker } from "./redis-locker.js";
 import { TusStore } from "./store.js";
-import { sweepExpiredUploads } from "./sweep.js";
+import { sweepExpiredUploads, sweepOrphanedUploads } from "./sweep.js";
 import { internalError, mapTusError } from "./tus-errors.js";
 import { describeUpload } from "./upload-metadata.js";
 
 export interface TusHandlerOptions {
-  /** The files target; uploads in progress live in it under `tus/`. */
-  target: BlobTargetConfig;
-  /** The opened BlobStore of `target`. */
+  /** The files target; uploads in progress are its resumable uploads under `tus/`. */
   store: BlobStore;
   metadata: FileMetadata;
   limits: Limits;
@@ -52,11 +55,13 @@ export interface TusHandlerOptions {
   spoolDir?: string;
   /** How long a request asked to give up its upload's lock may finish writing, ms (default 3000). */
   lockDrainTimeoutMs?: number;
+  /** Creation and expiry times (default the system clock; tests move a ManualClock). */
+  clock?: Clock;
 }
 
 export interface TusHandler extends TusMount {
   handle(req: IncomingMessage, res: ServerResponse, owner: string): Promise<void>;
-  /** Removes unfinished uploads whose expiry passed; returns how many. */
+  /** Removes unfinished uploads whose expiry passed, and orphaned upload storage; returns how many. */
   sweepExpired(now?: Date): Promise<number>;
   close(): Promise<void>;
 }
@@ -68,12 +73,8 @@ const JSON_TYPE = "application/json; charset=utf-8";
 export async function createTusHandler(options: TusHandlerOptions): Promise<TusHandler> {
   const path = (options.path ?? "/files").replace(/\/+$/, "");
   const logger = options.logger.child({ component: "tus" });
-  const inner = await openInnerStore(options.target, {
-    expirationMs: options.uploadTtlSeconds * 1000,
-    maxUploadBytes: options.limits.maxUploadBytes,
-  });
+  const clock = options.clock ?? systemClock;
   const datastore = new TusStore({
-    inner,
     blobs: options.store,
     metadata: options.metadata,
     limits: options.limits,
@@ -81,6 +82,7 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
     fileTtlSeconds: options.fileTtlSeconds,
     spoolDir: options.spoolDir ?? join(tmpdir(), "gamedock-tus"),
     logger,
+    clock,
   });
   // Loaded only when configured: a single instance never loads ioredis.
   const redisLocker: RedisLocker | null =
@@ -150,15 +152,16 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
       jsonTypeForErrors(res, context);
       await runInRequest(context, () => server.handle(req, res));
     },
-    sweepExpired(now = new Date()) {
-      return sweepExpiredUploads(
-        { metadata: options.metadata, finalizer: datastore.finalizer, locker, logger },
+    async sweepExpired(now = new Date(clock.now())) {
+      const { metadata, store: blobs } = options;
+      const expired = await sweepExpiredUploads(
+        { blobs, metadata, finalizer: datastore.finalizer, locker, logger },
         now,
       );
+      return expired + (await sweepOrphanedUploads({ blobs, metadata, logger }, now));
     },
     async close() {
       await redisLocker?.close();
-      await inner.close();
     },
   };
 }

@@ -1,10 +1,11 @@
 /**
- * The datastore @tus/server talks to: a wrapper around FileStore/S3Store
- * (inner-store.ts) that keeps gamedock's upload record (UploadRecord) and the
- * running sha256 + md5 in step with the bytes the inner store holds.
+ * The datastore @tus/server talks to. The bytes of an upload in progress are
+ * a resumable upload of the files target (BlobStore.resumable) at `tus/<id>`,
+ * which any instance can append to; gamedock's upload record (UploadRecord)
+ * holds the name, owner, length, expiry and the running sha256 + md5.
  *
- * - write() hashes the bytes on their way into the inner store and saves offset
- *   + hash state after every PATCH, so another instance (or this one after a
+ * - write() hashes the bytes on their way into the store and saves offset +
+ *   hash state after every PATCH, so another instance (or this one after a
  *   restart) continues the digests where they stopped.
  * - A PATCH with Upload-Checksum is verified before any byte reaches the store
  *   (checksum.ts), so a mismatch leaves the offset where it was.
@@ -13,25 +14,23 @@
  * @tus/server holds the upload's lock around create, write, getUpload,
  * declareUploadLength and remove, across instances with the Redis locker.
  */
-import { Readable, Transform } from "node:stream";
+import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DataStore, ERRORS, Upload } from "@tus/server";
 import type { BlobStore } from "../../blob/index.js";
-import type { Logger } from "../../core/index.js";
+import type { Clock, Logger } from "../../core/index.js";
 import type { FileMetadata, UploadRecord } from "../contract.js";
 import { checkQuota, type Limits } from "../quota.js";
 import { spoolVerified, type VerifiedSpool } from "./checksum.js";
 import { currentRequest, requireRequest } from "./context.js";
 import { ResumableDigests } from "./digests.js";
-import { Finalizer } from "./finalize.js";
-import type { InnerStore } from "./inner-store.js";
+import { Finalizer, storedKeyOf } from "./finalize.js";
 import { RecordCache } from "./record-cache.js";
-import { isNotFound, throwTus } from "./tus-errors.js";
+import { throwTus } from "./tus-errors.js";
 import { describeUpload } from "./upload-metadata.js";
 
 export interface TusStoreOptions {
-  inner: InnerStore;
-  /** The files target (the same one the inner store writes into). */
+  /** The files target: uploads in progress are its resumable uploads under `tus/`. */
   blobs: BlobStore;
   metadata: FileMetadata;
   limits: Limits;
@@ -41,17 +40,19 @@ export interface TusStoreOptions {
   /** Where checksummed PATCH bodies wait for verification. */
   spoolDir: string;
   logger: Logger;
+  /** Creation times and expiry (tests move it instead of waiting). */
+  clock: Clock;
 }
 
 export class TusStore extends DataStore {
-  private readonly inner: InnerStore;
+  private readonly blobs: BlobStore;
   private readonly metadata: FileMetadata;
   private readonly records = new RecordCache();
   readonly finalizer: Finalizer;
 
   constructor(private readonly options: TusStoreOptions) {
     super();
-    this.inner = options.inner;
+    this.blobs = options.blobs;
     this.metadata = options.metadata;
     this.finalizer = new Finalizer({ ...options, records: this.records });
     // What works end to end; Tus-Extension is built from this list.
@@ -72,18 +73,11 @@ export class TusStore extends DataStore {
   override async create(upload: Upload): Promise<Upload> {
     const { owner } = requireRequest();
     const { name, contentType } = describeUpload(upload.metadata, upload.id);
-    const innerId = this.inner.innerId(upload.id);
-    const inner = new Upload({
-      id: innerId,
-      size: upload.size,
-      offset: 0,
-      metadata: upload.metadata,
-      creation_date: upload.creation_date,
-    });
-    await this.inner.store.create(inner);
-    // S3Store stamps its own creation time; Upload-Expires and our record follow it.
-    upload.creation_date = inner.creation_date;
-    const createdAt = new Date(upload.creation_date ?? Date.now());
+    const key = storedKeyOf(upload.id);
+    await this.blobs.resumable.begin(key, { contentType });
+    // Upload-Expires and our record's expiry both count from this.
+    const createdAt = new Date(this.options.clock.now());
+    upload.creation_date = createdAt.toISOString();
     const record: UploadRecord = {
       id: upload.id,
       name,
@@ -98,14 +92,12 @@ export class TusStore extends DataStore {
     try {
       await this.metadata.saveUpload(record);
     } catch (err) {
-      await this.inner.store.remove(innerId).catch(() => undefined);
+      // If this fails too (or the instance dies here), the orphan sweep (sweep.ts) removes it.
+      await this.blobs.resumable.abort(key).catch(() => undefined);
       throw err;
     }
     this.records.set(record);
-    if (upload.size === 0) {
-      // No PATCH will come; an empty write completes S3's multipart upload (no-op on fs).
-      await this.inner.store.write(Readable.from([]), innerId, 0);
-    }
+    // An Upload-Length 0 upload is finished at once: onUploadFinish finalizes it.
     return upload;
   }
 
@@ -126,11 +118,18 @@ export class TusStore extends DataStore {
         },
       });
       let newOffset: number;
+      const piping = pipeline(source, meter);
+      // A failed source reaches the append through the meter; a failed append
+      // destroys the meter, and then the store's error is the one to report.
+      piping.catch(() => undefined);
       try {
-        [, newOffset] = await Promise.all([
-          pipeline(source, meter),
-          this.inner.store.write(meter, this.inner.innerId(id), offset),
-        ]);
+        newOffset = await this.blobs.resumable
+          .append(storedKeyOf(id), offset, meter)
+          .catch((err: unknown) => {
+            meter.destroy(); // refused before reading (offset, gone): stop the source too
+            throw err;
+          });
+        await piping;
       } catch (err) {
         // Some bytes may be stored and not saved as hashed: the next PATCH
         // finds its offset ahead of the record and falls back (recordAt).
@@ -155,43 +154,46 @@ export class TusStore extends DataStore {
   }
 
   override async getUpload(id: string): Promise<Upload> {
-    let found: Upload;
-    try {
-      found = await this.inner.store.getUpload(this.inner.innerId(id));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      // Finished uploads leave the inner store's books; HEAD still answers for them.
+    const record = await this.metadata.getUpload(id);
+    if (!record) {
+      // Finished uploads leave no record; HEAD still answers for them.
       const finished = await this.finalizer.finishedUpload(id);
       if (finished) return finished;
       throwTus(ERRORS.FILE_NOT_FOUND);
     }
-    const upload = new Upload({
-      id,
-      size: found.size,
-      offset: found.offset,
-      metadata: found.metadata,
-      creation_date: found.creation_date,
-      storage: found.storage,
-    });
-    if (upload.size !== undefined && upload.offset === upload.size) {
-      // All bytes are in but registering the file did not happen (it failed, or
-      // the instance died): finish it now, under this request's lock.
+    const stored = await this.blobs.resumable.offset(storedKeyOf(id));
+    const size = record.size ?? undefined;
+    if (stored === null || (size !== undefined && stored === size)) {
+      // All bytes are in (or the bytes already became the object) but
+      // registering the file did not happen — it failed, or the instance
+      // died: finish it now, under this request's lock, expired or not.
       await this.finalizer.finalize(id, null);
+      const finished = await this.finalizer.finishedUpload(id);
+      if (finished) return finished;
+      throwTus(ERRORS.FILE_NO_LONGER_EXISTS);
     }
-    return upload;
+    if (this.options.clock.now() > record.expiresAt.getTime()) {
+      throwTus(ERRORS.FILE_NO_LONGER_EXISTS); // the sweeper removes it
+    }
+    return new Upload({
+      id,
+      size,
+      offset: stored,
+      metadata: { filename: record.name, filetype: record.contentType },
+      creation_date: record.createdAt.toISOString(),
+    });
   }
 
   override async declareUploadLength(id: string, length: number): Promise<void> {
     const record = await this.metadata.getUpload(id);
     if (!record) throwTus(ERRORS.FILE_NOT_FOUND);
     await checkQuota(this.metadata, record.owner, length, this.options.limits);
-    await this.inner.store.declareUploadLength(this.inner.innerId(id), length);
     const next = { ...record, size: length };
     await this.metadata.saveUpload(next);
     this.records.set(next);
   }
 
-  /** Termination (DELETE): the partial bytes, the store's books and our record. */
+  /** Termination (DELETE): the partial bytes and our record. */
   override async remove(id: string): Promise<void> {
     if (await this.metadata.getFile(id)) throwTus(ERRORS.INVALID_TERMINATION);
     const recorded = (await this.metadata.getUpload(id)) !== null;

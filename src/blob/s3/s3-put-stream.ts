@@ -8,18 +8,11 @@
  */
 import type { Readable } from "node:stream";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import type { PutResult, StoredPart } from "./contract.js";
-import { validateBlobKey } from "./keys.js";
+import { asBuffer } from "../body.js";
+import type { PutResult, StoredPart } from "../contract.js";
+import { validateBlobKey } from "../keys.js";
 import { abortUploadQuietly, completeUpload, createUpload, uploadPart } from "./s3-multipart.js";
 import { bareEtag, call, contentMd5, type S3Target } from "./s3-target.js";
-
-function asBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (typeof chunk === "string") return Buffer.from(chunk, "utf8");
-  if (chunk instanceof Uint8Array)
-    return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new TypeError(`putStream needs a byte stream, got a chunk of type ${typeof chunk}`);
-}
 
 export async function putStreamToS3(
   target: S3Target,

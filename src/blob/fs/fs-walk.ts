@@ -2,11 +2,13 @@
  * Walks the files under an fs target whose keys start with a prefix. Only the
  * directory the prefix names is read, not the whole tree: "game/1.2/hua"
  * starts in <root>/game/1.2 and keeps the entries whose names start with "hua".
+ * The driver's own area (`.gamedock/`) is never entered.
  */
 import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { errnoCode } from "../core/index.js";
+import { errnoCode } from "../../core/index.js";
+import { isStoreKey } from "../keys.js";
 
 export interface WalkedFile {
   /** Key of the file: its path under the root, '/'-separated. */
@@ -35,8 +37,9 @@ async function* walkDir(
     if (!entry.name.startsWith(nameStart)) continue;
     const path = join(dir, entry.name);
     const key = keyBase + entry.name;
-    if (entry.isDirectory()) yield* walkDir(path, `${key}/`, "");
-    else if (entry.isFile()) yield { key, path, name: entry.name };
+    if (entry.isDirectory()) {
+      if (!isStoreKey(`${key}/`)) yield* walkDir(path, `${key}/`, "");
+    } else if (entry.isFile() && !isStoreKey(key)) yield { key, path, name: entry.name };
   }
 }
 

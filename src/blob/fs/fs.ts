@@ -1,28 +1,24 @@
 /**
- * The embedded BlobStore: objects are files under `root` at their key's path.
+ * The embedded BlobStore: objects are files under `root` at their key's path;
+ * the driver's own files live in `<root>/.gamedock/` (fs-layout.ts).
  *
- * - Atomic and durable: every write goes through writeAtomically (temp file,
- *   fsync, rename, fsync of the directory).
+ * - Atomic and durable: every write goes through writeAtomically (temp file
+ *   in <root>/.gamedock/tmp/<host>, fsync, rename, fsync of the directory).
  * - putFile copies inside the kernel (reflink or copy_file_range), so storing
  *   an APK costs what copying it costs. There are no parts: a checkpoint is
  *   ignored and an interrupted copy simply starts again (it is local and cheap).
  * - etag: hex of inode, size and mtime (ns) — stable until the object is
  *   replaced, and different after any replacement, without reading the bytes.
+ * - No multipart uploads: incompleteUploads is always empty; what a killed
+ *   writer leaves is a temp file of a dead process, for removeAbandoned.
  */
 import type { BigIntStats } from "node:fs";
 import { createWriteStream } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import {
-  GamedockError,
-  errnoCode,
-  fsError,
-  isAbandonedTemp,
-  isTempName,
-  kernelCopy,
-} from "../core/index.js";
+import { GamedockError, errnoCode, fsError, isTempName, kernelCopy } from "../../core/index.js";
 import type {
   BlobInfo,
   BlobKey,
@@ -32,16 +28,18 @@ import type {
   IncompleteUpload,
   PutFileOptions,
   PutResult,
-} from "./contract.js";
+} from "../contract.js";
+import { validateBlobKey, validateBlobPrefix } from "../keys.js";
+import { clampRange } from "../range.js";
+import { sourceFileSize } from "../source-file.js";
 import { etagOf, writeAtomically } from "./fs-atomic.js";
+import { NOT_THERE, writeError } from "./fs-errors.js";
+import { FsLayout } from "./fs-layout.js";
+import { FsResumableUploads } from "./fs-resumable.js";
+import { removeAbandonedTempFiles } from "./fs-temps.js";
 import { walkFiles } from "./fs-walk.js";
-import { validateBlobKey, validateBlobPrefix } from "./keys.js";
-import { clampRange } from "./range.js";
-import { sourceFileSize } from "./source-file.js";
 
 type FsConfig = Extract<BlobTargetConfig, { driver: "fs" }>;
-
-const NOT_THERE = ["ENOENT", "ENOTDIR"];
 
 /**
  * Reads of `get` are this large: serving a download is mostly per-chunk cost
@@ -49,35 +47,6 @@ const NOT_THERE = ["ENOENT", "ENOTDIR"];
  * times as many bytes per second as the 64 KiB default (see docs/files.md).
  */
 const READ_CHUNK_BYTES = 1024 * 1024;
-
-function keyConflict(key: BlobKey, why: string): GamedockError {
-  return new GamedockError("E_BLOB_KEY", `object key ${JSON.stringify(key)} ${why}`, { key });
-}
-
-/** File-system errors of a write, in terms of the key the caller chose. */
-function writeError(err: unknown, key: BlobKey, target: string): unknown {
-  switch (errnoCode(err)) {
-    case "ENOTDIR":
-    case "EEXIST":
-      return keyConflict(
-        key,
-        "cannot be stored: a leading part of it is already an object, and the fs driver keeps objects as files (one key cannot be another key's directory)",
-      );
-    case "EISDIR":
-    case "ENOTEMPTY":
-      return keyConflict(
-        key,
-        "cannot be stored: other objects are stored under it as a directory (fs driver)",
-      );
-    case "ENAMETOOLONG":
-      return keyConflict(
-        key,
-        "has a segment longer than the file system allows (usually 255 bytes)",
-      );
-    default:
-      return fsError(err, target, "blob target file");
-  }
-}
 
 function infoOf(key: BlobKey, stats: BigIntStats): BlobInfo {
   return {
@@ -90,28 +59,19 @@ function infoOf(key: BlobKey, stats: BigIntStats): BlobInfo {
 
 class FsBlobStore implements BlobStore {
   readonly driver = "fs" as const;
+  readonly resumable: FsResumableUploads;
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly layout: FsLayout) {
+    this.resumable = new FsResumableUploads(layout, infoOf);
+  }
 
   /** The file of a key; also refuses names the driver keeps for its temp files. */
   localPath(key: BlobKey): string {
-    return this.pathOf(key);
-  }
-
-  private pathOf(key: BlobKey): string {
-    validateBlobKey(key);
-    const segments = key.split("/");
-    if (isTempName(segments.at(-1) ?? "")) {
-      throw keyConflict(
-        key,
-        "uses a name the fs driver reserves for its temp files (.gamedock-<pid>-<hex>.tmp)",
-      );
-    }
-    return join(this.root, ...segments);
+    return this.layout.objectPath(key);
   }
 
   async putFile(key: BlobKey, file: string, options: PutFileOptions = {}): Promise<PutResult> {
-    const target = this.pathOf(key);
+    const target = this.layout.objectPath(key);
     options.signal?.throwIfAborted();
     await sourceFileSize(file); // names a missing or unreadable source before anything is written
     const copy = async (temp: string): Promise<void> => {
@@ -129,13 +89,15 @@ class FsBlobStore implements BlobStore {
         }
         await kernelCopy(file, temp);
       } catch (err) {
-        // The target directory exists (writeAtomically made it): a missing path is the source.
+        // The temp directory exists (writeAtomically made it): a missing path is the source.
         throw errnoCode(err) === "ENOENT" ? fsError(err, file, "source file") : err;
       }
     };
-    const stats = await writeAtomically(target, copy, options.signal).catch((err: unknown) => {
-      throw writeError(err, key, target);
-    });
+    const stats = await writeAtomically(target, this.layout.tempDir, copy, options.signal).catch(
+      (err: unknown) => {
+        throw writeError(err, key, target);
+      },
+    );
     return { key, size: Number(stats.size), etag: etagOf(stats), partsUploaded: 0 };
   }
 
@@ -144,7 +106,7 @@ class FsBlobStore implements BlobStore {
     body: Readable,
     options: { contentType?: string; signal?: AbortSignal } = {},
   ): Promise<PutResult> {
-    const target = this.pathOf(key);
+    const target = this.layout.objectPath(key);
     const { signal } = options;
     signal?.throwIfAborted();
     const write = (temp: string): Promise<void> =>
@@ -153,14 +115,16 @@ class FsBlobStore implements BlobStore {
         createWriteStream(temp, { flags: "wx", mode: 0o644 }),
         signal ? { signal } : {},
       );
-    const stats = await writeAtomically(target, write, signal).catch((err: unknown) => {
-      throw writeError(err, key, target);
-    });
+    const stats = await writeAtomically(target, this.layout.tempDir, write, signal).catch(
+      (err: unknown) => {
+        throw writeError(err, key, target);
+      },
+    );
     return { key, size: Number(stats.size), etag: etagOf(stats), partsUploaded: 0 };
   }
 
   async get(key: BlobKey, range?: ByteRange): Promise<Readable> {
-    const path = this.pathOf(key);
+    const path = this.layout.objectPath(key);
     const handle = await open(path, "r").catch((err: unknown) => {
       throw NOT_THERE.includes(errnoCode(err) ?? "")
         ? this.notFound(key)
@@ -180,7 +144,7 @@ class FsBlobStore implements BlobStore {
   }
 
   async head(key: BlobKey): Promise<BlobInfo | null> {
-    const path = this.pathOf(key);
+    const path = this.layout.objectPath(key);
     try {
       const stats = await stat(path, { bigint: true });
       return stats.isFile() ? infoOf(key, stats) : null;
@@ -191,7 +155,7 @@ class FsBlobStore implements BlobStore {
   }
 
   async delete(key: BlobKey): Promise<void> {
-    const path = this.pathOf(key);
+    const path = this.layout.objectPath(key);
     const stats = await this.head(key);
     if (stats === null) return; // absent, or a directory of other keys: nothing to delete
     await rm(path, { force: true }).catch((err: unknown) => {
@@ -201,8 +165,8 @@ class FsBlobStore implements BlobStore {
 
   async *list(prefix: string): AsyncIterable<BlobInfo> {
     validateBlobPrefix(prefix);
-    for await (const file of walkFiles(this.root, prefix)) {
-      if (isTempName(file.name)) continue;
+    for await (const file of walkFiles(this.layout.root, prefix)) {
+      if (isTempName(file.name)) continue; // left next to objects by versions before .gamedock/tmp
       try {
         yield infoOf(file.key, await stat(file.path, { bigint: true }));
       } catch (err) {
@@ -211,33 +175,25 @@ class FsBlobStore implements BlobStore {
     }
   }
 
-  /**
-   * Temp files left by a writer that died (or by this process, outside any
-   * write in progress). The destination name is not recorded in a temp file,
-   * so `key` is the temp file's own path and `uploadId` its name.
-   */
-  async incompleteUploads(prefix = ""): Promise<IncompleteUpload[]> {
+  /** The fs driver has no multipart uploads (see removeAbandoned for what a crash leaves). */
+  incompleteUploads(prefix = ""): Promise<IncompleteUpload[]> {
     validateBlobPrefix(prefix);
-    const found: IncompleteUpload[] = [];
-    for await (const file of walkFiles(this.root, prefix)) {
-      if (isTempName(file.name) && isAbandonedTemp(file.path)) {
-        found.push({ key: file.key, uploadId: file.name });
-      }
-    }
-    return found;
+    return Promise.resolve([]);
   }
 
-  async abortUpload(upload: IncompleteUpload): Promise<void> {
+  abortUpload(upload: Pick<IncompleteUpload, "key" | "uploadId">): Promise<void> {
     validateBlobKey(upload.key);
-    const name = basename(upload.key);
-    if (!isTempName(name) || name !== upload.uploadId) {
-      throw new GamedockError(
-        "E_INVALID_REQUEST",
-        `not an incomplete upload of the fs driver: ${JSON.stringify(upload)} (expected key "<dir>/<uploadId>" with uploadId .gamedock-<pid>-<hex>.tmp, as incompleteUploads reports)`,
-        { key: upload.key, uploadId: upload.uploadId },
-      );
-    }
-    await rm(join(this.root, ...upload.key.split("/")), { force: true });
+    return Promise.resolve(); // incompleteUploads never reports one: nothing to abort
+  }
+
+  /**
+   * Temp files whose writer is gone (fs-temps.ts) and the bookkeeping of
+   * resumable uploads that a crash cut short. Reads the driver's own
+   * directories, never the object tree.
+   */
+  async removeAbandoned(): Promise<number> {
+    const temps = await removeAbandonedTempFiles(this.layout);
+    return temps + (await this.resumable.removeLeftovers());
   }
 
   publicUrl(key: BlobKey): string | null {
@@ -252,11 +208,8 @@ class FsBlobStore implements BlobStore {
   private notFound(key: BlobKey): GamedockError {
     return new GamedockError(
       "E_NOT_FOUND",
-      `object not found: ${JSON.stringify(key)} in ${this.root}`,
-      {
-        key,
-        root: this.root,
-      },
+      `object not found: ${JSON.stringify(key)} in ${this.layout.root}`,
+      { key, root: this.layout.root },
     );
   }
 }
@@ -268,9 +221,11 @@ export async function openFsBlobStore(config: FsConfig): Promise<BlobStore> {
       "fs blob target needs `root`: the directory objects are stored in",
     );
   }
-  const root = resolve(config.root);
-  await mkdir(root, { recursive: true }).catch((err: unknown) => {
-    throw fsError(err, root, "blob target directory");
-  });
-  return new FsBlobStore(root);
+  const layout = new FsLayout(resolve(config.root));
+  for (const dir of [layout.root, layout.tempDir, layout.uploadsDir]) {
+    await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+      throw fsError(err, dir, "blob target directory");
+    });
+  }
+  return new FsBlobStore(layout);
 }

@@ -11,7 +11,7 @@
  *   E_UPLOAD_FAILED not retryable for writes, E_CONFIG / E_INTERNAL for reads.
  * Messages carry the SDK's error name and the server's message; never the secret.
  */
-import { GamedockError, errnoCode, isGamedockError } from "../core/index.js";
+import { GamedockError, errnoCode, isGamedockError } from "../../core/index.js";
 
 export interface S3Where {
   /** Endpoint without any user:password part, safe to print. */

@@ -1,15 +1,14 @@
 /**
  * The s3 BlobStore: any store that speaks the S3 API (AWS, Aliyun OSS,
  * Kingsoft KS3, MinIO, Tencent COS, s3rver). Loaded only when a target uses it,
- * so the embedded default never loads the AWS SDK.
+ * so the embedded default never loads the AWS SDK. Its own bookkeeping
+ * (resumable uploads) is in the bucket's `.gamedock/` area.
  */
 import type { Readable } from "node:stream";
 import {
   DeleteObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  S3Client,
 } from "@aws-sdk/client-s3";
 import type {
   BlobInfo,
@@ -20,25 +19,37 @@ import type {
   IncompleteUpload,
   PutFileOptions,
   PutResult,
-} from "./contract.js";
-import { validateBlobKey, validateBlobPrefix } from "./keys.js";
+} from "../contract.js";
+import {
+  MAX_RESUMABLE_KEY_BYTES,
+  isStoreKey,
+  validateBlobKey,
+  validateBlobPrefix,
+} from "../keys.js";
+import { createS3Client } from "./s3-client.js";
 import { checkS3Config, printableEndpoint } from "./s3-config.js";
 import { s3ErrorName, s3Status } from "./s3-errors.js";
 import { getFromS3 } from "./s3-get.js";
+import { listObjects } from "./s3-list.js";
 import { abortUpload } from "./s3-multipart.js";
 import { putFileToS3 } from "./s3-put-file.js";
 import { putStreamToS3 } from "./s3-put-stream.js";
+import { S3ResumableUploads } from "./s3-resumable.js";
 import { bareEtag, call, type S3Target } from "./s3-target.js";
+import { readState } from "./s3-upload-state.js";
 
 type S3Config = Extract<BlobTargetConfig, { driver: "s3" }>;
 
 class S3BlobStore implements BlobStore {
   readonly driver = "s3" as const;
+  readonly resumable: S3ResumableUploads;
 
   constructor(
     private readonly target: S3Target,
     private readonly publicBase: string,
-  ) {}
+  ) {
+    this.resumable = new S3ResumableUploads(target, (key) => this.head(key));
+  }
 
   putFile(key: BlobKey, file: string, options?: PutFileOptions): Promise<PutResult> {
     return putFileToS3(this.target, key, file, options);
@@ -91,29 +102,9 @@ class S3BlobStore implements BlobStore {
 
   async *list(prefix: string): AsyncIterable<BlobInfo> {
     validateBlobPrefix(prefix);
-    const { client, bucket } = this.target;
-    let token: string | undefined;
-    do {
-      const page = await call(this.target, "list", prefix, undefined, () =>
-        client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: prefix || undefined,
-            ContinuationToken: token,
-          }),
-        ),
-      );
-      for (const object of page.Contents ?? []) {
-        if (object.Key === undefined) continue;
-        yield {
-          key: object.Key,
-          size: object.Size ?? 0,
-          etag: bareEtag(object.ETag),
-          lastModified: object.LastModified ?? new Date(0),
-        };
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    for await (const info of listObjects(this.target, prefix)) {
+      if (!isStoreKey(info.key)) yield info;
+    }
   }
 
   async incompleteUploads(prefix = ""): Promise<IncompleteUpload[]> {
@@ -134,19 +125,46 @@ class S3BlobStore implements BlobStore {
         ),
       );
       for (const upload of page.Uploads ?? []) {
-        if (upload.Key !== undefined && upload.UploadId !== undefined) {
-          found.push({ key: upload.Key, uploadId: upload.UploadId });
-        }
+        if (upload.Key === undefined || upload.UploadId === undefined) continue;
+        found.push({
+          key: upload.Key,
+          uploadId: upload.UploadId,
+          initiated: upload.Initiated ?? new Date(0),
+        });
       }
-      if (!page.IsTruncated) return found;
+      if (!page.IsTruncated) return this.withoutResumable(found);
       keyMarker = page.NextKeyMarker;
       uploadIdMarker = page.NextUploadIdMarker;
     }
   }
 
-  async abortUpload(upload: IncompleteUpload): Promise<void> {
+  async abortUpload(upload: Pick<IncompleteUpload, "key" | "uploadId">): Promise<void> {
     validateBlobKey(upload.key);
     await abortUpload(this.target, upload.key, upload.uploadId);
+  }
+
+  /**
+   * No writer can be proven gone on a bucket (no pids, no leases): callers
+   * judge multipart uploads by `initiated` and resumable uploads by
+   * `lastModified` instead.
+   */
+  removeAbandoned(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  /** A resumable upload's multipart upload is its books' business, not an orphan. */
+  private async withoutResumable(found: IncompleteUpload[]): Promise<IncompleteUpload[]> {
+    const resumableIds = new Map<string, string | null>();
+    const kept: IncompleteUpload[] = [];
+    for (const upload of found) {
+      if (!resumableIds.has(upload.key)) {
+        const fits = Buffer.byteLength(upload.key, "utf8") <= MAX_RESUMABLE_KEY_BYTES;
+        const state = fits ? await readState(this.target, upload.key) : null;
+        resumableIds.set(upload.key, state?.uploadId ?? null);
+      }
+      if (resumableIds.get(upload.key) !== upload.uploadId) kept.push(upload);
+    }
+    return kept;
   }
 
   localPath(): null {
@@ -167,28 +185,8 @@ class S3BlobStore implements BlobStore {
 
 export function openS3BlobStore(config: S3Config): Promise<BlobStore> {
   checkS3Config(config);
-  // gamedock runs on Node 20 (DESIGN.md) with an SDK version that supports it. The SDK's
-  // notice that *future* SDK versions will need Node 22 would land in every CLI's stderr;
-  // it concerns whoever upgrades the dependency (docs/storage.md), not the user.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const client = new S3Client({
-    endpoint: config.endpoint,
-    region: config.region,
-    forcePathStyle: config.forcePathStyle,
-    credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-    // The SDK's default CRC32 checksums are refused by many S3-compatible stores
-    // (s3rver, older OSS/KS3/MinIO); parts carry Content-MD5 instead.
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    requestHandler: {
-      // A host that does not answer fails in 10 s instead of hanging.
-      connectionTimeout: 10_000,
-      // A transfer that stalls for 2 minutes is dead; a slow one is fine.
-      socketTimeout: 120_000,
-    },
-  });
   const target: S3Target = {
-    client,
+    client: createS3Client(config),
     endpoint: printableEndpoint(config.endpoint),
     bucket: config.bucket,
     partSize: config.partSize,

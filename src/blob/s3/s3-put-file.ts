@@ -12,9 +12,9 @@
  */
 import { open } from "node:fs/promises";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import type { PutFileOptions, PutResult, StoredPart, UploadCheckpoint } from "./contract.js";
-import { validateBlobKey } from "./keys.js";
-import { runPool } from "./pool.js";
+import type { PutFileOptions, PutResult, StoredPart, UploadCheckpoint } from "../contract.js";
+import { validateBlobKey } from "../keys.js";
+import { runPool } from "../pool.js";
 import {
   abortUploadQuietly,
   completeUpload,
@@ -23,7 +23,7 @@ import {
   uploadPart,
 } from "./s3-multipart.js";
 import { MAX_PARTS, MiB, bareEtag, call, contentMd5, type S3Target } from "./s3-target.js";
-import { readExactly, sourceFileSize } from "./source-file.js";
+import { readExactly, sourceFileSize } from "../source-file.js";
 
 /** The configured part size, raised (in whole MiB) when the file would need more than 10 000 parts. */
 function partSizeFor(size: number, configured: number): number {

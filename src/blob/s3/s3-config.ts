@@ -1,6 +1,6 @@
 /** Checks an s3 target's options before the first request, so a typo fails at startup, not mid-upload. */
-import { GamedockError } from "../core/index.js";
-import type { BlobTargetConfig } from "./contract.js";
+import { GamedockError } from "../../core/index.js";
+import type { BlobTargetConfig } from "../contract.js";
 import { MAX_PARTS, MIN_PART_SIZE, MiB } from "./s3-target.js";
 
 type S3Config = Extract<BlobTargetConfig, { driver: "s3" }>;

@@ -6,7 +6,7 @@ import {
   ListPartsCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import type { StoredPart } from "./contract.js";
+import type { StoredPart } from "../contract.js";
 import { s3Error, s3ErrorName, s3Status } from "./s3-errors.js";
 import { bareEtag, call, contentMd5, type S3Target } from "./s3-target.js";
 

@@ -6,10 +6,10 @@
  */
 import { Readable } from "node:stream";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { GamedockError } from "../core/index.js";
-import type { BlobKey, ByteRange } from "./contract.js";
-import { validateBlobKey } from "./keys.js";
-import { checkRangeShape, clampRange, rangeNotSatisfiable, sliceStream } from "./range.js";
+import { GamedockError } from "../../core/index.js";
+import type { BlobKey, ByteRange } from "../contract.js";
+import { validateBlobKey } from "../keys.js";
+import { checkRangeShape, clampRange, rangeNotSatisfiable, sliceStream } from "../range.js";
 import { s3ErrorName, s3Status } from "./s3-errors.js";
 import { call, type S3Target } from "./s3-target.js";
 
