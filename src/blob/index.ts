@@ -19,6 +19,13 @@ export type {
 } from "./contract.js";
 export { MAX_KEY_BYTES, validateBlobKey, validateBlobPrefix } from "./keys.js";
 export { RESERVED_AREAS, refuseReserved, reservedAreaOf } from "./reserved.js";
+export {
+  asciiFallback,
+  contentDisposition,
+  sendBlob,
+  type BlobRepresentation,
+  type SendBlobOptions,
+} from "./http/index.js";
 
 export async function openBlobStore(config: BlobTargetConfig): Promise<BlobStore> {
   switch (config.driver) {

@@ -2,6 +2,8 @@
 export { openDatabase, type Database, type DatabaseConfig, type DbDialect } from "./open.js";
 export type {
   FileBlobTable,
+  FileQuotaOwnerTable,
+  FileReservationTable,
   FileTable,
   FileUploadTable,
   NotificationTable,

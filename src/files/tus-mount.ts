@@ -18,6 +18,8 @@ export async function openTusMount(ctx: FilesContext, target: BlobTargetConfig):
     uploadTtlSeconds: settings.uploadTtlSeconds,
     fileTtlSeconds: settings.fileTtlSeconds,
     lockRedisUrl: settings.lockRedisUrl,
+    lockPrefix: settings.lockPrefix,
     logger: ctx.logger,
+    ...(ctx.clock ? { clock: ctx.clock } : {}),
   });
 }

@@ -13,7 +13,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { after, before, describe, it } from "node:test";
-import type { TusMount } from "../../src/files/index.js";
+import type { TusCaller, TusMount } from "../../src/files/index.js";
 import { fixture, removeDir, runCli, tempDir } from "../helpers/cli.js";
 import {
   putFile,
@@ -77,7 +77,7 @@ describe("GET and HEAD /files/:id", () => {
     );
     assert.equal(
       res.headers.get("content-disposition"),
-      `attachment; filename="__ report (1).txt"; filename*=UTF-8''%E6%88%98%E6%8A%A5%20report%20%281%29.txt`,
+      `attachment; filename="%E6%88%98%E6%8A%A5 report (1).txt"; filename*=UTF-8''%E6%88%98%E6%8A%A5%20report%20%281%29.txt`,
     );
   });
 
@@ -322,7 +322,7 @@ describe("tus requests on the /files URLs", () => {
   it("go to the mounted tus handler, with the owner; plain requests do not", async () => {
     const seen: { method: string; url: string; owner: string }[] = [];
     const tus: TusMount = {
-      handle(req: IncomingMessage, res: ServerResponse, owner: string) {
+      handle(req: IncomingMessage, res: ServerResponse, { owner }: TusCaller) {
         seen.push({ method: req.method ?? "", url: req.url ?? "", owner });
         res.writeHead(299, { "tus-resumable": "1.0.0" }).end();
         return Promise.resolve();

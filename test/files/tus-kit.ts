@@ -92,7 +92,7 @@ export async function startTusServer(
     const work =
       req.method === "GET"
         ? serveFile(metadata, blobs, path.slice("/files/".length), res)
-        : handler.handle(req, res, "local");
+        : handler.handle(req, res, { owner: "local", ownerOnly: false });
     work.catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500).end(String(err));
       else res.destroy();

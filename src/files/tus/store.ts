@@ -9,6 +9,9 @@
  * - A PATCH with Upload-Checksum is verified before any byte reaches the store
  *   (checksum.ts), so a mismatch leaves the offset where it was.
  * - When the last byte is in, the upload becomes a file (finalize.ts).
+ * - The owner's quota is held at creation (the declared length), when a
+ *   deferred length is declared, and as bytes arrive while it is deferred
+ *   (quota-gate.ts); the upload record's deletion gives it back.
  *
  * @tus/server holds the upload's lock around create, write, getUpload,
  * declareUploadLength and remove, across instances with the Redis locker.
@@ -17,15 +20,16 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DataStore, ERRORS, Upload } from "@tus/server";
 import type { BlobStore } from "../../blob/index.js";
-import type { Logger } from "../../core/index.js";
+import { type Clock, type Logger, systemClock } from "../../core/index.js";
 import type { FileMetadata, UploadRecord } from "../contract.js";
-import { checkQuota, type Limits } from "../quota.js";
+import type { Limits, Quota, QuotaHold } from "../quota.js";
 import { spoolVerified, type VerifiedSpool } from "./checksum.js";
 import { currentRequest, requireRequest } from "./context.js";
 import { ResumableDigests } from "./digests.js";
 import { Finalizer } from "./finalize.js";
 import type { InnerStore } from "./inner-store.js";
 import { RecordCache } from "./record-cache.js";
+import { QuotaGate } from "./quota-gate.js";
 import { isNotFound, throwTus } from "./tus-errors.js";
 import { describeUpload } from "./upload-metadata.js";
 
@@ -41,6 +45,9 @@ export interface TusStoreOptions {
   /** Where checksummed PATCH bodies wait for verification. */
   spoolDir: string;
   logger: Logger;
+  quota: Quota;
+  /** Expiry is measured by this clock (default the system's; tests move a ManualClock). */
+  clock?: Clock;
 }
 
 export class TusStore extends DataStore {
@@ -66,10 +73,29 @@ export class TusStore extends DataStore {
   }
 
   override getExpiration(): number {
-    return this.options.uploadTtlSeconds * 1000;
+    const ttl = this.options.uploadTtlSeconds * 1000;
+    const clock = this.options.clock ?? systemClock;
+    // @tus/server compares against Date.now(): shift by how far the clock is ahead of it.
+    return clock === systemClock ? ttl : ttl - (clock.now() - Date.now());
+  }
+
+  /** The space upload `id` holds against `owner`'s quota. */
+  private holdOf(id: string, owner: string): QuotaHold {
+    return this.options.quota.hold(id, owner, this.options.uploadTtlSeconds * 1000);
   }
 
   override async create(upload: Upload): Promise<Upload> {
+    const hold = this.holdOf(upload.id, requireRequest().owner);
+    if (upload.size !== undefined) await hold.set(upload.size); // E_QUOTA before anything is stored
+    try {
+      return await this.createRecorded(upload);
+    } catch (err) {
+      await hold.release();
+      throw err;
+    }
+  }
+
+  private async createRecorded(upload: Upload): Promise<Upload> {
     const { owner } = requireRequest();
     const { name, contentType } = describeUpload(upload.metadata, upload.id);
     const innerId = this.inner.innerId(upload.id);
@@ -93,7 +119,7 @@ export class TusStore extends DataStore {
       offset: 0,
       hashState: null,
       createdAt,
-      expiresAt: new Date(createdAt.getTime() + this.getExpiration()),
+      expiresAt: new Date(createdAt.getTime() + this.options.uploadTtlSeconds * 1000),
     };
     try {
       await this.metadata.saveUpload(record);
@@ -113,9 +139,15 @@ export class TusStore extends DataStore {
     const record = await this.recordAt(id, offset);
     const checksum = currentRequest()?.checksum ?? null;
     let spool: VerifiedSpool | null = null;
+    // While the length is deferred, the quota is held as bytes arrive and may stop the body.
+    const gate =
+      record.size === null && this.options.limits.quotaBytes > 0
+        ? new QuotaGate(this.holdOf(id, record.owner), this.options.limits.quotaBytes)
+        : null;
     try {
       if (checksum) spool = await spoolVerified(body, checksum, this.options.spoolDir);
-      const source = spool ? spool.open() : body;
+      const unlimited = spool ? spool.open() : body;
+      const source = gate ? gate.wrap(unlimited, offset, spool !== null) : unlimited;
       const digests = await this.digestsOf(record);
       let hashed = 0;
       const meter = new Transform({
@@ -145,6 +177,7 @@ export class TusStore extends DataStore {
       };
       await this.metadata.saveUpload(next);
       this.records.set(next);
+      if (gate?.stopped) throw gate.stopped;
       if (next.size !== null && newOffset === next.size) {
         await this.finalizer.finalize(id, inStep ? digests.digest() : null);
       }
@@ -184,7 +217,7 @@ export class TusStore extends DataStore {
   override async declareUploadLength(id: string, length: number): Promise<void> {
     const record = await this.metadata.getUpload(id);
     if (!record) throwTus(ERRORS.FILE_NOT_FOUND);
-    await checkQuota(this.metadata, record.owner, length, this.options.limits);
+    await this.holdOf(id, record.owner).set(length);
     await this.inner.store.declareUploadLength(this.inner.innerId(id), length);
     const next = { ...record, size: length };
     await this.metadata.saveUpload(next);
