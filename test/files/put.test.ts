@@ -34,6 +34,15 @@ const md5 = (bytes: Buffer | string): string => createHash("md5").update(bytes).
 const codeOf = (json: unknown): string => (json as ErrorBody).error.code;
 const run = promisify(execFile);
 
+/** Polls `check` until it holds (5 s at most): the server finishes a cut request in its own time. */
+async function eventually(check: () => Promise<boolean>, what = "the condition"): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await check()) return;
+    await delay(25);
+  }
+  assert.fail(`never: ${what}`);
+}
+
 describe("PUT /files/:name", () => {
   let server: FilesTestServer;
 
@@ -194,7 +203,7 @@ describe("PUT /files/:name", () => {
     });
     assert.equal(res.status, 413);
     assert.equal(codeOf(res.json), "E_TOO_LARGE");
-    await delay(50);
+    await eventually(async () => (await storedObjects(server.data)).length === before.length);
     assert.deepEqual(await storedObjects(server.data), before);
     // Exactly at the limit is fine.
     const fits = await rawRequest(server.url, {
@@ -209,28 +218,19 @@ describe("PUT /files/:name", () => {
   it("leaves nothing behind when the client goes away mid-upload", async () => {
     const before = await storedObjects(server.data);
     const { hostname, port } = new URL(server.url);
-    await new Promise<void>((resolve) => {
-      const req = httpRequest({
-        host: hostname,
-        port,
-        method: "PUT",
-        path: "/files/gone.bin",
-        headers: { "content-length": 4000 },
-      });
-      req.on("error", () => {
-        resolve();
-      });
-      req.write(randomBytes(1000), () => {
-        setTimeout(() => {
-          req.destroy();
-          resolve();
-        }, 100);
-      });
+    const req = httpRequest({
+      host: hostname,
+      port,
+      method: "PUT",
+      path: "/files/gone.bin",
+      headers: { "content-length": 4000 },
     });
-    for (let i = 0; i < 50; i++) {
-      if ((await storedObjects(server.data)).length === before.length) break;
-      await delay(20);
-    }
+    req.on("error", () => undefined); // the cut is the point
+    req.write(randomBytes(1000));
+    // The upload has begun once its temp file is there; then the client goes.
+    await eventually(async () => (await storedObjects(server.data)).length > before.length);
+    req.destroy();
+    await eventually(async () => (await storedObjects(server.data)).length === before.length);
     assert.deepEqual(await storedObjects(server.data), before);
   });
 });
@@ -273,15 +273,6 @@ describe("PUT quota under parallel uploads", () => {
   let meta: SqlFileMetadata;
   /** What the owner "local" holds now: files plus reservations. */
   const used = (): Promise<number> => meta.usedBytes("local");
-
-  /** Polls `check` until it holds; the server finishes a cut request in its own time. */
-  async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-    for (let attempt = 0; attempt < 200; attempt++) {
-      if (await check()) return;
-      await delay(25);
-    }
-    assert.fail(`never: ${what}`);
-  }
 
   async function deleteAll(files: FileBody[]): Promise<void> {
     for (const file of files) {

@@ -14,7 +14,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { openBlobStore, type BlobStore, type BlobTargetConfig } from "../../src/blob/index.js";
-import { createLogger, type Logger } from "../../src/core/index.js";
+import { createLogger, type Clock, type Logger } from "../../src/core/index.js";
 import { openDatabase, type Database } from "../../src/db/index.js";
 import { SqlFileMetadata } from "../../src/files/metadata.js";
 import {
@@ -41,6 +41,8 @@ export interface TusServerOptions {
   lockRedisUrl?: string;
   lockPrefix?: string;
   lockDrainTimeoutMs?: number;
+  /** The handler's clock (expiry, quota leases): tests move it instead of sleeping. */
+  clock?: Clock;
 }
 
 export interface TusServer {
@@ -81,6 +83,7 @@ export async function startTusServer(
     spoolDir: join(dir, "spool"),
     ...(options.lockPrefix ? { lockPrefix: options.lockPrefix } : {}),
     ...(options.lockDrainTimeoutMs ? { lockDrainTimeoutMs: options.lockDrainTimeoutMs } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   };
   const handler = await createTusHandler(handlerOptions);
   const server: Server = createServer((req, res) => {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { execFile } from "node:child_process";
+import { ManualClock } from "../../src/core/index.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
 import {
   MiB,
@@ -63,13 +64,12 @@ describe("tus expiry (fs target)", () => {
   let dir = "";
   let server: TusServer;
   let client: TusClient;
+  // The handler measures expiry by this clock: the test moves it past the TTL.
+  const clock = new ManualClock();
 
   before(async () => {
     dir = await tempDir("gamedock-tus-resume-");
-    // Uploads expire 3 s after creation: the expiry test waits that out. The
-    // resume test runs on its own server (below) so a slow machine cannot
-    // expire its upload.
-    server = await startTusServer(dir, { uploadTtlSeconds: 3 });
+    server = await startTusServer(dir, { uploadTtlSeconds: 3600, clock });
     client = new TusClient(server.url);
   });
   after(async () => {
@@ -89,7 +89,7 @@ describe("tus expiry (fs target)", () => {
       `${id}.json`,
     ]);
 
-    await new Promise((resolve) => setTimeout(resolve, 3100));
+    clock.advance(3600_000 + 1000);
     const head = await client.head(url);
     assert.equal(head.status, 410);
     const patch = await client.patch(url, 100, Buffer.alloc(10));

@@ -17,7 +17,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryLocker, type Locker } from "@tus/server";
+import { ERRORS, MemoryLocker, type Locker } from "@tus/server";
 import type { BlobStore, BlobTargetConfig } from "../../blob/index.js";
 import {
   type Clock,
@@ -40,7 +40,7 @@ import { openRedisLocker } from "./open-redis-locker.js";
 import type { RedisLocker } from "./redis-locker.js";
 import { TusStore } from "./store.js";
 import { sweepExpiredUploads } from "./sweep.js";
-import { mapTusError } from "./tus-errors.js";
+import { mapTusError, throwTus } from "./tus-errors.js";
 import { describeUpload } from "./upload-metadata.js";
 
 export interface TusHandlerOptions {
@@ -97,7 +97,6 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
     spoolDir: options.spoolDir ?? join(tmpdir(), "gamedock-tus"),
     logger,
     quota: new Quota(options.metadata, options.limits, clock),
-    clock,
   });
   // Loaded only when configured: a single instance never loads ioredis.
   const redisLocker: RedisLocker | null =
@@ -125,7 +124,7 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
     exposedHeaders: ["Upload-Expires", "Tus-Checksum-Algorithm"],
     async onIncomingRequest(req, id) {
       // POST names a new upload; HEAD, PATCH and DELETE address an existing one.
-      if (req.method !== "POST") await checkOwner(options.metadata, id);
+      if (req.method !== "POST") await checkUpload(options.metadata, clock, req.method, id);
     },
     onUploadCreate(_req, upload) {
       describeUpload(upload.metadata, upload.id); // 400 before anything is stored
@@ -195,16 +194,30 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
 }
 
 /**
- * With tokens on, an upload (or the file a finished one became) is only for
- * its owner; anyone else is told what an unknown id gets, so they do not
- * learn that it exists. Unknown ids pass: @tus/server answers those.
+ * Before @tus/server looks at an existing upload:
+ * - with tokens on, an upload (or the file a finished one became) is only for
+ *   its owner; anyone else is told what an unknown id gets, so they do not
+ *   learn that it exists. Unknown ids pass: @tus/server answers those.
+ * - an upload past its expiry answers 410 to HEAD and PATCH by the handler's
+ *   clock (@tus/server's own check reads the system time; with the system
+ *   clock both agree). DELETE still terminates it, giving its space back.
  */
-async function checkOwner(metadata: FileMetadata, id: string): Promise<void> {
+async function checkUpload(
+  metadata: FileMetadata,
+  clock: Clock,
+  method: string,
+  id: string,
+): Promise<void> {
   const caller = requireRequest();
-  if (!caller.ownerOnly) return;
-  const owner = (await metadata.getUpload(id))?.owner ?? (await metadata.getFile(id))?.owner;
-  if (owner !== undefined && owner !== caller.owner) {
-    throw new GamedockError("E_NOT_FOUND", "no tus upload at this URL");
+  const upload = await metadata.getUpload(id);
+  if (caller.ownerOnly) {
+    const owner = upload?.owner ?? (await metadata.getFile(id))?.owner;
+    if (owner !== undefined && owner !== caller.owner) {
+      throw new GamedockError("E_NOT_FOUND", "no tus upload at this URL");
+    }
+  }
+  if (upload && method !== "DELETE" && upload.expiresAt.getTime() <= clock.now()) {
+    throwTus(ERRORS.FILE_NO_LONGER_EXISTS);
   }
 }
 

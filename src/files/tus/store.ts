@@ -20,7 +20,7 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DataStore, ERRORS, Upload } from "@tus/server";
 import type { BlobStore } from "../../blob/index.js";
-import { type Clock, type Logger, systemClock } from "../../core/index.js";
+import type { Logger } from "../../core/index.js";
 import type { FileMetadata, UploadRecord } from "../contract.js";
 import type { Limits, Quota, QuotaHold } from "../quota.js";
 import { spoolVerified, type VerifiedSpool } from "./checksum.js";
@@ -46,8 +46,6 @@ export interface TusStoreOptions {
   spoolDir: string;
   logger: Logger;
   quota: Quota;
-  /** Expiry is measured by this clock (default the system's; tests move a ManualClock). */
-  clock?: Clock;
 }
 
 export class TusStore extends DataStore {
@@ -73,10 +71,7 @@ export class TusStore extends DataStore {
   }
 
   override getExpiration(): number {
-    const ttl = this.options.uploadTtlSeconds * 1000;
-    const clock = this.options.clock ?? systemClock;
-    // @tus/server compares against Date.now(): shift by how far the clock is ahead of it.
-    return clock === systemClock ? ttl : ttl - (clock.now() - Date.now());
+    return this.options.uploadTtlSeconds * 1000;
   }
 
   /** The space upload `id` holds against `owner`'s quota. */
@@ -119,7 +114,7 @@ export class TusStore extends DataStore {
       offset: 0,
       hashState: null,
       createdAt,
-      expiresAt: new Date(createdAt.getTime() + this.options.uploadTtlSeconds * 1000),
+      expiresAt: new Date(createdAt.getTime() + this.getExpiration()),
     };
     try {
       await this.metadata.saveUpload(record);
