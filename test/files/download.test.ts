@@ -208,6 +208,38 @@ describe("GET and HEAD /files/:id", () => {
     }
   });
 
+  it("answers refusals of downloads and of tus with the request id of X-Request-Id", async () => {
+    const refusals = [
+      await fetch(url, { headers: { range: "bytes=5000-" } }),
+      await fetch(`${server.url}/files/`, { method: "POST", headers: { "upload-length": "1" } }),
+      await fetch(`${server.url}/files/`, {
+        method: "POST",
+        headers: { "tus-resumable": "1.0.0", "upload-length": "1", "upload-defer-length": "1" },
+      }),
+    ];
+    const answers = await Promise.all(
+      refusals.map(async (res) => ({
+        status: res.status,
+        header: res.headers.get("x-request-id"),
+        type: res.headers.get("content-type"),
+        error: ((await res.json()) as { error: { code: string; requestId?: string } }).error,
+      })),
+    );
+    assert.deepEqual(
+      answers.map((a) => [a.status, a.error.code]),
+      [
+        [416, "E_RANGE"],
+        [412, "E_TUS_VERSION"],
+        [400, "E_INVALID_REQUEST"],
+      ],
+    );
+    for (const answer of answers) {
+      assert.match(answer.type ?? "", /^application\/json/);
+      assert.ok(answer.header, "X-Request-Id");
+      assert.equal(answer.error.requestId, answer.header);
+    }
+  });
+
   it("finds the newest file by sha256 or md5", async () => {
     const content = randomBytes(300);
     await putFile(server.url, "older.bin", content);
