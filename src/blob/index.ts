@@ -27,6 +27,13 @@ export {
   validateResumableKey,
 } from "./keys.js";
 export { RESERVED_AREAS, STORE_AREA, refuseReserved, reservedAreaOf } from "./reserved.js";
+export {
+  asciiFallback,
+  contentDisposition,
+  sendBlob,
+  type BlobRepresentation,
+  type SendBlobOptions,
+} from "./http/index.js";
 
 export async function openBlobStore(config: BlobTargetConfig): Promise<BlobStore> {
   switch (config.driver) {

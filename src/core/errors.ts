@@ -85,6 +85,12 @@ export const ERROR_CODES = {
   E_TOO_LARGE: { exit: EXIT.badInput, http: 413, summary: "upload larger than the limit" },
   E_QUOTA: { exit: EXIT.badInput, http: 413, summary: "upload would pass the token's quota" },
   E_UPLOAD_OFFSET: { exit: EXIT.badInput, http: 409, summary: "Upload-Offset does not match" },
+  E_UPLOAD_EXPIRED: { exit: EXIT.notFound, http: 410, summary: "resumable upload has expired" },
+  E_TUS_VERSION: {
+    exit: EXIT.badInput,
+    http: 412,
+    summary: "tus request without Tus-Resumable: 1.0.0",
+  },
   E_CONTENT_TYPE: { exit: EXIT.badInput, http: 415, summary: "unsupported content type" },
   E_CHECKSUM: { exit: EXIT.badInput, http: 460, summary: "checksum mismatch" },
   E_RANGE: { exit: EXIT.badInput, http: 416, summary: "range not satisfiable" },

@@ -9,6 +9,8 @@ export {
 } from "./open.js";
 export type {
   FileBlobTable,
+  FileQuotaOwnerTable,
+  FileReservationTable,
   FileTable,
   FileUploadTable,
   NotificationState,

@@ -236,12 +236,57 @@ function packerLimits(): Migration {
   };
 }
 
+/**
+ * Per-owner quota that parallel uploads cannot overrun (docs/files.md#quota).
+ * An upload reserves its bytes before it stores them; the reservation becomes
+ * the file's usage when the file is recorded (the same transaction deletes it)
+ * and is given back on failure, termination and expiry. `file_quota_owners`
+ * has one row per owner, locked while a reservation is decided, so two
+ * requests of one owner decide one after the other on every dialect.
+ */
+function fileQuotaTables(dialect: DbDialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("file_quota_owners")
+        .addColumn("owner", key(dialect, 128), (c) => c.primaryKey())
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      // `id` is the upload's: the PUT's file id or the tus upload id.
+      await db.schema
+        .createTable("file_reservations")
+        .addColumn("id", key(dialect, 64), (c) => c.primaryKey())
+        .addColumn("owner", key(dialect, 128), (c) => c.notNull())
+        .addColumn("bytes", "bigint", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createIndex("file_reservations_owner")
+        .on("file_reservations")
+        .columns(["owner", "expires_at"])
+        .execute();
+      // Uploads already in progress keep the space they counted for before.
+      await sql`insert into file_reservations (id, owner, bytes, created_at, expires_at)
+        select id, owner, coalesce(size, received), created_at, expires_at from file_uploads`.execute(
+        db,
+      );
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable("file_reservations").execute();
+      await db.schema.dropTable("file_quota_owners").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
       Promise.resolve({
         "0001_packer": packerTables(dialect),
         "0002_files": fileTables(dialect),
+        "0003_file_quota": fileQuotaTables(dialect),
         "0004_packer_limits": packerLimits(),
       }),
   };

@@ -109,6 +109,20 @@ export interface FileUploadTable {
   expires_at: number;
 }
 
+/** Space an upload in progress holds against its owner's quota (migration 0003_file_quota). */
+export interface FileReservationTable {
+  id: string; // the upload's id (PUT file id or tus upload id)
+  owner: string;
+  bytes: number;
+  created_at: number;
+  expires_at: number; // a PUT's lease, renewed while bytes flow; a tus upload's expiry
+}
+
+/** One row per owner with a quota, locked while one of its reservations is decided. */
+export interface FileQuotaOwnerTable {
+  owner: string;
+}
+
 export interface Tables {
   pack_jobs: PackJobTable;
   pack_tasks: PackTaskTable;
@@ -116,4 +130,6 @@ export interface Tables {
   file_blobs: FileBlobTable;
   files: FileTable;
   file_uploads: FileUploadTable;
+  file_reservations: FileReservationTable;
+  file_quota_owners: FileQuotaOwnerTable;
 }

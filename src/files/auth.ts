@@ -11,7 +11,7 @@
  */
 import type { FastifyRequest, onRequestHookHandler } from "fastify";
 import { GamedockError, bearerToken, isKnownToken, tokenId } from "../core/index.js";
-import type { FilesContext } from "./context.js";
+import { clockOf, type FilesContext } from "./context.js";
 import { verifySignedUrl } from "./signed-url.js";
 
 /** write: token needed; read: token or signed URL; open: anyone (tus OPTIONS discovery). */
@@ -59,7 +59,13 @@ function checkSignature(ctx: FilesContext, request: FastifyRequest): void {
       `signed URLs are for downloads by id (/files/<id>?expires=…&sig=…), not ${request.url.split("?")[0] ?? ""}`,
     );
   }
-  verifySignedUrl(ctx.signingKey, id, queryValue(request, "expires"), queryValue(request, "sig"));
+  verifySignedUrl(
+    ctx.signingKey,
+    id,
+    queryValue(request, "expires"),
+    queryValue(request, "sig"),
+    clockOf(ctx).now(),
+  );
 }
 
 function checkToken(ctx: FilesContext, request: FastifyRequest, access: FileAccess): void {

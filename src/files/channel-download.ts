@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { planChannelDownload, childStream } from "./channel-stream.js";
 import type { FilesContext } from "./context.js";
 import type { FileRecord } from "./contract.js";
-import { sendRepresentation } from "./download.js";
+import { answerBlob } from "./download.js";
 
 /** The query's extras in order (their order is the Walle JSON's), minus the signed URL's own. */
 function extrasOf(request: FastifyRequest): [string, string][] {
@@ -36,7 +36,7 @@ export async function sendChannel(
     extrasOf(request),
     { label: `file ${file.id} (${JSON.stringify(file.name)})` },
   );
-  return sendRepresentation(request, reply, {
+  return answerBlob(ctx, request, reply, {
     etag: `"${etag}"`,
     size: plan.size,
     lastModified: file.createdAt,

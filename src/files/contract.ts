@@ -46,6 +46,28 @@ export interface UploadRecord {
   expiresAt: Date;
 }
 
+/** What an upload asks to hold against its owner's quota (FileMetadata.reserve). */
+export interface ReserveRequest {
+  /** The upload's id: a PUT's file id or a tus upload id. The file it becomes has it too. */
+  id: string;
+  owner: string;
+  /** Bytes the upload needs held, at least (a declared length, or what arrived so far). */
+  bytes: number;
+  /** Hold up to this many if they fit (≥ bytes): an upload of unknown length asks ahead. */
+  upTo?: number;
+  quotaBytes: number;
+  /** Until when the hold counts if no tus upload record backs it (a PUT's lease). */
+  expiresAt: Date;
+  now: Date;
+}
+
+export interface ReserveOutcome {
+  /** Bytes now held for the upload; null when even `bytes` did not fit (nothing changed). */
+  held: number | null;
+  /** Bytes of the owner's live files and other reservations, at the moment of deciding. */
+  othersUse: number;
+}
+
 /**
  * Metadata repository. Every method is one statement or one transaction, safe
  * for several `gamedock files` instances sharing the database.
@@ -65,21 +87,39 @@ export interface FileMetadata {
   /**
    * Records a file whose blob (file.sha256) is recorded: call addBlob first.
    * Rejects (E_INTERNAL) if the blob is not there — e.g. removeBlobIfUnused
-   * took it concurrently — so no file ever points at deleted bytes.
+   * took it concurrently — so no file ever points at deleted bytes. The
+   * reservation with the file's id goes in the same transaction: the bytes it
+   * held become the file's usage, never counted twice or not at all.
    */
   createFile(file: FileRecord): Promise<void>;
   getFile(id: string): Promise<FileRecord | null>;
-  /** Newest unexpired file with this digest. */
-  findByDigest(kind: "sha256" | "md5", hex: string): Promise<FileRecord | null>;
+  /** Newest file with this digest that is unexpired at `now` (default: the current time). */
+  findByDigest(kind: "sha256" | "md5", hex: string, now?: Date): Promise<FileRecord | null>;
   /** Deletes the file row; returns it (null if absent). */
   deleteFile(id: string): Promise<FileRecord | null>;
-  /** Bytes of unexpired files plus declared sizes of uploads in progress, for a quota. */
-  usedBytes(owner: string): Promise<number>;
+  /**
+   * What counts against an owner's quota at `now`: bytes of unexpired files
+   * plus reservations — each until its tus upload record is deleted or, with
+   * no record behind it (a PUT), until its expiresAt.
+   */
+  usedBytes(owner: string, now?: Date): Promise<number>;
+  /**
+   * Creates or resizes the reservation `id` if the owner's usage without it
+   * plus `bytes` stays within the quota; otherwise changes nothing. Decided
+   * under a per-owner row lock (one transaction), so parallel uploads of one
+   * owner can never together pass the quota, on every dialect.
+   */
+  reserve(request: ReserveRequest): Promise<ReserveOutcome>;
+  /** Moves a reservation's expiry (a PUT still receiving bytes keeps its lease). */
+  renewReservation(id: string, expiresAt: Date): Promise<void>;
+  /** Gives a reservation back (failed or cut upload); nothing if there is none. */
+  releaseReservation(id: string): Promise<void>;
   /** Files whose expiresAt ≤ now, oldest first. */
   expiredFiles(now: Date, limit: number): Promise<FileRecord[]>;
 
   saveUpload(upload: UploadRecord): Promise<void>;
   getUpload(id: string): Promise<UploadRecord | null>;
+  /** Deletes the upload record and, in the same transaction, its reservation. */
   deleteUpload(id: string): Promise<void>;
   expiredUploads(now: Date, limit: number): Promise<UploadRecord[]>;
 }

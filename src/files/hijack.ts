@@ -1,6 +1,6 @@
 /**
  * For handlers that write the response themselves on the raw Node objects
- * (the tus handler, the channel stream): fastify steps aside (hijack), and a
+ * (the tus handler): fastify steps aside (hijack), and a
  * failure is still answered in gamedock's error shape (core's writer) if
  * nothing was sent yet, or the connection is cut if the answer had begun.
  */

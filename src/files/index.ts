@@ -3,13 +3,20 @@
  * Range downloads under /files, signed download URLs, expiry sweeping, and the
  * seams where the tus handler and the channel stream plug in.
  */
-export type { BlobRecord, FileMetadata, FileRecord, UploadRecord } from "./contract.js";
-export type { FileMounts, FilesContext, FilesSettings, TusMount } from "./context.js";
+export type {
+  BlobRecord,
+  FileMetadata,
+  FileRecord,
+  ReserveOutcome,
+  ReserveRequest,
+  UploadRecord,
+} from "./contract.js";
+export type { FileMounts, FilesContext, FilesSettings, TusCaller, TusMount } from "./context.js";
 export { LOCAL_OWNER, tokenOwner } from "./auth.js";
 export { newFileId, validateFileId } from "./ids.js";
 export { localCopyOf } from "./local-copy.js";
 export { validateFileName } from "./names.js";
-export { checkQuota, checkUploadSize, type Limits } from "./quota.js";
+export { Quota, QuotaHold, checkUploadSize, type Limits } from "./quota.js";
 export { registerFile, type CompletedUpload } from "./register.js";
 export { SqlFileMetadata } from "./metadata.js";
 export { registerFileRoutes } from "./routes.js";

@@ -1,10 +1,11 @@
 /**
  * FileMetadata in SQL through Kysely, the same on SQLite, MySQL/MariaDB and
- * PostgreSQL (tables: migration 0002_files). Several `gamedock files`
- * instances may share the database, so every method is one statement or one
- * transaction, and the two that race — a blob being removed while a new file
- * is made to point at it — take a row lock on the blob (SQLite has a single
- * writer, so one statement there is enough).
+ * PostgreSQL (tables: migrations 0002_files and 0003_file_quota). Several
+ * `gamedock files` instances may share the database, so every method is one
+ * statement or one transaction, and the two that race — a blob being removed
+ * while a new file is made to point at it — take a row lock on the blob
+ * (SQLite has a single writer, so one statement there is enough). Quota
+ * reservations are decided in metadata-quota.ts.
  */
 import { type Kysely, type Transaction, sql } from "kysely";
 import { GamedockError } from "../core/index.js";
@@ -16,10 +17,15 @@ import type {
   FileUploadTable,
   Tables,
 } from "../db/index.js";
-import type { BlobRecord, FileMetadata, FileRecord, UploadRecord } from "./contract.js";
-
-/** SUM over bigint is DECIMAL on MySQL and numeric on PostgreSQL: the drivers return strings. */
-type SqlSum = number | string | null;
+import type {
+  BlobRecord,
+  FileMetadata,
+  FileRecord,
+  ReserveOutcome,
+  ReserveRequest,
+  UploadRecord,
+} from "./contract.js";
+import { QuotaSql, usageOf } from "./metadata-quota.js";
 
 const FILE_COLUMNS = [
   "id",
@@ -104,10 +110,12 @@ function isDuplicateKey(err: unknown): boolean {
 export class SqlFileMetadata implements FileMetadata {
   private readonly db: Kysely<Tables>;
   private readonly dialect: DbDialect;
+  private readonly quota: QuotaSql;
 
   constructor(database: Database) {
     this.db = database.db;
     this.dialect = database.dialect;
+    this.quota = new QuotaSql(database.db, database.dialect);
   }
 
   async findBlob(sha256: string): Promise<BlobRecord | null> {
@@ -187,30 +195,38 @@ export class SqlFileMetadata implements FileMetadata {
 
   async createFile(file: FileRecord): Promise<void> {
     const row = toFileRow(file);
+    // The reservation the upload held becomes the file's usage in the same transaction.
+    const consumeReservation = (trx: Transaction<Tables>) =>
+      trx.deleteFrom("file_reservations").where("id", "=", file.id).execute();
     let inserted: boolean;
     if (this.dialect === "sqlite") {
-      // INSERT … SELECT … WHERE EXISTS: one statement, atomic under SQLite's single writer.
-      const result = await this.db
-        .insertInto("files")
-        .columns(FILE_COLUMNS)
-        .expression(
-          this.db
-            .selectNoFrom(FILE_COLUMNS.map((column) => sql.val(row[column]).as(column)))
-            .where((eb) =>
-              eb.exists(
-                eb
-                  .selectFrom("file_blobs")
-                  .select("sha256")
-                  .where("file_blobs.sha256", "=", row.sha256),
+      inserted = await this.db.transaction().execute(async (trx) => {
+        // INSERT … SELECT … WHERE EXISTS: one statement, atomic under SQLite's single writer.
+        const result = await trx
+          .insertInto("files")
+          .columns(FILE_COLUMNS)
+          .expression(
+            trx
+              .selectNoFrom(FILE_COLUMNS.map((column) => sql.val(row[column]).as(column)))
+              .where((eb) =>
+                eb.exists(
+                  eb
+                    .selectFrom("file_blobs")
+                    .select("sha256")
+                    .where("file_blobs.sha256", "=", row.sha256),
+                ),
               ),
-            ),
-        )
-        .executeTakeFirst();
-      inserted = result.numInsertedOrUpdatedRows === 1n;
+          )
+          .executeTakeFirst();
+        if (result.numInsertedOrUpdatedRows !== 1n) return false;
+        await consumeReservation(trx);
+        return true;
+      });
     } else {
       inserted = await this.db.transaction().execute(async (trx) => {
         if (!(await this.lockBlob(trx, row.sha256, "share"))) return false;
         await trx.insertInto("files").values(row).execute();
+        await consumeReservation(trx);
         return true;
       });
     }
@@ -254,8 +270,12 @@ export class SqlFileMetadata implements FileMetadata {
     return row ? toFile(row) : null;
   }
 
-  async findByDigest(kind: "sha256" | "md5", hex: string): Promise<FileRecord | null> {
-    const now = Date.now();
+  async findByDigest(
+    kind: "sha256" | "md5",
+    hex: string,
+    at = new Date(),
+  ): Promise<FileRecord | null> {
+    const now = at.getTime();
     const row = await this.db
       .selectFrom("files")
       .selectAll()
@@ -292,26 +312,20 @@ export class SqlFileMetadata implements FileMetadata {
     });
   }
 
-  async usedBytes(owner: string): Promise<number> {
-    const now = Date.now();
-    // Two scalar subqueries in one SELECT: one statement, one snapshot.
-    const row = await this.db
-      .selectNoFrom((eb) => [
-        eb
-          .selectFrom("files")
-          .select((s) => s.fn.sum<SqlSum>("size").as("bytes"))
-          .where("owner", "=", owner)
-          .where((w) => w.or([w("expires_at", "is", null), w("expires_at", ">", now)]))
-          .as("file_bytes"),
-        // SUM skips NULL: deferred-length uploads count once they declare a size.
-        eb
-          .selectFrom("file_uploads")
-          .select((s) => s.fn.sum<SqlSum>("size").as("bytes"))
-          .where("owner", "=", owner)
-          .as("upload_bytes"),
-      ])
-      .executeTakeFirstOrThrow();
-    return Number(row.file_bytes ?? 0) + Number(row.upload_bytes ?? 0);
+  usedBytes(owner: string, now = new Date()): Promise<number> {
+    return usageOf(this.db, owner, now.getTime());
+  }
+
+  reserve(request: ReserveRequest): Promise<ReserveOutcome> {
+    return this.quota.reserve(request);
+  }
+
+  renewReservation(id: string, expiresAt: Date): Promise<void> {
+    return this.quota.renew(id, expiresAt);
+  }
+
+  releaseReservation(id: string): Promise<void> {
+    return this.quota.release(id);
   }
 
   async expiredFiles(now: Date, limit: number): Promise<FileRecord[]> {
@@ -346,7 +360,11 @@ export class SqlFileMetadata implements FileMetadata {
   }
 
   async deleteUpload(id: string): Promise<void> {
-    await this.db.deleteFrom("file_uploads").where("id", "=", id).execute();
+    // With its reservation: the space comes back exactly when the upload is gone.
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom("file_uploads").where("id", "=", id).execute();
+      await trx.deleteFrom("file_reservations").where("id", "=", id).execute();
+    });
   }
 
   async expiredUploads(now: Date, limit: number): Promise<UploadRecord[]> {

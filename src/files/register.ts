@@ -21,10 +21,12 @@ export interface CompletedUpload {
   expiresAt: Date | null;
 }
 
+/** `createdAt`: the file's creation time (default now; the caller's clock, if it has one). */
 export async function registerFile(
   metadata: FileMetadata,
   store: BlobStore,
   upload: CompletedUpload,
+  createdAt = new Date(),
 ): Promise<{ file: FileRecord; deduplicated: boolean }> {
   const { blob, created } = await metadata.addBlob({
     sha256: upload.sha256,
@@ -44,7 +46,7 @@ export async function registerFile(
     md5: upload.md5,
     blobKey: blob.blobKey,
     owner: upload.owner,
-    createdAt: new Date(),
+    createdAt,
     expiresAt: upload.expiresAt,
   };
   await metadata.createFile(file);

@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { GamedockError } from "../core/index.js";
 import { authorizeFiles, ownerOf, requireToken } from "./auth.js";
 import { sendChannel } from "./channel-download.js";
-import type { FileMounts, FilesContext } from "./context.js";
+import { clockOf, type FileMounts, type FilesContext } from "./context.js";
 import { loadByDigest, loadFile, sendFile } from "./download.js";
 import { hexParam, secondsParam } from "./params.js";
 import { putUpload } from "./put-upload.js";
@@ -134,7 +134,7 @@ export function registerFileRoutes(
       async (request) => {
         const file = await loadFile(ctx, request.params.id);
         const ttl = secondsParam(request.query.ttl, "ttl", 1, ctx.settings.signedUrlTtlSeconds);
-        const expires = Math.floor(Date.now() / 1000) + ttl;
+        const expires = Math.floor(clockOf(ctx).now() / 1000) + ttl;
         return {
           url: signedPath(ctx.signingKey, file.id, expires),
           expiresAt: new Date(expires * 1000).toISOString(),

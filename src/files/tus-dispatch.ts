@@ -14,7 +14,11 @@ export const isTusRequest = (request: FastifyRequest): boolean =>
 
 export function tusHandler(ctx: FilesContext, tus: TusMount) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const owner = ownerOf(ctx, request);
-    await answerRaw(ctx, request, reply, () => tus.handle(request.raw, reply.raw, owner));
+    const caller = {
+      owner: ownerOf(ctx, request),
+      ownerOnly: ctx.tokens.length > 0,
+      requestId: request.id,
+    };
+    await answerRaw(ctx, request, reply, () => tus.handle(request.raw, reply.raw, caller));
   };
 }

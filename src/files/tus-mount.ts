@@ -15,6 +15,8 @@ export async function openTusMount(ctx: FilesContext): Promise<TusMount> {
     uploadTtlSeconds: settings.uploadTtlSeconds,
     fileTtlSeconds: settings.fileTtlSeconds,
     lockRedisUrl: settings.lockRedisUrl,
+    lockPrefix: settings.lockPrefix,
     logger: ctx.logger,
+    ...(ctx.clock ? { clock: ctx.clock } : {}),
   });
 }

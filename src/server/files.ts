@@ -7,7 +7,13 @@
  */
 import { join } from "node:path";
 import { openBlobStore, type BlobStore } from "../blob/index.js";
-import { GamedockError, type Config, type Lifecycle, type Logger } from "../core/index.js";
+import {
+  GamedockError,
+  type Clock,
+  type Config,
+  type Lifecycle,
+  type Logger,
+} from "../core/index.js";
 import { openDatabase, type Database } from "../db/index.js";
 import {
   registerFileRoutes,
@@ -41,7 +47,13 @@ function settingsOf(config: Config): FilesSettings {
     signedUrlTtlSeconds: f.signedUrlTtlSeconds,
     sweepIntervalMs: f.sweepIntervalMs,
     lockRedisUrl: f.lockRedisUrl,
+    lockPrefix: f.lockPrefix,
   };
+}
+
+export interface FilesServiceOptions {
+  /** What expiry and signed URLs measure time by (tests pass a ManualClock); default the system's. */
+  clock?: Clock;
 }
 
 /** `database`: share the caller's (serve's); without it the service opens and closes its own. */
@@ -49,6 +61,7 @@ export async function openFilesService(
   config: Config,
   logger: Logger,
   database?: Database,
+  options: FilesServiceOptions = {},
 ): Promise<FilesService> {
   const resolved = resolveConfig(config);
   const target = resolved.targets[config.files.target];
@@ -74,6 +87,7 @@ export async function openFilesService(
       signingKey,
       tokens: config.server.tokens,
       logger: log,
+      ...(options.clock ? { clock: options.clock } : {}),
     };
     // The tus handler (resumable uploads) plugs in here; its sweep hook joins the sweeper's.
     const tus = await openTusMount(ctx);
@@ -108,9 +122,10 @@ export async function startFiles(
   config: Config,
   logger: Logger,
   lifecycle: Lifecycle,
+  options: FilesServiceOptions = {},
 ): Promise<RunningFiles> {
   checkExposure(config);
-  const service = await openFilesService(config, logger);
+  const service = await openFilesService(config, logger, undefined, options);
   const app = createHttpServer({
     logger,
     tokens: config.server.tokens,

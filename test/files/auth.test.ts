@@ -7,9 +7,14 @@ import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
-import { loadConfig, Lifecycle, createLogger, isGamedockError } from "../../src/core/index.js";
+import {
+  loadConfig,
+  Lifecycle,
+  ManualClock,
+  createLogger,
+  isGamedockError,
+} from "../../src/core/index.js";
 import { openDatabase } from "../../src/db/index.js";
 import { SqlFileMetadata, signedPath, tokenOwner } from "../../src/files/index.js";
 import { startFiles } from "../../src/server/index.js";
@@ -115,17 +120,6 @@ describe("/files with API tokens (gamedock serve)", () => {
     const range = await call(`${server.url}${url}`, { headers: { range: "bytes=0-9" } });
     assert.equal(range.status, 206);
     assert.deepEqual(range.body, body.subarray(0, 10));
-
-    const short = await call(`${server.url}${file.url}/sign?ttl=1`, {
-      method: "POST",
-      headers: bearer(ALPHA),
-    });
-    const shortUrl = (JSON.parse(short.body.toString()) as { url: string }).url;
-    assert.equal((await call(`${server.url}${shortUrl}`)).status, 200);
-    await delay(2100);
-    const expired = await call(`${server.url}${shortUrl}`);
-    assert.equal(expired.status, 403);
-    assert.equal(expired.code, "E_SIGNATURE");
   });
 
   it("refuses tampered, foreign and malformed signatures with 403 E_SIGNATURE", async () => {
@@ -186,6 +180,62 @@ describe("/files with API tokens (gamedock serve)", () => {
     assert.equal(tusHead.status, 401);
   });
 
+  it("answers a tus upload only to the token that created it; others get 404", async () => {
+    const tus = (token: string | null, extra: Record<string, string> = {}) => ({
+      "tus-resumable": "1.0.0",
+      ...(token ? bearer(token) : {}),
+      ...extra,
+    });
+    const created = await fetch(`${server.url}/files/`, {
+      method: "POST",
+      headers: tus(ALPHA, { "upload-length": "10" }),
+    });
+    assert.equal(created.status, 201);
+    const url = `${server.url}${created.headers.get("location") ?? ""}`;
+    const patch = (token: string, offset: number, bytes: Buffer) =>
+      call(url, {
+        method: "PATCH",
+        headers: tus(token, {
+          "content-type": "application/offset+octet-stream",
+          "upload-offset": String(offset),
+        }),
+        body: bytes,
+      });
+    assert.equal((await patch(ALPHA, 0, Buffer.from("01234"))).status, 204);
+
+    // BETA learns nothing: the same answer as for an id that does not exist.
+    const unknown = await call(`${server.url}/files/lq0abcdefghijklmnopqrstu`, {
+      method: "PATCH",
+      headers: tus(BETA, {
+        "content-type": "application/offset+octet-stream",
+        "upload-offset": "0",
+      }),
+      body: Buffer.from("x"),
+    });
+    assert.equal(unknown.status, 404);
+    const foreignPatch = await patch(BETA, 5, Buffer.from("56789"));
+    assert.equal(foreignPatch.status, 404);
+    assert.equal(foreignPatch.code, "E_NOT_FOUND");
+    const message = (body: Buffer) => (JSON.parse(body.toString()) as ErrorBody).error.message;
+    assert.equal(message(foreignPatch.body), message(unknown.body));
+    const foreignHead = await fetch(url, { method: "HEAD", headers: tus(BETA) });
+    assert.equal(foreignHead.status, 404);
+    assert.equal(foreignHead.headers.get("upload-offset"), null);
+    const foreignDelete = await call(url, { method: "DELETE", headers: tus(BETA) });
+    assert.equal(foreignDelete.status, 404);
+    assert.equal(foreignDelete.code, "E_NOT_FOUND");
+
+    // The owner's upload is untouched and finishes.
+    const head = await fetch(url, { method: "HEAD", headers: tus(ALPHA) });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("upload-offset"), "5");
+    assert.equal((await patch(ALPHA, 5, Buffer.from("56789"))).status, 204);
+    // Finished, it is a file: its tus HEAD is still the owner's alone.
+    assert.equal((await fetch(url, { method: "HEAD", headers: tus(BETA) })).status, 404);
+    assert.equal((await fetch(url, { method: "HEAD", headers: tus(ALPHA) })).status, 200);
+    assert.equal((await call(url, { headers: bearer(ALPHA) })).body.toString(), "0123456789");
+  });
+
   it("lets only the uploading token delete a file", async () => {
     const doomed = (
       await putFile(server.url, "doomed.bin", randomBytes(30), { headers: bearer(ALPHA) })
@@ -213,6 +263,36 @@ describe("/files with API tokens (gamedock serve)", () => {
       headers: bearer(ALPHA),
     });
     assert.equal(unknown.status, 404);
+  });
+});
+
+describe("signed URLs expire by the service's clock", () => {
+  it("works until `expires`, then answers 403 E_SIGNATURE", async () => {
+    const clock = new ManualClock();
+    const server = await startFilesServer(
+      { server: { tokens: [ALPHA] }, files: { sweepIntervalMs: 3_600_000 } },
+      { clock },
+    );
+    try {
+      const file = (await putFile(server.url, "t.bin", randomBytes(10), { headers: bearer(ALPHA) }))
+        .json as FileBody;
+      const short = await call(`${server.url}${file.url}/sign?ttl=1`, {
+        method: "POST",
+        headers: bearer(ALPHA),
+      });
+      const { url, expiresAt } = JSON.parse(short.body.toString()) as {
+        url: string;
+        expiresAt: string;
+      };
+      assert.equal(Date.parse(expiresAt), (Math.floor(clock.now() / 1000) + 1) * 1000);
+      assert.equal((await call(`${server.url}${url}`)).status, 200);
+      clock.set(Date.parse(expiresAt));
+      const expired = await call(`${server.url}${url}`);
+      assert.equal(expired.status, 403);
+      assert.equal(expired.code, "E_SIGNATURE");
+    } finally {
+      await server.close();
+    }
   });
 });
 

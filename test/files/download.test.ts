@@ -5,15 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { readFile, readdir } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
+import { promisify } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { after, before, describe, it } from "node:test";
-import type { TusMount } from "../../src/files/index.js";
+import { ManualClock } from "../../src/core/index.js";
+import type { TusCaller, TusMount } from "../../src/files/index.js";
 import { fixture, removeDir, runCli, tempDir } from "../helpers/cli.js";
 import {
   putFile,
@@ -25,6 +27,7 @@ import {
   type FilesTestServer,
 } from "../helpers/files-server.js";
 
+const run = promisify(execFile);
 const sha256 = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
 const md5 = (bytes: Buffer): string => createHash("md5").update(bytes).digest("hex");
 
@@ -45,13 +48,15 @@ const codeOf = (body: Buffer): string => (JSON.parse(body.toString()) as ErrorBo
 
 describe("GET and HEAD /files/:id", () => {
   let server: FilesTestServer;
+  // The service measures expiry and creation times by this clock; tests move it.
+  const clock = new ManualClock();
   const body = randomBytes(1000);
   const name = "战报 report (1).txt";
   let file: FileBody;
   let url = "";
 
   before(async () => {
-    server = await startFilesServer({ files: { sweepIntervalMs: 3_600_000 } });
+    server = await startFilesServer({ files: { sweepIntervalMs: 3_600_000 } }, { clock });
     const put = await putFile(server.url, name, body, {
       headers: { "content-type": "text/plain; charset=utf-8" },
     });
@@ -77,7 +82,7 @@ describe("GET and HEAD /files/:id", () => {
     );
     assert.equal(
       res.headers.get("content-disposition"),
-      `attachment; filename="__ report (1).txt"; filename*=UTF-8''%E6%88%98%E6%8A%A5%20report%20%281%29.txt`,
+      `attachment; filename="%E6%88%98%E6%8A%A5 report (1).txt"; filename*=UTF-8''%E6%88%98%E6%8A%A5%20report%20%281%29.txt`,
     );
   });
 
@@ -174,16 +179,71 @@ describe("GET and HEAD /files/:id", () => {
     const short = (await putFile(server.url, "short.txt", randomBytes(10), { query: "?ttl=1" }))
       .json as FileBody;
     assert.equal((await get(`${server.url}${short.url}`)).status, 200);
-    await delay(1100);
+    clock.advance(1000);
     const expired = await get(`${server.url}${short.url}`);
     assert.equal(expired.status, 404);
     assert.equal(codeOf(expired.body), "E_NOT_FOUND");
   });
 
+  it("is saved by curl -OJ under distinct names when the names differ only in Chinese", async () => {
+    const saveDir = await tempDir("gamedock-curl-oj-");
+    try {
+      const contents = new Map([
+        ["游戏-华为.apk", randomBytes(100)],
+        ["游戏-小米.apk", randomBytes(100)],
+      ]);
+      for (const [fileName, content] of contents) {
+        const stored = (await putFile(server.url, fileName, content)).json as FileBody;
+        await run("curl", ["-sfOJ", `${server.url}${stored.url}`], { cwd: saveDir });
+      }
+      const saved = (await readdir(saveDir)).sort();
+      assert.equal(saved.length, 2, saved.join(" "));
+      for (const savedName of saved) {
+        const original = decodeURIComponent(savedName);
+        assert.ok(contents.has(original), `${savedName} reads as one of the names`);
+        assert.deepEqual(await readFile(join(saveDir, savedName)), contents.get(original));
+      }
+    } finally {
+      await removeDir(saveDir);
+    }
+  });
+
+  it("answers refusals of downloads and of tus with the request id of X-Request-Id", async () => {
+    const refusals = [
+      await fetch(url, { headers: { range: "bytes=5000-" } }),
+      await fetch(`${server.url}/files/`, { method: "POST", headers: { "upload-length": "1" } }),
+      await fetch(`${server.url}/files/`, {
+        method: "POST",
+        headers: { "tus-resumable": "1.0.0", "upload-length": "1", "upload-defer-length": "1" },
+      }),
+    ];
+    const answers = await Promise.all(
+      refusals.map(async (res) => ({
+        status: res.status,
+        header: res.headers.get("x-request-id"),
+        type: res.headers.get("content-type"),
+        error: ((await res.json()) as { error: { code: string; requestId?: string } }).error,
+      })),
+    );
+    assert.deepEqual(
+      answers.map((a) => [a.status, a.error.code]),
+      [
+        [416, "E_RANGE"],
+        [412, "E_TUS_VERSION"],
+        [400, "E_INVALID_REQUEST"],
+      ],
+    );
+    for (const answer of answers) {
+      assert.match(answer.type ?? "", /^application\/json/);
+      assert.ok(answer.header, "X-Request-Id");
+      assert.equal(answer.error.requestId, answer.header);
+    }
+  });
+
   it("finds the newest file by sha256 or md5", async () => {
     const content = randomBytes(300);
     await putFile(server.url, "older.bin", content);
-    await delay(5);
+    clock.advance(5);
     await putFile(server.url, "newer.bin", content);
     for (const [kind, hex] of [
       ["sha256", sha256(content)],
@@ -322,7 +382,7 @@ describe("tus requests on the /files URLs", () => {
   it("go to the mounted tus handler, with the owner; plain requests do not", async () => {
     const seen: { method: string; url: string; owner: string }[] = [];
     const tus: TusMount = {
-      handle(req: IncomingMessage, res: ServerResponse, owner: string) {
+      handle(req: IncomingMessage, res: ServerResponse, { owner }: TusCaller) {
         seen.push({ method: req.method ?? "", url: req.url ?? "", owner });
         res.writeHead(299, { "tus-resumable": "1.0.0" }).end();
         return Promise.resolve();

@@ -41,7 +41,12 @@ interface RequestLine {
   status?: number;
 }
 
-/** The instance's own access lines (component "http", one per finished response). */
+/**
+ * The instance's own access lines (component "http", one per finished
+ * response). The log file is written asynchronously (pino's destination), so
+ * a line about a response the client already has may still be on its way:
+ * loggedBy waits for it.
+ */
 async function requestsOf(instance: Instance): Promise<RequestLine[]> {
   const text = await readFile(instance.logFile, "utf8").catch(() => "");
   return text
@@ -49,6 +54,18 @@ async function requestsOf(instance: Instance): Promise<RequestLine[]> {
     .filter((line) => line.startsWith("{"))
     .map((line) => JSON.parse(line) as RequestLine)
     .filter((line) => line.component === "http");
+}
+
+/** Waits (up to a deadline) until `instance` has logged a request matching `match`. */
+async function loggedBy(
+  instance: Instance,
+  match: (line: RequestLine) => boolean,
+): Promise<boolean> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if ((await requestsOf(instance)).some(match)) return true;
+    await delay(50);
+  }
+  return false;
 }
 
 describe("two `gamedock files` instances behind nginx", { skip, timeout: 60_000 }, () => {
@@ -192,7 +209,7 @@ describe("two `gamedock files` instances behind nginx", { skip, timeout: 60_000 
     // The instances' own logs agree: the finishing 204 is the other instance's.
     const isFinish = (line: RequestLine): boolean =>
       line.method === "PATCH" && line.url === path && line.status === 204;
-    assert.ok((await requestsOf(finisher)).some(isFinish), `${finisher.name} logged the 204`);
+    assert.ok(await loggedBy(finisher, isFinish), `${finisher.name} logged the 204`);
     assert.ok(!(await requestsOf(interrupted)).some(isFinish), `${interrupted.name} did not`);
 
     const download = await fetch(`${nginx!.url}${path}`);

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { sql } from "kysely";
 import { openDatabase, type Database } from "../../src/db/index.js";
-import type { FileRecord, UploadRecord } from "../../src/files/contract.js";
+import type { FileRecord, ReserveRequest, UploadRecord } from "../../src/files/contract.js";
 import { SqlFileMetadata } from "../../src/files/metadata.js";
 import { DATABASE_TARGETS, createTestDatabase, type TestDatabase } from "../helpers/databases.js";
 
@@ -87,7 +87,11 @@ for (const target of DATABASE_TARGETS) {
         const applied = await sql<{ name: string }>`select name from gamedock_migrations`.execute(
           again.db,
         );
-        assert.deepEqual(applied.rows.map((row) => row.name).sort(), ["0001_packer", "0002_files"]);
+        assert.deepEqual(applied.rows.map((row) => row.name).sort(), [
+          "0001_packer",
+          "0002_files",
+          "0003_file_quota",
+        ]);
       } finally {
         await again.close();
       }
@@ -254,19 +258,122 @@ for (const target of DATABASE_TARGETS) {
       );
     });
 
-    it("counts an owner's unexpired files and declared uploads", async () => {
+    it("counts an owner's unexpired files and reservations", async () => {
       const owner = `quota-${hex(4)}`;
+      const now = new Date();
+      const later = new Date(now.getTime() + 3_600_000);
       assert.equal(await meta.usedBytes(owner), 0);
       await store(fileFor({ owner, size: 100 }));
-      await store(fileFor({ owner, size: 200, expiresAt: new Date(Date.now() + 3_600_000) }));
-      await store(fileFor({ owner, size: 400, expiresAt: new Date(Date.now() - 60_000) }));
+      await store(fileFor({ owner, size: 200, expiresAt: later }));
+      await store(fileFor({ owner, size: 400, expiresAt: new Date(now.getTime() - 60_000) }));
       await store(fileFor({ owner: `${owner}-other`, size: 800 }));
       await store(fileFor({ owner, size: 5 * GiB }));
+      // An upload record alone no longer counts: its reservation does.
       await meta.saveUpload(uploadFor({ owner, size: 1000, offset: 10 }));
-      await meta.saveUpload(uploadFor({ owner, size: null, offset: 5000 }));
-      const used = await meta.usedBytes(owner);
+      const reserved = await meta.reserve(reservation(owner, 1000, 10 * GiB));
+      assert.deepEqual(reserved, { held: 1000, othersUse: 100 + 200 + 5 * GiB });
+      const used = await meta.usedBytes(owner, now);
       assert.equal(typeof used, "number");
       assert.equal(used, 100 + 200 + 5 * GiB + 1000);
+    });
+
+    /** A reservation request of `bytes` under `quota`, with a one-hour lease. */
+    function reservation(
+      owner: string,
+      bytes: number,
+      quotaBytes: number,
+      extra: Partial<ReserveRequest> = {},
+    ): ReserveRequest {
+      const now = new Date();
+      return {
+        id: newId(),
+        owner,
+        bytes,
+        quotaBytes,
+        now,
+        expiresAt: new Date(now.getTime() + 3_600_000),
+        ...extra,
+      };
+    }
+
+    it("reserves what fits, refuses what does not, and grants ahead only up to the quota", async () => {
+      const owner = `reserve-${hex(4)}`;
+      await store(fileFor({ owner, size: 300 }));
+      const a = reservation(owner, 500, 1000);
+      assert.deepEqual(await meta.reserve(a), { held: 500, othersUse: 300 });
+      // Too much: nothing changes.
+      assert.deepEqual(await meta.reserve(reservation(owner, 201, 1000)), {
+        held: null,
+        othersUse: 800,
+      });
+      assert.equal(await meta.usedBytes(owner), 800);
+      // Asking ahead (an upload of unknown length) gets what is left, not more.
+      const grow = reservation(owner, 100, 1000, { upTo: 10_000 });
+      assert.deepEqual(await meta.reserve(grow), { held: 200, othersUse: 800 });
+      assert.equal(await meta.usedBytes(owner), 1000);
+      // A reservation is resized in place: its own bytes are not "others".
+      assert.deepEqual(await meta.reserve({ ...grow, bytes: 150, upTo: 150 }), {
+        held: 150,
+        othersUse: 800,
+      });
+      assert.deepEqual(await meta.reserve({ ...a, bytes: 550 }), { held: 550, othersUse: 450 });
+      assert.equal(await meta.usedBytes(owner), 1000);
+      await meta.releaseReservation(a.id);
+      await meta.releaseReservation(a.id);
+      assert.equal(await meta.usedBytes(owner), 450);
+    });
+
+    it("never lets parallel reservations of one owner pass the quota", async () => {
+      for (let round = 0; round < 5; round++) {
+        const owner = `race-${hex(4)}`;
+        await store(fileFor({ owner, size: 1 }));
+        const outcomes = await Promise.all(
+          Array.from({ length: 12 }, () => meta.reserve(reservation(owner, 3, 10))),
+        );
+        assert.equal(outcomes.filter((o) => o.held !== null).length, 3, `round ${round}`);
+        assert.equal(await meta.usedBytes(owner), 10);
+        // Two owners never wait for or count against each other.
+        const [x, y] = await Promise.all([
+          meta.reserve(reservation(`${owner}-x`, 10, 10)),
+          meta.reserve(reservation(`${owner}-y`, 10, 10)),
+        ]);
+        assert.equal(x.held, 10);
+        assert.equal(y.held, 10);
+      }
+    });
+
+    it("turns a reservation into the file's usage when the file is recorded", async () => {
+      const owner = `settle-${hex(4)}`;
+      const request = reservation(owner, 1000, 1000);
+      await meta.reserve(request);
+      const file = fileFor({ id: request.id, owner, size: 600 });
+      await store(file);
+      assert.equal(await meta.usedBytes(owner), 600);
+      assert.equal((await meta.reserve(reservation(owner, 400, 1000))).held, 400);
+    });
+
+    it("counts a PUT's reservation until its lease ends, a tus upload's until its record goes", async () => {
+      const owner = `lease-${hex(4)}`;
+      const now = new Date();
+      const past = new Date(now.getTime() - 1000);
+      const lapsed = reservation(owner, 100, 10_000, { expiresAt: past });
+      await meta.reserve({ ...lapsed, now: new Date(past.getTime() - 1000) });
+      const renewed = reservation(owner, 200, 10_000, { expiresAt: past });
+      await meta.reserve({ ...renewed, now: new Date(past.getTime() - 1000) });
+      await meta.renewReservation(renewed.id, new Date(now.getTime() + 60_000));
+      const upload = uploadFor({ owner, size: 400, expiresAt: past });
+      await meta.saveUpload(upload);
+      await meta.reserve(
+        reservation(owner, 400, 10_000, {
+          id: upload.id,
+          expiresAt: past,
+          now: new Date(past.getTime() - 1000),
+        }),
+      );
+      // The lapsed lease is free; the renewed one and the expired-but-unswept upload still count.
+      assert.equal(await meta.usedBytes(owner, now), 200 + 400);
+      await meta.deleteUpload(upload.id);
+      assert.equal(await meta.usedBytes(owner, now), 200);
     });
 
     it("lists expired files oldest first, up to the limit", async () => {

@@ -26,11 +26,22 @@ import {
   type FilesTestServer,
 } from "../helpers/files-server.js";
 import { s3TargetOf, startS3rver, type S3rverHandle } from "../helpers/s3rver.js";
+import { openDatabase, type Database } from "../../src/db/index.js";
+import { SqlFileMetadata } from "../../src/files/index.js";
 
 const sha256 = (bytes: Buffer | string): string => createHash("sha256").update(bytes).digest("hex");
 const md5 = (bytes: Buffer | string): string => createHash("md5").update(bytes).digest("hex");
 const codeOf = (json: unknown): string => (json as ErrorBody).error.code;
 const run = promisify(execFile);
+
+/** Polls `check` until it holds (5 s at most): the server finishes a cut request in its own time. */
+async function eventually(check: () => Promise<boolean>, what = "the condition"): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await check()) return;
+    await delay(25);
+  }
+  assert.fail(`never: ${what}`);
+}
 
 describe("PUT /files/:name", () => {
   let server: FilesTestServer;
@@ -76,10 +87,12 @@ describe("PUT /files/:name", () => {
     assert.equal(file.name, exact);
     assert.equal(file.contentType, "application/octet-stream");
     const head = await fetch(`${server.url}${file.url}`, { method: "HEAD" });
-    assert.equal(
-      head.headers.get("content-disposition"),
-      `attachment; filename="${"_".repeat(84)}.gz"; filename*=UTF-8''${encodeURIComponent(exact)}`,
-    );
+    // The fallback would be 759 characters, more than a file name may be: cut, hashed, .gz kept.
+    const disposition = head.headers.get("content-disposition") ?? "";
+    const fallback = /filename="([^"]*)"/.exec(disposition)?.[1] ?? "";
+    assert.ok(fallback.length <= 200, fallback);
+    assert.match(fallback, /^(%E6%B8%B8)+~[0-9a-f]{12}\.gz$/);
+    assert.ok(disposition.endsWith(`; filename*=UTF-8''${encodeURIComponent(exact)}`));
   });
 
   it("sets expiresAt from ?ttl (default files.fileTtlSeconds, 0 = never)", async () => {
@@ -190,7 +203,7 @@ describe("PUT /files/:name", () => {
     });
     assert.equal(res.status, 413);
     assert.equal(codeOf(res.json), "E_TOO_LARGE");
-    await delay(50);
+    await eventually(async () => (await storedObjects(server.data)).length === before.length);
     assert.deepEqual(await storedObjects(server.data), before);
     // Exactly at the limit is fine.
     const fits = await rawRequest(server.url, {
@@ -205,28 +218,19 @@ describe("PUT /files/:name", () => {
   it("leaves nothing behind when the client goes away mid-upload", async () => {
     const before = await storedObjects(server.data);
     const { hostname, port } = new URL(server.url);
-    await new Promise<void>((resolve) => {
-      const req = httpRequest({
-        host: hostname,
-        port,
-        method: "PUT",
-        path: "/files/gone.bin",
-        headers: { "content-length": 4000 },
-      });
-      req.on("error", () => {
-        resolve();
-      });
-      req.write(randomBytes(1000), () => {
-        setTimeout(() => {
-          req.destroy();
-          resolve();
-        }, 100);
-      });
+    const req = httpRequest({
+      host: hostname,
+      port,
+      method: "PUT",
+      path: "/files/gone.bin",
+      headers: { "content-length": 4000 },
     });
-    for (let i = 0; i < 50; i++) {
-      if ((await storedObjects(server.data)).length === before.length) break;
-      await delay(20);
-    }
+    req.on("error", () => undefined); // the cut is the point
+    req.write(randomBytes(1000));
+    // The upload has begun once its temp file is there; then the client goes.
+    await eventually(async () => (await storedObjects(server.data)).length > before.length);
+    req.destroy();
+    await eventually(async () => (await storedObjects(server.data)).length === before.length);
     assert.deepEqual(await storedObjects(server.data), before);
   });
 });
@@ -258,6 +262,101 @@ describe("PUT /files/:name quota", () => {
     assert.equal(codeOf(chunked.json), "E_QUOTA");
     assert.deepEqual(await storedObjects(server.data), before);
     assert.equal((await putFile(server.url, "d", randomBytes(400))).status, 201);
+  });
+});
+
+describe("PUT quota under parallel uploads", () => {
+  const MiB = 1024 * 1024;
+  const QUOTA = 10 * MiB;
+  let server: FilesTestServer;
+  let database: Database;
+  let meta: SqlFileMetadata;
+  /** What the owner "local" holds now: files plus reservations. */
+  const used = (): Promise<number> => meta.usedBytes("local");
+
+  async function deleteAll(files: FileBody[]): Promise<void> {
+    for (const file of files) {
+      assert.equal((await fetch(`${server.url}${file.url}`, { method: "DELETE" })).status, 204);
+    }
+  }
+
+  before(async () => {
+    server = await startFilesServer({ files: { quotaBytes: QUOTA, sweepIntervalMs: 3_600_000 } });
+    database = await openDatabase({ driver: "sqlite", path: join(server.data, "gamedock.db") });
+    meta = new SqlFileMetadata(database);
+  });
+  after(async () => {
+    await database.close();
+    await server.close();
+  });
+
+  it("stores exactly as many parallel PUTs as fit; the rest get 413 E_QUOTA", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => putFile(server.url, `p${i}.bin`, randomBytes(3 * MiB))),
+    );
+    const stored = results.filter((r) => r.status === 201).map((r) => r.json as FileBody);
+    const refused = results.filter((r) => r.status !== 201);
+    assert.equal(stored.length, 3, results.map((r) => r.status).join(" "));
+    for (const r of refused) {
+      assert.equal(r.status, 413);
+      assert.equal(codeOf(r.json), "E_QUOTA");
+    }
+    assert.equal(await used(), 9 * MiB);
+    assert.equal((await storedObjects(server.data)).length, 3);
+    await deleteAll(stored);
+    assert.equal(await used(), 0);
+  });
+
+  it("never lets parallel chunked PUTs pass the quota; refused ones store nothing", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        rawRequest(server.url, {
+          method: "PUT",
+          path: `/files/c${i}.bin`,
+          headers: { "transfer-encoding": "chunked" },
+          body: randomBytes(3 * MiB),
+        }),
+      ),
+    );
+    const stored = results.filter((r) => r.status === 201).map((r) => r.json as FileBody);
+    for (const r of results.filter((r) => r.status !== 201)) {
+      assert.equal(r.status, 413, r.body.toString());
+      assert.equal(codeOf(r.json), "E_QUOTA");
+    }
+    assert.ok(stored.length >= 1 && stored.length <= 3, `${stored.length} stored`);
+    // Nothing held ahead is left behind: the usage is the stored files, exactly.
+    await eventually(async () => (await used()) === stored.length * 3 * MiB, "holds given back");
+    assert.equal((await storedObjects(server.data)).length, stored.length);
+    const rest = await putFile(
+      server.url,
+      "rest.bin",
+      randomBytes(QUOTA - stored.length * 3 * MiB),
+    );
+    assert.equal(rest.status, 201, JSON.stringify(rest.json));
+    await deleteAll([...stored, rest.json as FileBody]);
+  });
+
+  it("gives the hold of a PUT cut off mid-body back", async () => {
+    const { hostname, port } = new URL(server.url);
+    const req = httpRequest({
+      host: hostname,
+      port,
+      method: "PUT",
+      path: "/files/cut.bin",
+      headers: { "content-length": 8 * MiB },
+    });
+    req.on("error", () => undefined); // the cut is the point
+    req.write(randomBytes(MiB));
+    // The declared length is held before a byte is stored.
+    await eventually(async () => (await used()) === 8 * MiB, "the declared length is held");
+    const second = await putFile(server.url, "second.bin", randomBytes(3 * MiB));
+    assert.equal(second.status, 413);
+    assert.equal(codeOf(second.json), "E_QUOTA");
+    req.destroy();
+    await eventually(async () => (await used()) === 0, "the cut upload's hold is given back");
+    const whole = await putFile(server.url, "whole.bin", randomBytes(QUOTA));
+    assert.equal(whole.status, 201);
+    await deleteAll([whole.json as FileBody]);
   });
 });
 

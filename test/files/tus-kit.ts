@@ -41,7 +41,7 @@ export interface TusServerOptions {
   lockRedisUrl?: string;
   lockPrefix?: string;
   lockDrainTimeoutMs?: number;
-  /** Creation and expiry times (a ManualClock lets a test expire uploads without waiting). */
+  /** The handler's clock (expiry, quota leases): tests move it instead of sleeping. */
   clock?: Clock;
 }
 
@@ -94,7 +94,7 @@ export async function startTusServer(
     const work =
       req.method === "GET"
         ? serveFile(metadata, blobs, path.slice("/files/".length), res)
-        : handler.handle(req, res, "local");
+        : handler.handle(req, res, { owner: "local", ownerOnly: false });
     work.catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500).end(String(err));
       else res.destroy();

@@ -1,10 +1,12 @@
 /**
  * The Redis locker for tus uploads against a real Redis on 127.0.0.1:6379:
  * exclusive across locker instances (as across processes), release requests
- * reach the holder, token-checked release, renewal, and timeouts.
+ * reach the holder, token-checked release, renewal, timeouts, and the key
+ * prefix (files.lockPrefix) that keeps two deployments on one Redis apart.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { ERRORS } from "@tus/server";
 import { Redis } from "ioredis";
 import { createLogger, type Logger } from "../../src/core/index.js";
 import {
@@ -12,7 +14,9 @@ import {
   type RedisLocker,
   type RedisLockerOptions,
 } from "../../src/files/tus/index.js";
+import { startFilesServer } from "../helpers/files-server.js";
 import { SERVICES, skipUnlessService, uniquePrefix } from "../helpers/services.js";
+import { TusClient, idOf } from "./tus-kit.js";
 
 const skip = await skipUnlessService("redis");
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -110,10 +114,81 @@ describe("RedisLocker", { skip }, () => {
   });
 
   it("a lock whose holder died lapses after its TTL", async () => {
-    const dying = await newLocker({ ttlMs: 400 });
+    const key = `${prefix}:lock:u5`;
+    const dying = await newLocker({ ttlMs: 1500 });
     await dying.newLock("u5").lock(new AbortController().signal, () => undefined);
     await dying.close(); // stops renewing without unlocking, like a killed process
+    const dead = await admin.get(key);
+    assert.ok(dead, "the dead holder's lock is still there");
     // Nobody unlocks and nobody is left to ask: only the TTL can free it.
-    await (await newLocker()).newLock("u5").lock(new AbortController().signal, () => undefined);
+    let acquired = false;
+    const waiting = (await newLocker({ retryMs: 50 }))
+      .newLock("u5")
+      .lock(new AbortController().signal, () => undefined)
+      .then(() => {
+        acquired = true;
+      });
+    // While the dead holder's token is in the key, the waiter has not got the lock
+    // (getting it writes the waiter's own token there).
+    assert.equal(await admin.get(key), dead);
+    assert.equal(acquired, false, "not obtained while the dead lock is live");
+    await waiting;
+    assert.equal(acquired, true, "obtained once the dead lock lapsed");
+    const now = await admin.get(key);
+    assert.ok(now !== null && now !== dead, "the key holds the new holder's token");
+  });
+
+  it("keeps the locks of two prefixes apart (files.lockPrefix)", async () => {
+    const [a, b, sameAsA] = await Promise.all([
+      newLocker(),
+      newLocker({ prefix: `${prefix}-other` }),
+      newLocker({ acquireTimeoutMs: 300 }),
+    ]);
+    const first = a.newLock("u6");
+    await first.lock(new AbortController().signal, () => undefined);
+    // Another deployment's prefix: the same upload id is a different lock.
+    const second = b.newLock("u6");
+    await second.lock(new AbortController().signal, () => undefined);
+    assert.ok(await admin.get(`${prefix}:lock:u6`));
+    assert.ok(await admin.get(`${prefix}-other:lock:u6`));
+    // The same prefix shares the lock: it stays taken.
+    await assert.rejects(
+      sameAsA.newLock("u6").lock(new AbortController().signal, () => undefined),
+      (err: unknown) => err === ERRORS.ERR_LOCK_TIMEOUT,
+    );
+    await second.unlock();
+    await first.unlock();
+    await admin.del(`${prefix}-other:lock:u6`);
+  });
+});
+
+describe("files.lockPrefix reaches the tus handler", { skip }, () => {
+  it("names the Redis keys of a `gamedock files` server's upload locks", async () => {
+    const lockPrefix = uniquePrefix("tusprefix");
+    const admin = new Redis(SERVICES.redis.url);
+    const server = await startFilesServer({
+      files: { lockRedisUrl: SERVICES.redis.url, lockPrefix, sweepIntervalMs: 3_600_000 },
+    });
+    try {
+      const client = new TusClient(server.url);
+      const url = await client.start(1000);
+      const id = idOf(url);
+      // A PATCH that stalls holds the upload's lock until it is cut.
+      const stalled = client.stalledPatch(url, 0, Buffer.alloc(1000), 100);
+      let held: string | null = null;
+      for (let attempt = 0; attempt < 200 && held === null; attempt++) {
+        held = await admin.get(`${lockPrefix}:lock:${id}`);
+        if (held === null) await sleep(25);
+      }
+      assert.ok(held, `the lock is under ${lockPrefix}:lock:<id>`);
+      assert.equal(await admin.get(`gamedock:tus:lock:${id}`), null, "not under the default");
+      stalled.cut();
+      await stalled.response;
+    } finally {
+      await server.close();
+      const keys = await admin.keys(`${lockPrefix}:*`);
+      if (keys.length > 0) await admin.del(...keys);
+      await admin.quit();
+    }
   });
 });

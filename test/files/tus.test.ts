@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { ManualClock } from "../../src/core/index.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
 import {
   MiB,
@@ -337,12 +338,46 @@ describe("tus handler (fs target)", () => {
       assert.equal(badType.status, 400);
     });
 
-    it("no Tus-Resumable → 412", async () => {
-      const response = await fetch(`${server.url}/files/`, {
-        method: "POST",
-        headers: { "Upload-Length": "1" },
+    it("no or another Tus-Resumable → 412 E_TUS_VERSION, in the JSON shape", async () => {
+      const url = await client.start(10);
+      for (const [method, target, headers] of [
+        ["POST", `${server.url}/files/`, { "Upload-Length": "1" }],
+        ["PATCH", url, { "Upload-Offset": "0", "Content-Type": OFFSET_STREAM }],
+      ] as const) {
+        const response = await fetch(target, { method, headers, body: new Uint8Array(1) });
+        assert.equal(response.status, 412, method);
+        assert.equal(response.headers.get("tus-version"), "1.0.0");
+        const error = await errorOf(response);
+        assert.equal(error.code, "E_TUS_VERSION");
+        assert.match(error.message, /Tus-Resumable: 1\.0\.0/);
+      }
+      const older = await client.create({ length: 1, headers: { "Tus-Resumable": "0.2.2" } });
+      assert.equal(older.status, 400);
+      assert.equal((await errorOf(older)).code, "E_INVALID_REQUEST");
+    });
+
+    it("malformed tus headers → 400 E_INVALID_REQUEST naming them, in the JSON shape", async () => {
+      const url = await client.start(10);
+      const offset = await fetch(url, {
+        method: "PATCH",
+        headers: { ...TUS, "Content-Type": OFFSET_STREAM, "Upload-Offset": "zero" },
+        body: new Uint8Array(1),
       });
-      assert.equal(response.status, 412);
+      assert.equal(offset.status, 400);
+      const error = await errorOf(offset);
+      assert.equal(error.code, "E_INVALID_REQUEST");
+      assert.match(error.message, /upload-offset/);
+      const malformed: Record<string, string>[] = [
+        { "Upload-Length": "-1" },
+        { "Upload-Defer-Length": "yes" },
+        { "Upload-Length": "1", "Upload-Metadata": "filename not base64!" },
+      ];
+      for (const headers of malformed) {
+        const response = await client.create({ headers });
+        assert.equal(response.status, 400, JSON.stringify(headers));
+        assert.equal((await errorOf(response)).code, "E_INVALID_REQUEST");
+      }
+      assert.equal(await client.offset(url), 0);
     });
 
     it("Content-Type offset stream on POST without Upload-Length is refused", async () => {
@@ -351,6 +386,7 @@ describe("tus handler (fs target)", () => {
         headers: { ...TUS, "Content-Type": OFFSET_STREAM },
       });
       assert.equal(response.status, 400);
+      assert.equal((await errorOf(response)).code, "E_INVALID_REQUEST");
     });
   });
 });
@@ -382,6 +418,106 @@ describe("tus handler limits", () => {
       assert.equal(declared.status, 413);
       assert.equal((await errorOf(declared)).code, "E_QUOTA");
       assert.equal(await client.offset(url), 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("parallel uploads: exactly as many as fit are accepted; termination gives space back", async () => {
+    const quota = 10 * MiB;
+    const server = await startTusServer(await tempDir("gamedock-tus-parallel-"), {
+      quotaBytes: quota,
+    });
+    try {
+      const client = new TusClient(server.url);
+      const bodies = Array.from({ length: 5 }, (_, i) => Buffer.alloc(3 * MiB, i + 1));
+      // Five creations at once, each of them followed by its whole body.
+      const results = await Promise.all(
+        bodies.map(async (body) => {
+          const created = await client.create({ length: body.length });
+          if (created.status !== 201)
+            return { status: created.status, error: await errorOf(created) };
+          const url = client.url(created.headers.get("location") ?? "");
+          const patched = await client.patch(url, 0, body);
+          return { status: patched.status, url };
+        }),
+      );
+      const stored = results.filter((r) => r.status === 204);
+      assert.equal(stored.length, 3, results.map((r) => r.status).join(" "));
+      for (const refused of results.filter((r) => r.status !== 204)) {
+        assert.equal(refused.status, 413);
+        assert.equal(refused.error?.code, "E_QUOTA");
+      }
+      assert.equal(await server.metadata.usedBytes("local"), 9 * MiB);
+
+      // One more that fits, terminated halfway: its space comes back.
+      const rest = await client.start(MiB);
+      assert.equal((await client.patch(rest, 0, Buffer.alloc(MiB / 2))).status, 204);
+      assert.equal(await server.metadata.usedBytes("local"), quota);
+      assert.equal((await client.create({ length: 1 })).status, 413);
+      assert.equal((await client.delete(rest)).status, 204);
+      assert.equal(await server.metadata.usedBytes("local"), 9 * MiB);
+      assert.equal((await client.create({ length: MiB })).status, 201);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a deferred length: held as bytes arrive, stops at the quota and says so", async () => {
+    const server = await startTusServer(await tempDir("gamedock-tus-deferred-"), {
+      quotaBytes: 3 * MiB,
+    });
+    try {
+      const client = new TusClient(server.url);
+      const used = await client.start(MiB);
+      assert.equal((await client.patch(used, 0, Buffer.alloc(MiB, 1))).status, 204);
+      const created = await client.create({ defer: true, metadata: { filename: "live.bin" } });
+      const url = client.url(created.headers.get("location") ?? "");
+      const bytes = Buffer.alloc(3 * MiB, 7);
+      bytes.write("the start", 0);
+      assert.equal((await client.patch(url, 0, bytes.subarray(0, MiB))).status, 204);
+      // 2 MiB more would pass the quota by one MiB: the PATCH keeps what fits.
+      const stopped = await client.patch(url, MiB, bytes.subarray(MiB));
+      assert.equal(stopped.status, 413);
+      const error = await errorOf(stopped);
+      assert.equal(error.code, "E_QUOTA");
+      assert.match(error.message, new RegExp(`at byte ${2 * MiB}`));
+      assert.equal(await client.offset(url), 2 * MiB);
+      assert.equal(await server.metadata.usedBytes("local"), 3 * MiB);
+      // Nothing more fits; declaring the length where it stopped makes it a file.
+      assert.equal((await client.patch(url, 2 * MiB, Buffer.alloc(1))).status, 413);
+      const end = await client.patch(url, 2 * MiB, Buffer.alloc(0), {
+        "Upload-Length": String(2 * MiB),
+      });
+      assert.equal(end.status, 204);
+      const file = await server.metadata.getFile(idOf(url));
+      assert.equal(file?.sha256, digestsOf(bytes.subarray(0, 2 * MiB)).sha256);
+      assert.equal(await server.metadata.usedBytes("local"), 3 * MiB);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("an expired upload gives its space back once swept", async () => {
+    const clock = new ManualClock();
+    const server = await startTusServer(await tempDir("gamedock-tus-expiry-"), {
+      quotaBytes: 1000,
+      uploadTtlSeconds: 3600,
+      clock,
+    });
+    try {
+      const client = new TusClient(server.url);
+      const url = await client.start(800);
+      assert.equal((await client.patch(url, 0, Buffer.alloc(100))).status, 204);
+      assert.equal((await client.create({ length: 800 })).status, 413);
+      clock.advance(3601_000);
+      assert.equal((await client.head(url)).status, 410);
+      const patch = await client.patch(url, 100, Buffer.alloc(10));
+      assert.equal(patch.status, 410);
+      assert.equal((await errorOf(patch)).code, "E_UPLOAD_EXPIRED");
+      assert.equal(await server.handler.sweepExpired(), 1);
+      assert.equal(await server.metadata.usedBytes("local"), 0);
+      assert.equal((await client.create({ length: 800 })).status, 201);
     } finally {
       await server.close();
     }

@@ -8,7 +8,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { readdir, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { Lifecycle, createLogger, type Config } from "../../src/core/index.js";
+import { Lifecycle, createLogger, type Clock, type Config } from "../../src/core/index.js";
 import { openBlobStore } from "../../src/blob/index.js";
 import { openDatabase } from "../../src/db/index.js";
 import {
@@ -34,6 +34,8 @@ export interface StartOptions {
   via?: "files" | "serve";
   /** Reuse this data directory (a restart). */
   data?: string;
+  /** The clock of the file service (`files` only): tests move it instead of sleeping. */
+  clock?: Clock;
 }
 
 export async function startFilesServer(
@@ -46,7 +48,12 @@ export async function startFilesServer(
   const server =
     options.via === "serve"
       ? await startServe(effective, logger, lifecycle)
-      : await startFiles(effective, logger, lifecycle);
+      : await startFiles(
+          effective,
+          logger,
+          lifecycle,
+          options.clock ? { clock: options.clock } : {},
+        );
   return {
     url: server.url,
     data,
@@ -183,6 +190,7 @@ export async function startFilesApp(
       signedUrlTtlSeconds: 3600,
       sweepIntervalMs: 60_000,
       lockRedisUrl: "",
+      lockPrefix: "gamedock:tus",
     },
     signingKey: Buffer.alloc(32, 7),
     tokens: options.tokens ?? [],

@@ -5,16 +5,19 @@
  * request inside an AsyncLocalStorage context that they read back.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { GamedockError } from "../../core/index.js";
+import { type ErrorAnswer, GamedockError } from "../../core/index.js";
 import type { ExpectedChecksum } from "./checksum.js";
 
 export interface TusRequestContext {
   /** Who the upload is accounted to (a token's id, or "local"). */
   readonly owner: string;
+  /** Only the owner may see the upload (API tokens are on). */
+  readonly ownerOnly: boolean;
+  readonly requestId: string | undefined;
   /** The PATCH (or creation-with-upload POST) body's declared checksum. */
   readonly checksum: ExpectedChecksum | null;
-  /** Set when the response body is one of our JSON errors (fixes its Content-Type). */
-  jsonError: boolean;
+  /** The error answer onResponseError made, for the response being written (json-server.ts). */
+  answered: ErrorAnswer | null;
 }
 
 const storage = new AsyncLocalStorage<TusRequestContext>();

@@ -8,31 +8,38 @@
  * or word vaguely: a PATCH without `application/offset+octet-stream` is 415
  * (tus-node says 400/403), an Upload-Length over the limit is 413 with the
  * limit named, a malformed Upload-Checksum is 400, an id that cannot exist is
- * 404. Errors are JSON `{error: {code, message}}` like the rest of the API.
+ * 404. With API tokens on, an upload belongs to the token that created it:
+ * another token's HEAD, PATCH or DELETE is 404, as if it did not exist.
+ * Errors are JSON `{error: {code, message, requestId?}}` like the rest of the
+ * API, written by core's errorAnswer / writeErrorResponse (json-server.ts for
+ * the answers @tus/server writes).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryLocker, Server, type Locker } from "@tus/server";
+import { ERRORS, MemoryLocker, type Locker } from "@tus/server";
 import type { BlobStore } from "../../blob/index.js";
 import {
-  GamedockError,
-  isGamedockError,
-  systemClock,
   type Clock,
+  GamedockError,
+  errorAnswer,
+  isGamedockError,
   type Logger,
+  systemClock,
+  writeErrorResponse,
 } from "../../core/index.js";
-import type { TusMount } from "../context.js";
+import type { TusCaller, TusMount } from "../context.js";
 import type { FileMetadata } from "../contract.js";
 import { newFileId, validateFileId } from "../ids.js";
-import { checkQuota, checkUploadSize, type Limits } from "../quota.js";
+import { Quota, checkUploadSize, type Limits } from "../quota.js";
 import { CHECKSUM_ALGORITHMS, parseUploadChecksum, type ExpectedChecksum } from "./checksum.js";
 import { currentRequest, requireRequest, runInRequest, type TusRequestContext } from "./context.js";
+import { JsonErrorServer } from "./json-server.js";
 import { openRedisLocker } from "./open-redis-locker.js";
 import type { RedisLocker } from "./redis-locker.js";
 import { TusStore } from "./store.js";
 import { sweepExpiredUploads, sweepOrphanedUploads } from "./sweep.js";
-import { internalError, mapTusError } from "./tus-errors.js";
+import { mapTusError, throwTus } from "./tus-errors.js";
 import { describeUpload } from "./upload-metadata.js";
 
 export interface TusHandlerOptions {
@@ -55,20 +62,22 @@ export interface TusHandlerOptions {
   spoolDir?: string;
   /** How long a request asked to give up its upload's lock may finish writing, ms (default 3000). */
   lockDrainTimeoutMs?: number;
-  /** Creation and expiry times (default the system clock; tests move a ManualClock). */
+  /** Expiry and quota leases are measured by this clock (default the system's). */
   clock?: Clock;
 }
 
 export interface TusHandler extends TusMount {
-  handle(req: IncomingMessage, res: ServerResponse, owner: string): Promise<void>;
-  /** Removes unfinished uploads whose expiry passed, and orphaned upload storage; returns how many. */
+  handle(req: IncomingMessage, res: ServerResponse, caller: TusCaller): Promise<void>;
+  /**
+   * Removes unfinished uploads whose expiry passed (default: by the handler's
+   * clock) and orphaned upload storage; returns how many.
+   */
   sweepExpired(now?: Date): Promise<number>;
   close(): Promise<void>;
 }
 
 const TUS_VERSION = "1.0.0";
 const OFFSET_STREAM = "application/offset+octet-stream";
-const JSON_TYPE = "application/json; charset=utf-8";
 
 export async function createTusHandler(options: TusHandlerOptions): Promise<TusHandler> {
   const path = (options.path ?? "/files").replace(/\/+$/, "");
@@ -83,6 +92,7 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
     spoolDir: options.spoolDir ?? join(tmpdir(), "gamedock-tus"),
     logger,
     clock,
+    quota: new Quota(options.metadata, options.limits, clock),
   });
   // Loaded only when configured: a single instance never loads ioredis.
   const redisLocker: RedisLocker | null =
@@ -95,7 +105,7 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
         });
   const locker: Locker = redisLocker ?? new MemoryLocker();
 
-  const server = new Server({
+  const server = new JsonErrorServer({
     path,
     datastore,
     locker,
@@ -108,11 +118,14 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
     lockDrainTimeout: options.lockDrainTimeoutMs ?? 3000,
     allowedHeaders: ["Upload-Checksum"],
     exposedHeaders: ["Upload-Expires", "Tus-Checksum-Algorithm"],
-    async onUploadCreate(_req, upload) {
+    async onIncomingRequest(req, id) {
+      // POST names a new upload; HEAD, PATCH and DELETE address an existing one.
+      if (req.method !== "POST") await checkUpload(options.metadata, clock, req.method, id);
+    },
+    onUploadCreate(_req, upload) {
       describeUpload(upload.metadata, upload.id); // 400 before anything is stored
-      // A deferred length is checked when it is declared (TusStore.declareUploadLength).
-      await checkQuota(options.metadata, requireRequest().owner, upload.size ?? 0, options.limits);
-      return {};
+      // The quota is held in TusStore.create, where a failure can give it back.
+      return Promise.resolve({});
     },
     async onUploadFinish(_req, upload) {
       // write() finalizes under the lock; this covers Upload-Length 0 (no write at all).
@@ -121,35 +134,46 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
       return {};
     },
     onResponseError(req, err) {
-      let mapped = mapTusError(err);
-      if (!mapped) {
+      const context = currentRequest();
+      const mapped = mapTusError(err);
+      const answer = errorAnswer(mapped ?? err, context?.requestId);
+      if (answer.internal) {
         logger.error(
-          { event: "tus-request-failed", method: req.method, url: req.url, err },
+          {
+            event: "tus-request-failed",
+            requestId: context?.requestId,
+            method: req.method,
+            url: req.url,
+            err,
+          },
           "tus request failed",
         );
-        mapped = internalError();
       }
-      const context = currentRequest();
-      if (context) context.jsonError = true;
-      return { status_code: mapped.status, body: mapped.body };
+      if (context) context.answered = answer;
+      return { status_code: answer.status, body: answer.body };
     },
   });
 
   return {
-    async handle(req, res, owner) {
+    async handle(req, res, caller) {
       let checksum: ExpectedChecksum | null;
       try {
         checksum = precheck(req, path, options.limits);
       } catch (err) {
         if (!isGamedockError(err)) throw err;
-        sendError(res, req, err);
+        sendError(res, req, err, caller.requestId);
         return;
       }
       if (req.method === "OPTIONS") {
         res.setHeader("Tus-Checksum-Algorithm", CHECKSUM_ALGORITHMS.join(","));
       }
-      const context: TusRequestContext = { owner, checksum, jsonError: false };
-      jsonTypeForErrors(res, context);
+      const context: TusRequestContext = {
+        owner: caller.owner,
+        ownerOnly: caller.ownerOnly,
+        requestId: caller.requestId,
+        checksum,
+        answered: null,
+      };
       await runInRequest(context, () => server.handle(req, res));
     },
     async sweepExpired(now = new Date(clock.now())) {
@@ -164,6 +188,34 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
       await redisLocker?.close();
     },
   };
+}
+
+/**
+ * Before @tus/server looks at an existing upload:
+ * - with tokens on, an upload (or the file a finished one became) is only for
+ *   its owner; anyone else is told what an unknown id gets, so they do not
+ *   learn that it exists. Unknown ids pass: @tus/server answers those.
+ * - an upload past its expiry answers 410 to HEAD and PATCH by the handler's
+ *   clock (@tus/server's own check reads the system time; with the system
+ *   clock both agree). DELETE still terminates it, giving its space back.
+ */
+async function checkUpload(
+  metadata: FileMetadata,
+  clock: Clock,
+  method: string,
+  id: string,
+): Promise<void> {
+  const caller = requireRequest();
+  const upload = await metadata.getUpload(id);
+  if (caller.ownerOnly) {
+    const owner = upload?.owner ?? (await metadata.getFile(id))?.owner;
+    if (owner !== undefined && owner !== caller.owner) {
+      throw new GamedockError("E_NOT_FOUND", "no tus upload at this URL");
+    }
+  }
+  if (upload && method !== "DELETE" && upload.expiresAt.getTime() <= clock.now()) {
+    throwTus(ERRORS.FILE_NO_LONGER_EXISTS);
+  }
 }
 
 /** The upload id in `<path>/<id>`, or null for the collection `<path>[/]`. */
@@ -211,38 +263,20 @@ function precheck(req: IncomingMessage, path: string, limits: Limits): ExpectedC
     : null;
 }
 
-function sendError(res: ServerResponse, req: IncomingMessage, err: GamedockError): void {
-  const body = JSON.stringify({ error: err.toJSON() });
+/** A refusal before @tus/server saw the request, through core's writer. */
+function sendError(
+  res: ServerResponse,
+  req: IncomingMessage,
+  err: GamedockError,
+  requestId: string | undefined,
+): void {
   const hasBody =
     req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
-  res.writeHead(err.httpStatus, {
-    "Tus-Resumable": TUS_VERSION,
-    "Content-Type": JSON_TYPE,
-    "Content-Length": Buffer.byteLength(body),
-    "Cache-Control": "no-store",
+  writeErrorResponse(res, err, {
+    ...(requestId ? { requestId } : {}),
+    headers: { "Tus-Resumable": TUS_VERSION },
     // An unread body (a refused PATCH) is not worth draining.
-    ...(hasBody && req.headers["content-length"] !== "0" ? { Connection: "close" } : {}),
+    close: hasBody && req.headers["content-length"] !== "0",
+    head: req.method === "HEAD",
   });
-  res.end(req.method === "HEAD" ? undefined : body);
-}
-
-/**
- * @tus/server sends every body as text/plain; when the body is one of our JSON
- * errors (onResponseError ran), say so. Its node adapter calls
- * writeHead(status, statusText, [name, value, …]).
- */
-function jsonTypeForErrors(res: ServerResponse, context: TusRequestContext): void {
-  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
-  const patched = (...args: unknown[]): ServerResponse => {
-    const headers = args[args.length - 1];
-    if (context.jsonError && Array.isArray(headers)) {
-      const at = headers.findIndex(
-        (value, i) => i % 2 === 0 && String(value).toLowerCase() === "content-type",
-      );
-      if (at >= 0) headers[at + 1] = JSON_TYPE;
-      else headers.push("Content-Type", JSON_TYPE);
-    }
-    return writeHead(...args);
-  };
-  res.writeHead = patched;
 }

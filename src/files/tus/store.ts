@@ -10,6 +10,9 @@
  * - A PATCH with Upload-Checksum is verified before any byte reaches the store
  *   (checksum.ts), so a mismatch leaves the offset where it was.
  * - When the last byte is in, the upload becomes a file (finalize.ts).
+ * - The owner's quota is held at creation (the declared length), when a
+ *   deferred length is declared, and as bytes arrive while it is deferred
+ *   (quota-gate.ts); the upload record's deletion gives it back.
  *
  * @tus/server holds the upload's lock around create, write, getUpload,
  * declareUploadLength and remove, across instances with the Redis locker.
@@ -20,12 +23,13 @@ import { DataStore, ERRORS, Upload } from "@tus/server";
 import type { BlobStore } from "../../blob/index.js";
 import type { Clock, Logger } from "../../core/index.js";
 import type { FileMetadata, UploadRecord } from "../contract.js";
-import { checkQuota, type Limits } from "../quota.js";
+import type { Limits, Quota, QuotaHold } from "../quota.js";
 import { spoolVerified, type VerifiedSpool } from "./checksum.js";
 import { currentRequest, requireRequest } from "./context.js";
 import { ResumableDigests } from "./digests.js";
 import { Finalizer, storedKeyOf } from "./finalize.js";
 import { RecordCache } from "./record-cache.js";
+import { QuotaGate } from "./quota-gate.js";
 import { throwTus } from "./tus-errors.js";
 import { describeUpload } from "./upload-metadata.js";
 
@@ -42,6 +46,7 @@ export interface TusStoreOptions {
   logger: Logger;
   /** Creation times and expiry (tests move it instead of waiting). */
   clock: Clock;
+  quota: Quota;
 }
 
 export class TusStore extends DataStore {
@@ -70,7 +75,23 @@ export class TusStore extends DataStore {
     return this.options.uploadTtlSeconds * 1000;
   }
 
+  /** The space upload `id` holds against `owner`'s quota. */
+  private holdOf(id: string, owner: string): QuotaHold {
+    return this.options.quota.hold(id, owner, this.options.uploadTtlSeconds * 1000);
+  }
+
   override async create(upload: Upload): Promise<Upload> {
+    const hold = this.holdOf(upload.id, requireRequest().owner);
+    if (upload.size !== undefined) await hold.set(upload.size); // E_QUOTA before anything is stored
+    try {
+      return await this.createRecorded(upload);
+    } catch (err) {
+      await hold.release();
+      throw err;
+    }
+  }
+
+  private async createRecorded(upload: Upload): Promise<Upload> {
     const { owner } = requireRequest();
     const { name, contentType } = describeUpload(upload.metadata, upload.id);
     const key = storedKeyOf(upload.id);
@@ -105,9 +126,15 @@ export class TusStore extends DataStore {
     const record = await this.recordAt(id, offset);
     const checksum = currentRequest()?.checksum ?? null;
     let spool: VerifiedSpool | null = null;
+    // While the length is deferred, the quota is held as bytes arrive and may stop the body.
+    const gate =
+      record.size === null && this.options.limits.quotaBytes > 0
+        ? new QuotaGate(this.holdOf(id, record.owner), this.options.limits.quotaBytes)
+        : null;
     try {
       if (checksum) spool = await spoolVerified(body, checksum, this.options.spoolDir);
-      const source = spool ? spool.open() : body;
+      const unlimited = spool ? spool.open() : body;
+      const source = gate ? gate.wrap(unlimited, offset, spool !== null) : unlimited;
       const digests = await this.digestsOf(record);
       let hashed = 0;
       const meter = new Transform({
@@ -144,6 +171,7 @@ export class TusStore extends DataStore {
       };
       await this.metadata.saveUpload(next);
       this.records.set(next);
+      if (gate?.stopped) throw gate.stopped;
       if (next.size !== null && newOffset === next.size) {
         await this.finalizer.finalize(id, inStep ? digests.digest() : null);
       }
@@ -187,7 +215,7 @@ export class TusStore extends DataStore {
   override async declareUploadLength(id: string, length: number): Promise<void> {
     const record = await this.metadata.getUpload(id);
     if (!record) throwTus(ERRORS.FILE_NOT_FOUND);
-    await checkQuota(this.metadata, record.owner, length, this.options.limits);
+    await this.holdOf(id, record.owner).set(length);
     const next = { ...record, size: length };
     await this.metadata.saveUpload(next);
     this.records.set(next);

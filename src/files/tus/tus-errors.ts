@@ -1,7 +1,9 @@
 /**
  * @tus/server reports protocol errors as plain `{status_code, body}` objects
- * (its ERRORS table) and turns anything else into a 500. Here both become the
- * service's JSON error `{error: {code, message}}` with a stable code.
+ * (its ERRORS table), answers some requests itself with a text body (412
+ * without Tus-Resumable, 400 for a malformed header) and turns anything else
+ * into a 500. Here each becomes a GamedockError with a stable code, which
+ * core's errorAnswer turns into the service's JSON error like any other.
  */
 import { ERRORS } from "@tus/server";
 import { GamedockError, isGamedockError, type ErrorCode } from "../../core/index.js";
@@ -30,7 +32,7 @@ const MESSAGES = new Map<TusError, [ErrorCode, string]>([
   [ERRORS.FILE_NOT_FOUND, ["E_NOT_FOUND", "no tus upload at this URL"]],
   [
     ERRORS.FILE_NO_LONGER_EXISTS,
-    ["E_NOT_FOUND", "this upload has expired (files.uploadTtlSeconds); start a new one"],
+    ["E_UPLOAD_EXPIRED", "this upload has expired (files.uploadTtlSeconds); start a new one"],
   ],
   [
     ERRORS.INVALID_OFFSET,
@@ -62,46 +64,44 @@ const MESSAGES = new Map<TusError, [ErrorCode, string]>([
 ]);
 
 const BY_STATUS: Record<number, ErrorCode> = {
+  400: "E_INVALID_REQUEST",
+  403: "E_INVALID_REQUEST",
   404: "E_NOT_FOUND",
   409: "E_UPLOAD_OFFSET",
-  410: "E_NOT_FOUND",
+  410: "E_UPLOAD_EXPIRED",
+  412: "E_TUS_VERSION",
   413: "E_TOO_LARGE",
   415: "E_CONTENT_TYPE",
   460: "E_CHECKSUM",
 };
 
-export interface MappedError {
-  status: number;
-  body: string;
-}
-
-export function errorBody(
-  code: ErrorCode,
-  message: string,
-  details?: Record<string, unknown>,
-): string {
-  return JSON.stringify({ error: details ? { code, message, details } : { code, message } });
-}
-
-/** null: an unexpected failure (the caller logs it and answers 500). */
-export function mapTusError(err: unknown): MappedError | null {
-  if (isGamedockError(err)) {
-    return { status: err.httpStatus, body: JSON.stringify({ error: err.toJSON() }) };
+/** Clearer words for what @tus/server writes itself, by the start of its text. */
+function describe(status: number, text: string): string {
+  if (status === 412) {
+    return "this is a tus 1.0 request: send the header Tus-Resumable: 1.0.0 (see docs/files-tus.md)";
   }
+  const invalid = /^Invalid (.+)$/.exec(text);
+  if (status === 400 && invalid?.[1]) {
+    const names = invalid[1].split(" ").map((name) => name.toLowerCase());
+    return `the tus header${names.length > 1 ? "s" : ""} ${names.join(", ")} ${names.length > 1 ? "have" : "has an"} invalid value${names.length > 1 ? "s" : ""} (see docs/files-tus.md)`;
+  }
+  return text;
+}
+
+/**
+ * The GamedockError for what @tus/server reports: a thrown error, or the
+ * status and text of an answer it wrote itself. null: an unexpected failure
+ * (the caller logs it and answers E_INTERNAL).
+ */
+export function mapTusError(err: unknown): GamedockError | null {
+  if (isGamedockError(err)) return err;
   if (!isTusError(err)) return null;
   const known = MESSAGES.get(err);
-  const status = known?.[0] === "E_SERVICE_UNAVAILABLE" ? 503 : err.status_code;
-  if (status >= 500 && !known) return null;
-  const code = known?.[0] ?? BY_STATUS[status] ?? "E_INVALID_REQUEST";
-  return {
-    status: status === 403 ? 400 : status,
-    body: errorBody(code, known?.[1] ?? err.body.trim()),
-  };
-}
-
-export function internalError(): MappedError {
-  const error = new GamedockError("E_INTERNAL", "the upload failed on the server; see its log");
-  return { status: 500, body: JSON.stringify({ error: error.toJSON() }) };
+  if (known) return new GamedockError(known[0], known[1]);
+  const code = BY_STATUS[err.status_code];
+  if (!code)
+    return err.status_code >= 500 ? null : new GamedockError("E_INVALID_REQUEST", err.body.trim());
+  return new GamedockError(code, describe(err.status_code, err.body.trim()));
 }
 
 /** Throws one of @tus/server's ERRORS, which it recognises by shape, not as Error instances. */

@@ -6,7 +6,7 @@
  * every ~64 MB, which bench:files measured at ~40 % of the server's CPU.
  * Memory per download is bounded at 2 × CHUNK.
  */
-import { open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 
 const CHUNK = 1 << 20;
@@ -20,14 +20,17 @@ function write(res: ServerResponse, data: Buffer): Promise<void> {
   });
 }
 
-/** Writes the range and ends the response; destroys it if the file cannot be read. */
+/**
+ * Writes the range of the open file and ends the response; destroys it if the
+ * file cannot be read. Never rejects. The caller opened the file (before the
+ * status line, so a missing file is still a clean error answer) and closes it.
+ */
 export async function sendLocalRange(
   res: ServerResponse,
-  path: string,
+  handle: FileHandle,
   start: number,
   end: number,
 ): Promise<void> {
-  const handle = await open(path, "r");
   const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
   const writing: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
   let position = start;
@@ -44,7 +47,7 @@ export async function sendLocalRange(
         Math.min(CHUNK, end - position + 1),
         position,
       );
-      if (bytesRead === 0) throw new Error(`${path} ended at byte ${position}, before ${end + 1}`);
+      if (bytesRead === 0) throw new Error(`the file ended at byte ${position}, before ${end + 1}`);
       position += bytesRead;
       writing[slot] = write(res, buffer.subarray(0, bytesRead));
     }
@@ -52,7 +55,5 @@ export async function sendLocalRange(
     res.end();
   } catch (err) {
     res.destroy(err instanceof Error ? err : new Error(String(err)));
-  } finally {
-    await handle.close();
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The HTTP validators and ranges a download honours (RFC 9110 §13, §14).
+ * The HTTP validators and ranges a download of a stored object honours
+ * (RFC 9110 §13, §14).
  * Only single byte ranges are served. A Range header this server does not
  * serve — multiple ranges, another unit, or bad syntax — is ignored and the
  * whole file is sent with 200, which RFC 9110 §14.2 allows ("A server MAY
