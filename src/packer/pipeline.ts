@@ -11,7 +11,7 @@ import { handlePack } from "./pack-stage.js";
 import { OWNER } from "./owner.js";
 import { recover } from "./recovery.js";
 import { handleUpload } from "./upload-stage.js";
-import { cleanWorkDir } from "./work-cleanup.js";
+import { cleanWorkDir, sweepTargets } from "./work-cleanup.js";
 
 export type Stage = "pack" | "upload" | "notify";
 export const STAGES: readonly Stage[] = ["pack", "upload", "notify"];
@@ -27,6 +27,13 @@ export class PackerPipeline {
     const { ctx } = this;
     const { concurrency, leaseMs, sweepIntervalMs } = ctx.settings;
     await cleanWorkDir(ctx);
+    const abandoned = await sweepTargets(ctx);
+    if (abandoned > 0) {
+      ctx.logger.info(
+        { event: "abandoned-temps", removed: abandoned },
+        "removed temp files of dead writers",
+      );
+    }
     const counts = await recover(ctx);
     if (counts.uploads + counts.packs + counts.notifications > 0) {
       ctx.logger.info({ event: "recovered", ...counts }, "recovered interrupted work");
@@ -59,6 +66,7 @@ export class PackerPipeline {
     this.#every(sweepIntervalMs, async () => {
       await recover(ctx);
       await cleanWorkDir(ctx);
+      await sweepTargets(ctx);
     });
   }
 

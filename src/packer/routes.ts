@@ -4,6 +4,7 @@
  * and answered by the server's error handler as `{error: {code, message, details}}`.
  */
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
+import { sendBlob } from "../blob/index.js";
 import { GamedockError } from "../core/index.js";
 import type { PackerContext } from "./context.js";
 import { dispatchNotifications, dispatchTask } from "./dispatch.js";
@@ -179,24 +180,40 @@ function routes(ctx: PackerContext): FastifyPluginAsync {
             { id: job.id, channel: request.params.channel },
           );
         }
+        const key = task.output_key;
         const store = await ctx.target(job.target);
-        const info = await store.head(task.output_key);
+        const info = await store.head(key);
         if (!info) {
           throw new GamedockError(
             "E_NOT_FOUND",
-            `object ${task.output_key} is gone from target ${job.target}`,
+            `the child of channel ${JSON.stringify(task.channel)} is gone from target ${job.target}`,
           );
         }
-        const name = task.file_name ?? `${task.channel}.apk`;
-        return reply
-          .header("content-type", "application/vnd.android.package-archive")
-          .header("content-length", String(info.size))
-          .header("etag", `"${info.etag.replace(/"/g, "")}"`)
-          .header(
-            "content-disposition",
-            `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, "_")}"; filename*=UTF-8''${encodeURIComponent(name)}`,
-          )
-          .send(await store.get(task.output_key));
+        // Range, If-Range, ETag (the child's sha256), HEAD and a Content-Disposition
+        // whose ASCII fallback keeps Chinese names apart: resumable like /files.
+        reply.hijack();
+        await sendBlob(
+          request.raw,
+          reply.raw,
+          {
+            etag: `"${task.output_sha256 ?? info.etag.replace(/"/g, "")}"`,
+            size: info.size,
+            lastModified: info.lastModified,
+            contentType: "application/vnd.android.package-archive",
+            name: task.file_name ?? `${task.channel}.apk`,
+            open: (range) => store.get(key, range),
+            localPath: store.localPath(key),
+          },
+          {
+            requestId: request.id,
+            onError: (err, internal) => {
+              if (internal) {
+                ctx.logger.error({ requestId: request.id, err, jobId: job.id }, "download failed");
+              }
+            },
+          },
+        );
+        return reply;
       },
     );
   };

@@ -29,3 +29,18 @@ export async function cleanWorkDir(ctx: PackerContext): Promise<void> {
     }
   }
 }
+
+/**
+ * Temp files that writers killed mid-upload left in the fs upload targets
+ * (`kill -9` during an upload of a child): removed at start-up and with every
+ * recovery sweep. s3 targets keep nothing a dead process could be proven to
+ * own; their orphaned multipart uploads are aborted by key after an upload.
+ */
+export async function sweepTargets(ctx: PackerContext): Promise<number> {
+  let removed = 0;
+  for (const [name, config] of Object.entries(ctx.targetConfigs)) {
+    if (config.driver !== "fs") continue;
+    removed += await (await ctx.target(name)).removeAbandoned();
+  }
+  return removed;
+}

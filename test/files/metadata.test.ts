@@ -91,6 +91,7 @@ for (const target of DATABASE_TARGETS) {
           "0001_packer",
           "0002_files",
           "0003_file_quota",
+          "0004_packer_limits",
         ]);
       } finally {
         await again.close();

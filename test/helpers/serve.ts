@@ -49,9 +49,10 @@ export async function testConfig(
 
 export async function startTestServer(
   config: Record<string, unknown> = {},
-  options: { stages?: readonly Stage[] } = {},
+  /** stages: the packer stages to run (none: an API-only server); data: reuse a data directory. */
+  options: { stages?: readonly Stage[]; data?: string } = {},
 ): Promise<TestServer> {
-  const data = await tempDir("gamedock-serve-");
+  const data = options.data ?? (await tempDir("gamedock-serve-"));
   const { effective, logger } = await testConfig(data, config);
   const lifecycle = new Lifecycle();
   const server = await startServe(effective, logger, lifecycle, options.stages);

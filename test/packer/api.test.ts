@@ -385,6 +385,50 @@ describe("pack jobs over HTTP (embedded defaults)", { skip: skipUnlessTool("apks
     assert.equal(again.status, 409);
   });
 
+  it("serves children resumably: Range, HEAD, ETag, and distinct names for Chinese channels", async () => {
+    const created = await server.api("POST", "/api/v1/pack-jobs", {
+      apk: "games/demo.apk",
+      channels: ["华为", "小米"],
+    });
+    const done = await waitForJob<JobJson>(server, (created.json as JobJson).id);
+    const [huawei, xiaomi] = done.channels;
+    const url = `${server.url}${huawei!.output!.url!}`;
+    const whole = Buffer.from(await (await fetch(url)).arrayBuffer());
+    assert.equal(sha256(whole), huawei!.output!.sha256);
+
+    const part = await fetch(url, { headers: { range: "bytes=100-199" } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get("content-range"), `bytes 100-199/${whole.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), whole.subarray(100, 200));
+
+    const head = await fetch(url, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("content-length"), String(whole.length));
+    const etag = head.headers.get("etag");
+    assert.equal(etag, `"${huawei!.output!.sha256}"`, "the ETag is the child's sha256");
+    assert.equal((await fetch(url, { headers: { "if-none-match": etag! } })).status, 304);
+    // A resumed download whose ETag no longer matches gets the whole child.
+    const stale = await fetch(url, { headers: { range: "bytes=100-", "if-range": '"old"' } });
+    assert.equal(stale.status, 200);
+    await stale.arrayBuffer();
+    const past = await fetch(url, { headers: { range: `bytes=${whole.length}-` } });
+    assert.equal(past.status, 416);
+    await past.arrayBuffer();
+
+    const fallback = async (u: string): Promise<string> => {
+      const response = await fetch(`${server.url}${u}`, { method: "HEAD" });
+      return (
+        /filename="([^"]*)"/.exec(response.headers.get("content-disposition") ?? "")?.[1] ?? ""
+      );
+    };
+    const names = [await fallback(huawei!.output!.url!), await fallback(xiaomi!.output!.url!)];
+    assert.notEqual(
+      names[0],
+      names[1],
+      `curl -OJ must not save both as one file: ${names.join(" ")}`,
+    );
+  });
+
   it("serves /healthz and /metrics", async () => {
     const health = await server.api("GET", "/healthz");
     assert.deepEqual(health.json, { ok: true });
