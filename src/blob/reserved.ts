@@ -1,13 +1,14 @@
 /**
  * Areas of every target that gamedock keeps for itself. The file service
  * stores its bytes under `put/` and `tus/`, and later modules get their own
- * (uploaded mothers under `mothers/`, bookkeeping under `.gamedock/`). Keys a
+ * (uploaded mothers under `mothers/`, probes of `gamedock doctor` under
+ * `gamedock/`, the drivers' bookkeeping under `.gamedock/`). Keys a
  * user chooses (a pack job's `upload.prefix`) may not reach into them, so no
  * request can overwrite what another part of gamedock stored.
  */
 import { GamedockError } from "../core/index.js";
 
-export const RESERVED_AREAS = ["put/", "tus/", "mothers/", ".gamedock/"] as const;
+export const RESERVED_AREAS = ["put/", "tus/", "mothers/", "gamedock/", ".gamedock/"] as const;
 
 /**
  * The drivers' own bookkeeping: temp files and uploads in progress. No key

@@ -105,7 +105,7 @@ describe("gamedock doctor", { skip }, () => {
           assert.match(fresh.checks.get("notifiers.hook")!.detail, /no event sent/);
           assert.deepEqual(receiver.received, [], "the webhook got no event");
           // The probe object is gone again.
-          assert.deepEqual(await readdir(join(dir, "blobs", ".gamedock", "doctor")), []);
+          assert.deepEqual(await readdir(join(dir, "blobs", "gamedock", "doctor")), []);
 
           await (await openDatabase(database.config)).close(); // applies the migrations
           const migrated = await doctor(dir, config);

@@ -94,7 +94,7 @@ export function register(program: Command): void {
     .command("doctor")
     .summary("check the configuration against every engine it names")
     .description(
-      "Check the effective configuration (the same --config file and GAMEDOCK_* variables as serve) against every engine it names: the directories, the database and its migrations, each queue backend, each upload target (a write, read and delete of a probe object under .gamedock/doctor/), the tus lock Redis, each notifier (a connection only: no event is sent), and Debian's apksigner, aapt and zipalign (optional).\n" +
+      "Check the effective configuration (the same --config file and GAMEDOCK_* variables as serve) against every engine it names: the directories, the database and its migrations, each queue backend, each upload target (a write, read and delete of a probe object under gamedock/doctor/), the tus lock Redis, each notifier (a connection only: no event is sent), and Debian's apksigner, aapt and zipalign (optional).\n" +
         "Prints one line per check with ✓ or ✗ and, for ✗, what to fix. Exits 0 when every required check passes, 1 otherwise.",
     )
     .option("--config <file>", "JSON config file (see docs/configuration.md)")

@@ -1,6 +1,6 @@
 /**
  * Upload targets: each gets a write / read / delete round trip of a small
- * object under `.gamedock/doctor/`, the area gamedock reserves for itself
+ * object under `gamedock/doctor/`, the area gamedock reserves for itself
  * (src/blob/reserved.ts), so no user key can collide with the probe. An fs
  * target's root is checked before the store is opened: opening creates it,
  * and a root that cannot be created must fail the check, not hang it.
@@ -16,7 +16,7 @@ import { endpointOf, reachTcp } from "./reach.js";
 
 async function roundTrip(config: BlobTargetConfig): Promise<void> {
   const store = await openBlobStore(config);
-  const key = `.gamedock/doctor/${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const key = `gamedock/doctor/${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
   const payload = Buffer.from(`gamedock doctor ${new Date().toISOString()}\n`);
   try {
     await store.putStream(key, Readable.from([payload]), { contentType: "text/plain" });
