@@ -121,11 +121,24 @@ function isPlain(value: unknown): value is Plain {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function merge(base: Plain, override: Plain): Plain {
+/** Maps of named entries: a file's entry replaces a default of the same name whole. */
+const NAMED_ENTRIES = new Set(["queues", "targets", "notifiers"]);
+
+/**
+ * Deep merge of `override` into `base`. With `replaceEntries`, an entry of a
+ * named map (queues.default, targets.fs) replaces the default one instead of
+ * merging into it: `{"queues": {"default": {"driver": "redis", …}}}` must not
+ * keep the sqlite default's `path`. Environment variables merge into entries.
+ */
+function merge(base: Plain, override: Plain, replaceEntries = false): Plain {
   const out: Plain = { ...base };
   for (const [key, value] of Object.entries(override)) {
     const current = out[key];
-    out[key] = isPlain(current) && isPlain(value) ? merge(current, value) : value;
+    if (replaceEntries && NAMED_ENTRIES.has(key) && isPlain(current) && isPlain(value)) {
+      out[key] = { ...current, ...value };
+    } else {
+      out[key] = isPlain(current) && isPlain(value) ? merge(current, value) : value;
+    }
   }
   return out;
 }
@@ -176,7 +189,7 @@ export async function loadConfig(
     return structuredClone(DEFAULTS);
   }
   const { configSchema } = await import("./config-schema.js");
-  const result = configSchema.safeParse(merge(merge(DEFAULTS, fromFile), overrides));
+  const result = configSchema.safeParse(merge(merge(DEFAULTS, fromFile, true), overrides));
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = issue ? issue.path.join(".") : "?";

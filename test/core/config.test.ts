@@ -32,6 +32,34 @@ describe("config", () => {
     }
   });
 
+  it("lets a file replace a built-in queue or target entry with another driver", async () => {
+    const dir = await tempDir();
+    try {
+      const file = join(dir, "gamedock.json");
+      await writeFile(
+        file,
+        JSON.stringify({
+          queues: { default: { driver: "redis", url: "redis://127.0.0.1:6379/0" } },
+          targets: {
+            fs: {
+              driver: "s3",
+              endpoint: "http://127.0.0.1:9000",
+              bucket: "b",
+              accessKeyId: "k",
+              secretAccessKey: "s",
+            },
+          },
+        }),
+      );
+      const config = await loadConfig({ file, env: {} });
+      assert.equal(config.queues.default?.driver, "redis");
+      assert.ok(!("path" in (config.queues.default ?? {})), "the sqlite default's path is gone");
+      assert.equal(config.targets.fs?.driver, "s3");
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
   it("names the bad field", async () => {
     await assert.rejects(
       loadConfig({ env: { GAMEDOCK_PACK_FORMAT: "zip" } }),

@@ -208,7 +208,8 @@ class FsBlobStore implements BlobStore {
   private notFound(key: BlobKey): GamedockError {
     return new GamedockError(
       "E_NOT_FOUND",
-      `object not found: ${JSON.stringify(key)} in ${this.layout.root}`,
+      // The key only: this message can reach an HTTP client (details.root does not).
+      `object not found: ${JSON.stringify(key)}`,
       { key, root: this.layout.root },
     );
   }
