@@ -5,12 +5,12 @@
  * stay flat. Digests are checked against sha256sum / md5sum.
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import type { BlobStore } from "../../src/blob/index.js";
 import { ManualClock } from "../../src/core/index.js";
 import { ResumableDigests } from "../../src/files/tus/digests.js";
@@ -86,6 +86,28 @@ describe("tus resume (fs target)", () => {
     assert.deepEqual(await uploadsUnder(server.blobs, "tus/"), [`tus/${idOf(url)}`]);
     assert.equal(await client.offset(url), 10, "an upload with a record is not an orphan");
     assert.equal((await client.delete(url)).status, 204);
+  });
+});
+
+describe("checksum spools of a killed process", () => {
+  it("are removed when the next tus handler starts, and by its sweep", async () => {
+    const dir = await tempDir("gamedock-tus-spool-");
+    const spool = join(dir, "spool");
+    await mkdir(spool, { recursive: true });
+    // The spool a process killed mid-PATCH leaves: core's temp name with its (dead) pid.
+    const deadPid = spawnSync("true").pid ?? 4_194_304;
+    const left = join(spool, `.gamedock-${deadPid}-00ff00ff.tmp`);
+    await writeFile(left, Buffer.alloc(64 * 1024));
+    const server = await startTusServer(dir);
+    try {
+      assert.deepEqual(await readdir(spool), [], "removed at start");
+      await writeFile(left, Buffer.alloc(10));
+      await server.handler.sweepExpired();
+      assert.deepEqual(await readdir(spool), [], "removed by the sweep");
+    } finally {
+      await server.close();
+      await removeDir(dir);
+    }
   });
 });
 

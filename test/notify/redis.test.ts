@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createServer, type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { GamedockError } from "../../src/core/index.js";
@@ -90,8 +91,27 @@ describe("redis sink", { skip }, () => {
   });
 
   it("closes cleanly without ever having connected", async () => {
-    const sink = await createSink("idle", { type: "redis", url: SERVICES.redis.url, list });
-    await sink.close();
+    // A listener that counts connections stands in for Redis: a sink that never
+    // sent must neither connect (to close) nor hang its closer.
+    let connections = 0;
+    const server = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const sink = await createSink("idle", {
+        type: "redis",
+        url: `redis://127.0.0.1:${port}/0`,
+        list,
+      });
+      await sink.close();
+      await sink.close(); // twice: still fine
+      assert.equal(connections, 0, "close opened no connection");
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it("refuses a non-redis URL with E_CONFIG", async () => {

@@ -8,11 +8,9 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { GamedockError } from "../../core/index.js";
+import { GamedockError, claimTempPath, releaseTemp } from "../../core/index.js";
 
 /** Advertised in Tus-Checksum-Algorithm, in this order. */
 export const CHECKSUM_ALGORITHMS = ["sha1", "md5", "sha256"] as const;
@@ -69,8 +67,12 @@ export async function spoolVerified(
   directory: string,
 ): Promise<VerifiedSpool> {
   await mkdir(directory, { recursive: true });
-  const path = join(directory, `spool-${process.pid}-${randomBytes(8).toString("hex")}`);
-  const remove = (): Promise<void> => rm(path, { force: true });
+  // Core's temp naming: a spool whose process was killed is removed by the next sweep.
+  const path = claimTempPath(directory);
+  const remove = async (): Promise<void> => {
+    await rm(path, { force: true });
+    releaseTemp(path);
+  };
   const hash = createHash(expected.algorithm);
   let size = 0;
   const meter = new Transform({

@@ -24,6 +24,7 @@ import {
   GamedockError,
   errorAnswer,
   isGamedockError,
+  removeAbandonedTemps,
   type Logger,
   systemClock,
   writeErrorResponse,
@@ -83,13 +84,16 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
   const path = (options.path ?? "/files").replace(/\/+$/, "");
   const logger = options.logger.child({ component: "tus" });
   const clock = options.clock ?? systemClock;
+  // Checksummed PATCH bodies wait here; spools of a killed process are removed at start and by the sweep.
+  const spoolDir = options.spoolDir ?? join(tmpdir(), "gamedock-tus");
+  await removeAbandonedTemps(spoolDir);
   const datastore = new TusStore({
     blobs: options.store,
     metadata: options.metadata,
     limits: options.limits,
     uploadTtlSeconds: options.uploadTtlSeconds,
     fileTtlSeconds: options.fileTtlSeconds,
-    spoolDir: options.spoolDir ?? join(tmpdir(), "gamedock-tus"),
+    spoolDir,
     logger,
     clock,
     quota: new Quota(options.metadata, options.limits, clock),
@@ -182,6 +186,7 @@ export async function createTusHandler(options: TusHandlerOptions): Promise<TusH
         { blobs, metadata, finalizer: datastore.finalizer, locker, logger },
         now,
       );
+      await removeAbandonedTemps(spoolDir);
       return expired + (await sweepOrphanedUploads({ blobs, metadata, logger }, now));
     },
     async close() {
