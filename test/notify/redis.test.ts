@@ -110,7 +110,11 @@ describe("redis sink", { skip }, () => {
       await sink.close(); // twice: still fine
       assert.equal(connections, 0, "close opened no connection");
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
     }
   });
 
