@@ -67,7 +67,11 @@ describe("a channel that kills its process every time", () => {
   after(async () => {
     if (serve) await kill9(serve);
     for (const socket of hole.sockets) socket.destroy();
-    await new Promise<void>((resolve) => hole.server.close(() => resolve()));
+    await new Promise<void>((resolve) =>
+      hole.server.close(() => {
+        resolve();
+      }),
+    );
     await removeDir(dir);
   });
 
