@@ -9,7 +9,13 @@
  * changed the job, and it stops when its last subscriber leaves or the job ends.
  */
 import type { PackerContext } from "../context.js";
-import { afterChange, type ChangeCursor, type JobRow, type StateCounts } from "../store/index.js";
+import {
+  afterChange,
+  type ChangeCursor,
+  type JobRow,
+  type StateCounts,
+  type TaskRow,
+} from "../store/index.js";
 import { channelView, jobSummary } from "../views.js";
 
 /** Changed channels read per query. */
@@ -32,6 +38,11 @@ export interface JobSubscriber {
 
 export function frame(name: string, data: unknown): string {
   return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** The `channel` events of a page of changed channels, as one string. */
+function channelFrames(rows: readonly TaskRow[]): string {
+  return rows.map((row) => frame("channel", channelView(row))).join("");
 }
 
 export class JobWatch {
@@ -90,7 +101,7 @@ export class JobWatch {
       let after = afterChange(since);
       for (;;) {
         const rows = await this.ctx.store.jobs.changedSince(this.jobId, after, CHANGES_PAGE);
-        for (const row of rows) subscriber.write(frame("channel", channelView(row)));
+        if (rows.length > 0) subscriber.write(channelFrames(rows));
         const last = rows.at(-1);
         if (rows.length < CHANGES_PAGE || !last || subscriber.closed) break;
         after = { seq: last.changed_seq, pos: last.seq };
@@ -160,7 +171,10 @@ export class JobWatch {
       let complete = false;
       for (let page = 0; page < PAGES_PER_POLL && !complete; page++) {
         const rows = await this.ctx.store.jobs.changedSince(this.jobId, this.#cursor, CHANGES_PAGE);
-        for (const row of rows) this.#broadcast(frame("channel", channelView(row)));
+        // One string per page, written once per subscriber: a page of changes
+        // costs each subscriber one write, not one per channel.
+        if (rows.length > 0) this.#broadcast(channelFrames(rows));
+        if (page + 1 < PAGES_PER_POLL) await new Promise((r) => setImmediate(r)); // let requests in
         const last = rows.at(-1);
         if (last) this.#cursor = { seq: last.changed_seq, pos: last.seq };
         complete = rows.length < CHANGES_PAGE;
