@@ -22,7 +22,7 @@ import { dispatchTask } from "./dispatch.js";
 import { fieldError, parseJobRequest, type JobRequest } from "./job-request.js";
 import type { JobView, NewJob } from "./model.js";
 import { resolveMother, userFacing } from "./mother-path.js";
-import { emptyCounts, type TaskRow } from "./store/index.js";
+import { emptyCounts, newJobRow, newTaskRows } from "./store/index.js";
 import { jobView } from "./views.js";
 
 /** Channels in the answer to a create (the first page of GET). */
@@ -84,50 +84,10 @@ function keySpace(prefix: string, id: string): string {
 
 /** The answer to a create: the job as it was stored, before any worker took a channel. */
 function createdView(job: NewJob, createdAt: number): JobView {
-  const row = {
-    id: job.id,
-    status: "queued" as const,
-    apk: job.apk,
-    apk_path: job.apkPath,
-    queue: job.queue,
-    target: job.target,
-    prefix: job.prefix,
-    name_template: job.nameTemplate,
-    format: job.format,
-    notify_level: job.notifyLevel,
-    notify_targets: JSON.stringify(job.notifyTargets),
-    round: 0,
-    cancel_requested: 0,
-    extras: Object.keys(job.sharedExtras).length > 0 ? JSON.stringify(job.sharedExtras) : null,
-    change_seq: 0,
-    created_at: createdAt,
-    updated_at: createdAt,
-    finished_at: null,
-  };
-  const rows: TaskRow[] = job.channels.slice(0, FIRST_PAGE).map((c, seq) => ({
-    job_id: job.id,
-    channel: c.channel,
-    seq,
-    extras: JSON.stringify(c.extras),
-    state: "queued",
-    attempts: 0,
-    succeeded: 0,
-    changed_seq: 0,
-    error_code: null,
-    error_message: null,
-    owner: null,
-    lease_until: 0,
-    dispatched: 0,
-    file_name: c.fileName,
-    output_key: null,
-    output_size: null,
-    output_sha256: null,
-    upload_checkpoint: null,
-    updated_at: createdAt,
-  }));
+  const rows = newTaskRows(job, createdAt, 0, FIRST_PAGE);
   const counts = { ...emptyCounts(), queued: job.channels.length, total: job.channels.length };
   const more = job.channels.length > FIRST_PAGE;
-  return jobView(row, counts, { rows, next: more ? FIRST_PAGE - 1 : null });
+  return jobView(newJobRow(job, createdAt), counts, { rows, next: more ? FIRST_PAGE - 1 : null });
 }
 
 export async function createPackJob(ctx: PackerContext, body: unknown): Promise<JobView> {

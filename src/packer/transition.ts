@@ -7,15 +7,11 @@ import type { NotifyEvent } from "../notify/index.js";
 import type { PackerContext } from "./context.js";
 import type { TaskRef, TaskState } from "./model.js";
 import { OWNER } from "./owner.js";
-import type { JobRow, TaskError, TaskRow, Trx } from "./store/index.js";
+import { selectJob, type JobRow, type TaskError, type TaskRow, type Trx } from "./store/index.js";
 
 export interface Transitioned {
   moved: boolean;
   notifications: string[];
-}
-
-async function jobIn(trx: Trx, jobId: string): Promise<JobRow> {
-  return trx.selectFrom("pack_jobs").selectAll().where("id", "=", jobId).executeTakeFirstOrThrow();
 }
 
 /** Outbox work of a transition: the channel's event, then the job's end if it came. */
@@ -26,7 +22,8 @@ function outboxWork(
   ids: string[],
 ) {
   return async (trx: Trx): Promise<void> => {
-    const job = await jobIn(trx, ref.jobId);
+    const job = await selectJob(trx, ref.jobId);
+    if (!job) return;
     if (event) ids.push(...(await ctx.store.outbox.add(trx, job, event(job), ref.channel)));
     ids.push(...(await ctx.store.outbox.finishJobIfComplete(trx, job)));
   };

@@ -6,44 +6,25 @@
  * is capped. Runs the real routes over a PackStore whose queries are counted.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { DEFAULTS, createLogger } from "../../src/core/index.js";
 import { openDatabase, type Database } from "../../src/db/index.js";
 import { PackerContext, PackStore, registerPackRoutes } from "../../src/packer/index.js";
-import type { NewJob } from "../../src/packer/model.js";
 import { createHttpServer, closeHttpServer } from "../../src/server/http.js";
 import { resolveConfig } from "../../src/server/resolve.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
+import type { NewJob } from "../../src/packer/model.js";
+import { newJobFor } from "./jobs.js";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 
 const EVENTS = { maxSubscribers: 60, pollMs: 50, summaryMs: 60_000, maxBufferedBytes: 256 * 1024 };
 
-function jobFor(channels: number): NewJob {
-  const id = `e${randomBytes(6).toString("hex")}`;
-  return {
-    id,
-    apk: "demo.apk",
-    apkPath: "/nowhere/demo.apk",
-    queue: "default",
-    target: "fs",
-    prefix: `pack-jobs/${id}/`,
-    nameTemplate: "{channel}.apk",
-    format: "walle",
-    notifyLevel: "none",
-    notifyTargets: [],
-    sharedExtras: {},
-    channels: Array.from({ length: channels }, (_, i) => ({
-      channel: `channel-${i}`,
-      extras: {},
-      fileName: `channel-${i}.apk`,
-    })),
-  };
-}
+const jobFor = (channels: number) =>
+  newJobFor(channels, { notifyLevel: "none", notifyTargets: [] });
 
 interface Stream {
   bytes: number;

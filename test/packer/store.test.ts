@@ -5,38 +5,14 @@
  * read, and transitions racing on one job.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { sql } from "kysely";
 import { openDatabase, type Database } from "../../src/db/index.js";
-import type { NewJob } from "../../src/packer/model.js";
 import { PackStore, afterChange, type ClaimOptions } from "../../src/packer/store/index.js";
+import { newJobFor } from "./jobs.js";
 import { DATABASE_TARGETS, createTestDatabase, type TestDatabase } from "../helpers/databases.js";
 
-const newId = (): string => `t${randomBytes(8).toString("hex")}`;
-
-function jobFor(channels: number, overrides: Partial<NewJob> = {}): NewJob {
-  const id = newId();
-  return {
-    id,
-    apk: "demo.apk",
-    apkPath: "/nowhere/demo.apk",
-    queue: "default",
-    target: "fs",
-    prefix: `pack-jobs/${id}/`,
-    nameTemplate: "{channel}.apk",
-    format: "walle",
-    notifyLevel: "summary",
-    notifyTargets: ["hook"],
-    sharedExtras: {},
-    channels: Array.from({ length: channels }, (_, i) => ({
-      channel: `c${i}`,
-      extras: {},
-      fileName: `c${i}.apk`,
-    })),
-    ...overrides,
-  };
-}
+const jobFor = newJobFor;
 
 const claimAs = (owner: string, overrides: Partial<ClaimOptions> = {}): ClaimOptions => ({
   from: ["queued", "packing"],

@@ -39,6 +39,11 @@ export class StoreBase {
   }
 }
 
+/** The job's row, read through `db` (a transaction or the pool); undefined if there is none. */
+export function selectJob(db: Kysely<Tables> | Trx, jobId: string): Promise<JobRow | undefined> {
+  return db.selectFrom("pack_jobs").selectAll().where("id", "=", jobId).executeTakeFirst();
+}
+
 /** The job's change_seq as a subquery, for stamping a changed task inside withJob. */
 export function currentSeq(jobId: string) {
   return sql<number>`(select change_seq from pack_jobs where id = ${jobId})`;

@@ -11,10 +11,12 @@ import { JobStore } from "./jobs.js";
 import { Outbox } from "./outbox.js";
 import { TaskLeases } from "./tasks.js";
 
-export type { JobRow, TaskError, TaskRow, Trx } from "./base.js";
+export { selectJob, type JobRow, type TaskError, type TaskRow, type Trx } from "./base.js";
 export {
   afterChange,
   emptyCounts,
+  newJobRow,
+  newTaskRows,
   type ChangeCursor,
   type ChannelPage,
   type StateCounts,

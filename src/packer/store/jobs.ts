@@ -7,7 +7,14 @@
  */
 import type { JobStatus, NewJob, TaskState } from "../model.js";
 import { TASK_STATES } from "../model.js";
-import { currentSeq, type JobRow, type StoreBase, type TaskRow, type Trx } from "./base.js";
+import {
+  currentSeq,
+  selectJob,
+  type JobRow,
+  type StoreBase,
+  type TaskRow,
+  type Trx,
+} from "./base.js";
 
 /** Task rows per INSERT: SQLite allows at most 32766 bound parameters per statement. */
 const INSERT_BATCH = 500;
@@ -37,63 +44,68 @@ export interface ChannelPage {
   next: number | null;
 }
 
+/** The row a new job is stored as (and, before any worker took it, read back as). */
+export function newJobRow(job: NewJob, now: number): JobRow {
+  return {
+    id: job.id,
+    status: "queued",
+    apk: job.apk,
+    apk_path: job.apkPath,
+    queue: job.queue,
+    target: job.target,
+    prefix: job.prefix,
+    name_template: job.nameTemplate,
+    format: job.format,
+    notify_level: job.notifyLevel,
+    notify_targets: JSON.stringify(job.notifyTargets),
+    round: 0,
+    cancel_requested: 0,
+    // Shared extras once, on the job: never copied into each channel's row.
+    extras: Object.keys(job.sharedExtras).length > 0 ? JSON.stringify(job.sharedExtras) : null,
+    change_seq: 0,
+    created_at: now,
+    updated_at: now,
+    finished_at: null,
+  };
+}
+
+/** The rows of channels `from` to `to` (exclusive) of a new job. */
+export function newTaskRows(job: NewJob, now: number, from: number, to: number): TaskRow[] {
+  return job.channels.slice(from, to).map((c, j) => ({
+    job_id: job.id,
+    channel: c.channel,
+    seq: from + j,
+    extras: JSON.stringify(c.extras),
+    state: "queued",
+    attempts: 0,
+    succeeded: 0,
+    changed_seq: 0,
+    error_code: null,
+    error_message: null,
+    owner: null,
+    lease_until: 0,
+    dispatched: 0,
+    file_name: c.fileName,
+    output_key: null,
+    output_size: null,
+    output_sha256: null,
+    upload_checkpoint: null,
+    updated_at: now,
+  }));
+}
+
 export class JobStore {
   constructor(private readonly base: StoreBase) {}
 
   /** Stores the job and its channels in one transaction; returns its creation time. */
   async create(job: NewJob): Promise<number> {
     const now = this.base.now();
-    const sharedExtras = Object.keys(job.sharedExtras).length > 0;
     await this.base.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto("pack_jobs")
-        .values({
-          id: job.id,
-          status: "queued",
-          apk: job.apk,
-          apk_path: job.apkPath,
-          queue: job.queue,
-          target: job.target,
-          prefix: job.prefix,
-          name_template: job.nameTemplate,
-          format: job.format,
-          notify_level: job.notifyLevel,
-          notify_targets: JSON.stringify(job.notifyTargets),
-          round: 0,
-          cancel_requested: 0,
-          extras: sharedExtras ? JSON.stringify(job.sharedExtras) : null,
-          change_seq: 0,
-          created_at: now,
-          updated_at: now,
-          finished_at: null,
-        })
-        .execute();
+      await trx.insertInto("pack_jobs").values(newJobRow(job, now)).execute();
       for (let i = 0; i < job.channels.length; i += INSERT_BATCH) {
         await trx
           .insertInto("pack_tasks")
-          .values(
-            job.channels.slice(i, i + INSERT_BATCH).map((c, j) => ({
-              job_id: job.id,
-              channel: c.channel,
-              seq: i + j,
-              extras: JSON.stringify(c.extras),
-              state: "queued" as const,
-              attempts: 0,
-              succeeded: 0,
-              changed_seq: 0,
-              error_code: null,
-              error_message: null,
-              owner: null,
-              lease_until: 0,
-              dispatched: 0,
-              file_name: c.fileName,
-              output_key: null,
-              output_size: null,
-              output_sha256: null,
-              upload_checkpoint: null,
-              updated_at: now,
-            })),
-          )
+          .values(newTaskRows(job, now, i, i + INSERT_BATCH))
           .execute();
       }
     });
@@ -101,7 +113,7 @@ export class JobStore {
   }
 
   get(id: string): Promise<JobRow | undefined> {
-    return this.base.db.selectFrom("pack_jobs").selectAll().where("id", "=", id).executeTakeFirst();
+    return selectJob(this.base.db, id);
   }
 
   async list(filter: {
@@ -175,11 +187,7 @@ export class JobStore {
       .transaction()
       .setIsolationLevel("repeatable read")
       .execute(async (trx) => {
-        const job = await trx
-          .selectFrom("pack_jobs")
-          .selectAll()
-          .where("id", "=", jobId)
-          .executeTakeFirst();
+        const job = await selectJob(trx, jobId);
         if (!job) return null;
         const counts = (await this.counts([jobId], trx)).get(jobId) ?? emptyCounts();
         return { job, counts, page: await this.channelPage(jobId, page, trx) };
@@ -219,11 +227,7 @@ export class JobStore {
     finish: (trx: Trx, job: JobRow) => Promise<string[]>,
   ): Promise<{ found: boolean; finished: boolean; notifications: string[] }> {
     return this.base.withJob(jobId, async (trx) => {
-      const job = await trx
-        .selectFrom("pack_jobs")
-        .selectAll()
-        .where("id", "=", jobId)
-        .executeTakeFirst();
+      const job = await selectJob(trx, jobId);
       if (!job) return { found: false, finished: false, notifications: [] };
       if (job.finished_at !== null) return { found: true, finished: true, notifications: [] };
       await trx
@@ -257,11 +261,7 @@ export class JobStore {
    */
   async retry(jobId: string): Promise<number | null> {
     return this.base.withJob(jobId, async (trx) => {
-      const job = await trx
-        .selectFrom("pack_jobs")
-        .selectAll()
-        .where("id", "=", jobId)
-        .executeTakeFirst();
+      const job = await selectJob(trx, jobId);
       if (!job) return null;
       const now = this.base.now();
       const result = await trx

@@ -8,7 +8,14 @@
 import type { NotificationTable } from "../../db/index.js";
 import { shouldNotify, type NotifyEvent, type NotifyLevel } from "../../notify/index.js";
 import type { JobStatus } from "../model.js";
-import { currentSeq, type JobRow, type StoreBase, type TaskError, type Trx } from "./base.js";
+import {
+  currentSeq,
+  selectJob,
+  type JobRow,
+  type StoreBase,
+  type TaskError,
+  type Trx,
+} from "./base.js";
 
 /** A job.finished event lists at most this many failed channels; `counts` has the totals. */
 export const MAX_FAILED_LISTED = 100;
@@ -225,12 +232,8 @@ export class Outbox {
         .where("channel", "=", row.channel)
         .where("state", "=", "notifying")
         .execute();
-      const job = await trx
-        .selectFrom("pack_jobs")
-        .selectAll()
-        .where("id", "=", row.job_id)
-        .executeTakeFirstOrThrow();
-      return this.finishJobIfComplete(trx, job);
+      const job = await selectJob(trx, row.job_id);
+      return job ? this.finishJobIfComplete(trx, job) : [];
     });
   }
 }
