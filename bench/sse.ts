@@ -83,7 +83,9 @@ function subscribe(base: string, jobId: string): Subscriber {
         tail = (tail + chunk.toString("latin1")).slice(-64);
         if (tail.includes("event: end")) resolveEnd();
       });
-      res.on("end", () => { resolveEnd(); });
+      res.on("end", () => {
+        resolveEnd();
+      });
       res.on("error", reject);
     });
     req.on("error", reject);
@@ -129,7 +131,9 @@ async function main(): Promise<void> {
         const match = /listening on (http:\/\/\S+)/.exec(out);
         if (match?.[1]) resolveUrl(match[1]);
       });
-      child.on("exit", (code) => { reject(new Error(`serve exited (${code})`)); });
+      child.on("exit", (code) => {
+        reject(new Error(`serve exited (${code})`));
+      });
     });
     const pid = child.pid ?? 0;
     const channels = Array.from({ length: CHANNELS }, (_, i) => `channel-${i}`);
