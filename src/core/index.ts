@@ -1,6 +1,7 @@
 /** Public surface of the foundation: other modules import this file, never core's others. */
 export { DEFAULTS, loadConfig, type Config } from "./config.js";
 export { ManualClock, systemClock, type Clock } from "./clock.js";
+export { directoryError, makeDirectory, makeDirectorySync, type DirectoryError } from "./dirs.js";
 export {
   ERROR_CODES,
   asError,

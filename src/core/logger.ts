@@ -2,7 +2,9 @@
  * pino, one JSON line per event (ELK-ready), to stderr or a file. Secrets never
  * reach the log: known secret fields are redacted wherever they appear.
  */
+import { dirname } from "node:path";
 import type { Logger, LevelWithSilent } from "pino";
+import { directoryError, makeDirectorySync } from "./dirs.js";
 
 export type { Logger };
 
@@ -41,6 +43,11 @@ export async function createLogger(options: LoggerOptions = {}): Promise<Logger>
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (options.file) {
+    // Level by level: pino's own mkdir is recursive, which spins under /proc.
+    makeDirectorySync(
+      dirname(options.file),
+      directoryError("directory of the log file (log.file)"),
+    );
     return pino(
       { level, redact, base: { pid: process.pid }, ...elk },
       pino.destination({ dest: options.file, mkdir: true, sync: false }),

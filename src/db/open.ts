@@ -3,10 +3,9 @@
  * mysql2 (MySQL/MariaDB) or pg (PostgreSQL). Each driver is imported only when
  * used, so the embedded default never loads mysql2 or pg. Migrations run on open.
  */
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kysely, Migrator, type Dialect } from "kysely";
-import { GamedockError, redactUrl } from "../core/index.js";
+import { GamedockError, redactUrl, makeDirectorySync, directoryError } from "../core/index.js";
 import { migrationProvider } from "./migrations.js";
 import type { Tables } from "./schema.js";
 
@@ -25,7 +24,9 @@ export interface Database {
 async function sqliteDialect(path: string): Promise<Dialect> {
   const { default: SQLite } = await import("better-sqlite3");
   const { SqliteDialect } = await import("kysely");
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") {
+    makeDirectorySync(dirname(path), directoryError("directory of the SQLite database"));
+  }
   const database = new SQLite(path);
   // WAL lets readers (the HTTP API) run while a worker writes; busy_timeout
   // makes a second process (gamedock worker) wait for the lock instead of failing.

@@ -4,9 +4,15 @@
  * file the operator did not put under that root, and its answers name the
  * mother as the request did (`apk`), never the server's absolute paths.
  */
-import { mkdir, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { GamedockError, fsError, isGamedockError } from "../core/index.js";
+import {
+  GamedockError,
+  fsError,
+  isGamedockError,
+  makeDirectory,
+  directoryError,
+} from "../core/index.js";
 
 function inside(root: string, path: string): boolean {
   const rel = relative(root, path);
@@ -19,7 +25,7 @@ export async function resolveMother(packagesRoot: string, apk: string): Promise<
       field: "apk",
     });
   }
-  await mkdir(packagesRoot, { recursive: true });
+  await makeDirectory(packagesRoot, directoryError("packages root (packer.packagesRoot)"));
   const root = await realpath(packagesRoot);
   const candidate = resolve(root, apk);
   const label = `apk ${JSON.stringify(apk)}`;

@@ -4,6 +4,7 @@
  * packet_count, retry_packet_count, upload_count, message_count), a lease
  * heartbeat for the tasks this process holds, and the periodic recovery sweep.
  */
+import { directoryError, makeDirectory } from "../core/index.js";
 import type { Consumer } from "../queue/index.js";
 import type { PackerContext } from "./context.js";
 import { handleNotify } from "./notify-stage.js";
@@ -26,6 +27,8 @@ export class PackerPipeline {
   async start(stages: readonly Stage[] = STAGES): Promise<void> {
     const { ctx } = this;
     const { concurrency, leaseMs, sweepIntervalMs } = ctx.settings;
+    // Level by level: a work directory that cannot exist fails here, at once.
+    await makeDirectory(ctx.settings.workDir, directoryError("work directory (packer.workDir)"));
     await cleanWorkDir(ctx);
     const abandoned = await sweepTargets(ctx);
     if (abandoned > 0) {

@@ -3,10 +3,10 @@
  * signed sample there (demo.apk), so README's curl example packs something
  * at once. An existing root is never touched.
  */
-import { copyFile, mkdir, stat } from "node:fs/promises";
+import { copyFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { errnoCode } from "../core/index.js";
+import { errnoCode, makeDirectory, directoryError } from "../core/index.js";
 
 /** samples/ beside dist/ (installed package) or src/ (checkout): both are two levels up. */
 const SAMPLE = fileURLToPath(new URL("../../samples/demo.apk", import.meta.url));
@@ -18,7 +18,7 @@ export async function seedPackagesRoot(root: string): Promise<string | null> {
   } catch (err) {
     if (errnoCode(err) !== "ENOENT") throw err;
   }
-  await mkdir(root, { recursive: true });
+  await makeDirectory(root, directoryError("packages root (packer.packagesRoot)"));
   try {
     await copyFile(SAMPLE, join(root, "demo.apk"));
     return join(root, "demo.apk");

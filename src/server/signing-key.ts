@@ -5,7 +5,7 @@
  * directory share the key; instances on other machines need files.signingSecret.
  */
 import { randomBytes } from "node:crypto";
-import { link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { link, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import {
   GamedockError,
@@ -14,6 +14,8 @@ import {
   fsError,
   releaseTemp,
   type Logger,
+  makeDirectory,
+  directoryError,
 } from "../core/index.js";
 
 const KEY_TEXT = /^[0-9a-f]{64}$/;
@@ -42,7 +44,7 @@ async function readKey(path: string): Promise<Buffer | null> {
  * key, and no one can read a half-written file.
  */
 async function createKey(path: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirectory(dirname(path), directoryError("directory of the signing key"));
   const temp = claimTempPath(dirname(path));
   try {
     await writeFile(temp, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });

@@ -18,7 +18,15 @@ import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { GamedockError, errnoCode, fsError, isTempName, kernelCopy } from "../../core/index.js";
+import {
+  GamedockError,
+  errnoCode,
+  fsError,
+  isTempName,
+  kernelCopy,
+  makeDirectory,
+  directoryError,
+} from "../../core/index.js";
 import type {
   BlobInfo,
   BlobKey,
@@ -223,7 +231,9 @@ export async function openFsBlobStore(config: FsConfig): Promise<BlobStore> {
     );
   }
   const layout = new FsLayout(resolve(config.root));
-  for (const dir of [layout.root, layout.tempDir, layout.uploadsDir]) {
+  // The root level by level (a root under /proc fails at once); inside it, the usual way.
+  await makeDirectory(layout.root, directoryError("fs target root"));
+  for (const dir of [layout.tempDir, layout.uploadsDir]) {
     await mkdir(dir, { recursive: true }).catch((err: unknown) => {
       throw fsError(err, dir, "blob target directory");
     });

@@ -4,10 +4,15 @@
  * every change is one short transaction, and a claim takes the write lock up
  * front (BEGIN IMMEDIATE) so two consumers can never lease the same message.
  */
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { GamedockError, asError, fsError } from "../../core/index.js";
+import {
+  GamedockError,
+  asError,
+  fsError,
+  makeDirectorySync,
+  directoryError,
+} from "../../core/index.js";
 
 type Db = Database.Database;
 
@@ -63,7 +68,7 @@ const NEXT_READY = `SELECT seq FROM queue_messages
 
 function openDatabase(path: string): Db {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirectorySync(dirname(path), directoryError("directory of the queue database"));
     const db = new Database(path);
     // WAL lets readers run beside one writer; busy_timeout makes a process wait
     // for another's write instead of failing. NORMAL sync in WAL survives any
