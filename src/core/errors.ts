@@ -150,6 +150,60 @@ export const ERROR_CODES = {
     summary: "too many event-stream subscribers",
     retryable: true,
   },
+  // Task cluster (docs/cluster.md): a task's failure carries one of these.
+  E_TASK_NOT_FOUND: { exit: EXIT.notFound, http: 404, summary: "no such task" },
+  E_TASK_STATE: { exit: EXIT.badInput, http: 409, summary: "task cannot do that in its state" },
+  E_EXECUTOR_NOT_FOUND: { exit: EXIT.notFound, http: 404, summary: "no such executor" },
+  E_TOOL_UNKNOWN: {
+    exit: EXIT.badInput,
+    http: 400,
+    summary: "no executor of the pool offers the tool",
+  },
+  E_INPUT_NOT_FOUND: { exit: EXIT.badInput, http: 400, summary: "an input's digest is not stored" },
+  E_INPUT_DIGEST_MISMATCH: {
+    exit: EXIT.unexpected,
+    http: 502,
+    summary: "an input's bytes do not match its sha256 or size",
+  },
+  E_CACHE_TOO_SMALL: {
+    exit: EXIT.badInput,
+    http: 507,
+    summary: "the task's inputs do not fit in the executor's staging cache",
+  },
+  E_TASK_NOT_ASSIGNED: {
+    exit: EXIT.unexpected,
+    http: 504,
+    summary: "no executor took the task within assignMs",
+  },
+  E_STAGING_TIMEOUT: {
+    exit: EXIT.unexpected,
+    http: 504,
+    summary: "the task's inputs were not staged within stagingMs",
+    retryable: true,
+  },
+  E_TASK_TIMEOUT: { exit: EXIT.unexpected, http: 504, summary: "the tool ran longer than runMs" },
+  E_EXIT_NONZERO: {
+    exit: EXIT.unexpected,
+    http: 500,
+    summary: "the tool exited with a non-zero code",
+  },
+  E_EXECUTOR_LOST: {
+    exit: EXIT.unexpected,
+    http: 503,
+    summary: "the executor running the task stopped answering",
+    retryable: true,
+  },
+  E_OUTPUT_MISSING: {
+    exit: EXIT.unexpected,
+    http: 500,
+    summary: "an output the task names was not produced",
+  },
+  E_OUTPUT_INVALID: {
+    exit: EXIT.unexpected,
+    http: 500,
+    summary: "an output is not a regular file inside the sandbox",
+  },
+  E_LIMIT: { exit: EXIT.badInput, http: 400, summary: "a task limit was exceeded" },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -33,6 +33,7 @@ export {
   type ParsedOwner,
 } from "./process.js";
 export { redactUrl } from "./redact-url.js";
+export { SseSink, type SseSubscriber } from "./sse-sink.js";
 export {
   claimTempPath,
   isAbandonedTemp,

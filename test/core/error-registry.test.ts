@@ -29,9 +29,11 @@ describe("error registry", () => {
     );
     assert.deepEqual(retryable.sort(), [
       "E_DISK_FULL",
+      "E_EXECUTOR_LOST",
       "E_INTERNAL",
       "E_NOTIFY_FAILED",
       "E_SERVICE_UNAVAILABLE",
+      "E_STAGING_TIMEOUT",
       "E_SUBSCRIBERS_LIMIT",
       "E_UPLOAD_FAILED",
     ]);

@@ -8,6 +8,7 @@
  * once and written to every subscriber. It wakes early when this process
  * changed the job, and it stops when its last subscriber leaves or the job ends.
  */
+import type { SseSubscriber } from "../../core/index.js";
 import type { PackerContext } from "../context.js";
 import {
   afterChange,
@@ -25,16 +26,8 @@ const PAGES_PER_POLL = 5;
 /** Polls woken by local changes come at most this often, ms. */
 const MIN_WAKE_GAP_MS = 100;
 
-export interface JobSubscriber {
-  /** Gone (closed, or dropped for not reading): nothing more is written. */
-  readonly closed: boolean;
-  /** One serialized SSE frame ("event: …\ndata: …\n\n"). */
-  write(frame: string): void;
-  /** The stream is over (the job ended, or it was removed). */
-  end(): void;
-  /** Resolves once what was written has gone out (or the subscriber is gone). */
-  drained(): Promise<void>;
-}
+/** A subscriber of a job's events (an SSE stream: core's SseSink). */
+export type JobSubscriber = SseSubscriber;
 
 export function frame(name: string, data: unknown): string {
   return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;

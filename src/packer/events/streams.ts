@@ -7,13 +7,12 @@
  * Bounded in every direction: one shared poll per job (job-watch.ts), at most
  * `maxSubscribers` open streams per process (503 E_SUBSCRIBERS_LIMIT), and a
  * subscriber that stops reading is dropped once `maxBufferedBytes` wait for it
- * (sse-sink.ts) — it never makes the server hold more for it.
+ * (core/sse-sink.ts) — it never makes the server hold more for it.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { GamedockError } from "../../core/index.js";
+import { GamedockError, SseSink } from "../../core/index.js";
 import type { PackerContext } from "../context.js";
 import { JobWatch } from "./job-watch.js";
-import { SseSink } from "./sse-sink.js";
 
 export class JobStreams {
   readonly #watches = new Map<string, Promise<JobWatch | null>>();

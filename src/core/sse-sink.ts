@@ -6,9 +6,20 @@
  * makes the server hold more than that for it.
  */
 import type { ServerResponse } from "node:http";
-import type { JobSubscriber } from "./job-watch.js";
 
-export class SseSink implements JobSubscriber {
+/** What a stream of server-sent events offers its producer. */
+export interface SseSubscriber {
+  /** Gone (closed, or dropped for not reading): nothing more is written. */
+  readonly closed: boolean;
+  /** One or more serialized frames ("event: …\ndata: …\n\n"). */
+  write(frames: string): void;
+  /** The stream is over. */
+  end(): void;
+  /** Resolves once what was written has gone out (or the subscriber is gone). */
+  drained(): Promise<void>;
+}
+
+export class SseSink implements SseSubscriber {
   #queue: string[] = [];
   #head = 0;
   #queuedBytes = 0;
