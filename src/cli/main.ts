@@ -8,9 +8,11 @@ import { register as registerApk } from "./commands/apk-info.js";
 import { register as registerChannel } from "./commands/channel.js";
 import { register as registerConfig } from "./commands/config.js";
 import { register as registerDoctor } from "./commands/doctor.js";
+import { register as registerExecutor } from "./commands/executor.js";
 import { register as registerFiles } from "./commands/files.js";
 import { register as registerPack } from "./commands/pack.js";
 import { register as registerServe } from "./commands/serve.js";
+import { register as registerTask } from "./commands/task.js";
 import { EXIT } from "../core/index.js";
 import { reportError } from "./output.js";
 
@@ -63,6 +65,8 @@ export function buildProgram(onEnter: (command: Command) => void = () => undefin
   registerFiles(program);
   registerConfig(program);
   registerDoctor(program);
+  registerTask(program);
+  registerExecutor(program);
   configure(program, onEnter);
   return program;
 }

@@ -189,6 +189,48 @@ export const configSchema = z
           .strict(),
       })
       .strict(),
+    cluster: z
+      .object({
+        queue: name,
+        tools: z.record(
+          z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "tool names are 1-64 of A-Z a-z 0-9 _ . -"),
+          z.string().regex(/^\//, "an absolute path"),
+        ),
+        envAllow: stringList,
+        heartbeatMs: z.coerce.number().int().min(100).max(600_000),
+        lostAfterMs: z.coerce.number().int().min(500).max(3_600_000),
+        sweepIntervalMs: z.coerce.number().int().min(50).max(600_000),
+        retentionSeconds: z.coerce.number().int().min(60),
+        defaults: z
+          .object({
+            assignMs: z.coerce.number().int().min(100).max(86_400_000),
+            stagingMs: z.coerce.number().int().min(100).max(86_400_000),
+            runMs: z.coerce.number().int().min(100).max(86_400_000),
+            retries: z.coerce.number().int().min(0).max(100),
+          })
+          .strict(),
+        limits: z
+          .object({
+            maxArgs: positiveInt(100_000),
+            maxInputs: positiveInt(100_000),
+            maxInputBytes: z.coerce.number().int().min(1),
+            maxOutputs: positiveInt(100_000),
+            maxOutputBytes: z.coerce.number().int().min(1),
+            maxSandboxBytes: z.coerce.number().int().min(1),
+            maxLogBytes: z.coerce.number().int().min(1024),
+          })
+          .strict(),
+        executor: z
+          .object({
+            pool: name,
+            slots: positiveInt(256),
+            cacheDir: z.string(),
+            cacheMaxBytes: z.coerce.number().int().min(1024 * 1024),
+            workDir: z.string(),
+          })
+          .strict(),
+      })
+      .strict(),
     log: z
       .object({
         level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),

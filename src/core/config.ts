@@ -100,6 +100,41 @@ export const DEFAULTS = {
       maxBufferedBytes: 1024 * 1024, // a subscriber this far behind is dropped, bytes
     },
   },
+  /** The task cluster (docs/cluster.md). */
+  cluster: {
+    queue: "default", // queue backend tasks are dispatched on (remote executors need a redis one)
+    /** Tool names this process's executor offers → absolute paths of their binaries. */
+    tools: {} as Record<string, string>,
+    /** Keys a task's `env` may set (anything else: 400). PATH and HOME are the executor's own. */
+    envAllow: ["LANG", "LC_ALL", "TZ"] as string[],
+    heartbeatMs: 2000, // how often an executor reports, ms
+    lostAfterMs: 15_000, // an executor silent for this long is lost; its tasks are re-queued, ms
+    sweepIntervalMs: 1000, // how often timeouts and lost executors are checked, ms
+    retentionSeconds: 7 * 86_400, // finished tasks (and their outputs and logs) are kept this long, s
+    defaults: {
+      assignMs: 60_000, // a task no executor took by then fails E_TASK_NOT_ASSIGNED, ms
+      stagingMs: 300_000, // inputs must be staged within this, ms
+      runMs: 300_000, // the tool must finish within this, ms
+      retries: 1, // re-runs after an executor is lost
+    },
+    limits: {
+      maxArgs: 1000, // argv entries
+      maxInputs: 1000, // inputs per task
+      maxInputBytes: 64 * 1024 ** 3, // all inputs of a task together, bytes
+      maxOutputs: 1000, // output files per task
+      maxOutputBytes: 16 * 1024 ** 3, // all outputs together, bytes
+      maxSandboxBytes: 64 * 1024 ** 3, // disk use of a running task's sandbox, bytes
+      maxLogBytes: 16 * 1024 * 1024, // each of stdout and stderr kept as a file, bytes
+    },
+    /** The executor `serve` runs in-process when `tools` is not empty, and `gamedock executor`'s defaults. */
+    executor: {
+      pool: "default",
+      slots: 2, // tasks run at once
+      cacheDir: "", // staging cache ("" = <data>/cluster-cache)
+      cacheMaxBytes: 10 * 1024 ** 3, // staging cache bound, bytes
+      workDir: "", // task sandboxes ("" = <data>/cluster-work)
+    },
+  },
   log: {
     level: "info" as "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent",
     /** Append JSON log lines to this file; empty means stderr. */

@@ -8,6 +8,11 @@ export {
   type MigrationState,
 } from "./open.js";
 export type {
+  ClusterExecutorTable,
+  ClusterResultTable,
+  ClusterTaskStatus,
+  ClusterTaskTable,
+  ExecutorState,
   FileBlobTable,
   FileQuotaOwnerTable,
   FileReservationTable,

@@ -280,6 +280,89 @@ function fileQuotaTables(dialect: DbDialect): Migration {
   };
 }
 
+/** The task cluster: tasks, executors, and the result cache (docs/cluster.md). */
+function clusterTables(dialect: DbDialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("cluster_tasks")
+        .addColumn("id", key(dialect, 40), (c) => c.primaryKey())
+        .addColumn("idem_key", key(dialect, 255), (c) => c.unique())
+        .addColumn("status", "varchar(16)", (c) => c.notNull())
+        .addColumn("tool", "varchar(64)", (c) => c.notNull())
+        .addColumn("pool", "varchar(64)", (c) => c.notNull())
+        .addColumn("args", longText(dialect), (c) => c.notNull())
+        .addColumn("inputs", longText(dialect), (c) => c.notNull())
+        .addColumn("outputs", "text", (c) => c.notNull())
+        .addColumn("env", "text", (c) => c.notNull())
+        .addColumn("timeouts", "text", (c) => c.notNull())
+        .addColumn("retries", "integer", (c) => c.notNull())
+        .addColumn("cacheable", "integer", (c) => c.notNull())
+        .addColumn("cache_digest", "varchar(64)")
+        .addColumn("owner", "varchar(128)", (c) => c.notNull())
+        .addColumn("executor_id", "varchar(64)")
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("cancel_requested", "integer", (c) => c.notNull())
+        .addColumn("deadline_at", "bigint")
+        .addColumn("result", longText(dialect))
+        .addColumn("error_code", "varchar(64)")
+        .addColumn("error_message", "text")
+        .addColumn("dispatched", "integer", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("assigned_at", "bigint")
+        .addColumn("started_at", "bigint")
+        .addColumn("finished_at", "bigint")
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createIndex("cluster_tasks_status_deadline")
+        .on("cluster_tasks")
+        .columns(["status", "deadline_at"])
+        .execute();
+      await db.schema
+        .createIndex("cluster_tasks_created")
+        .on("cluster_tasks")
+        .columns(["created_at"])
+        .execute();
+      await db.schema
+        .createIndex("cluster_tasks_executor")
+        .on("cluster_tasks")
+        .columns(["executor_id", "status"])
+        .execute();
+      await db.schema
+        .createTable("cluster_executors")
+        .addColumn("id", key(dialect, 64), (c) => c.primaryKey())
+        .addColumn("host", "varchar(255)", (c) => c.notNull())
+        .addColumn("pool", "varchar(64)", (c) => c.notNull())
+        .addColumn("tools", "text", (c) => c.notNull())
+        .addColumn("labels", "text", (c) => c.notNull())
+        .addColumn("slots", "integer", (c) => c.notNull())
+        .addColumn("busy", "integer", (c) => c.notNull())
+        .addColumn("cache_bytes", "bigint", (c) => c.notNull())
+        .addColumn("cache_max", "bigint", (c) => c.notNull())
+        .addColumn("state", "varchar(16)", (c) => c.notNull())
+        .addColumn("registered_at", "bigint", (c) => c.notNull())
+        .addColumn("last_seen", "bigint", (c) => c.notNull())
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createTable("cluster_results")
+        .addColumn("digest", key(dialect, 64), (c) => c.primaryKey())
+        .addColumn("task_id", key(dialect, 40), (c) => c.notNull())
+        .addColumn("result", longText(dialect), (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable("cluster_results").execute();
+      await db.schema.dropTable("cluster_executors").execute();
+      await db.schema.dropTable("cluster_tasks").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
@@ -288,6 +371,7 @@ export function migrationProvider(dialect: DbDialect): MigrationProvider {
         "0002_files": fileTables(dialect),
         "0003_file_quota": fileQuotaTables(dialect),
         "0004_packer_limits": packerLimits(),
+        "0005_cluster": clusterTables(dialect),
       }),
   };
 }

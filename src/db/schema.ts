@@ -123,6 +123,78 @@ export interface FileQuotaOwnerTable {
   owner: string;
 }
 
+export type ClusterTaskStatus =
+  | "queued"
+  | "assigned"
+  | "staging"
+  | "running"
+  | "uploading"
+  | "done"
+  | "failed"
+  | "timed_out"
+  | "cancelled";
+
+/** A task of the cluster (docs/cluster.md). JSON columns hold what the API validated. */
+export interface ClusterTaskTable {
+  id: string;
+  /** The publisher's idempotency key; null when none was given. */
+  idem_key: string | null;
+  status: ClusterTaskStatus;
+  tool: string;
+  pool: string;
+  args: string; // JSON string[]
+  inputs: string; // JSON [{path, sha256, size}]
+  outputs: string; // JSON string[] (paths or globs)
+  env: string; // JSON {key: value}
+  timeouts: string; // JSON {assignMs, stagingMs, runMs}
+  retries: number; // re-runs allowed after an executor is lost
+  cacheable: number;
+  /** Result-cache key of a cacheable task, once known; null otherwise. */
+  cache_digest: string | null;
+  owner: string; // who submitted it (a token's id, or "local")
+  executor_id: string | null;
+  /** Runs started (claims); the first run is 1. */
+  attempts: number;
+  cancel_requested: number;
+  /** When the current stage must be over (assign, staging, run), ms. */
+  deadline_at: number | null;
+  result: string | null; // JSON {exitCode, stdout, stderr, outputs, logs}
+  error_code: string | null;
+  error_message: string | null;
+  /** 1 once a message for the current run is in the queue. */
+  dispatched: number;
+  created_at: number;
+  assigned_at: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+}
+
+export type ExecutorState = "alive" | "lost" | "gone";
+
+export interface ClusterExecutorTable {
+  id: string;
+  host: string;
+  pool: string;
+  tools: string; // JSON {name: sha256 of the binary}
+  labels: string; // JSON {key: value}
+  slots: number;
+  busy: number;
+  cache_bytes: number;
+  cache_max: number;
+  state: ExecutorState;
+  registered_at: number;
+  last_seen: number;
+}
+
+/** Results of cacheable tasks by their digest: a repeat returns the first result. */
+export interface ClusterResultTable {
+  digest: string;
+  task_id: string;
+  result: string; // JSON, as in cluster_tasks.result
+  created_at: number;
+}
+
 export interface Tables {
   pack_jobs: PackJobTable;
   pack_tasks: PackTaskTable;
@@ -130,6 +202,9 @@ export interface Tables {
   file_blobs: FileBlobTable;
   files: FileTable;
   file_uploads: FileUploadTable;
+  cluster_tasks: ClusterTaskTable;
+  cluster_executors: ClusterExecutorTable;
+  cluster_results: ClusterResultTable;
   file_reservations: FileReservationTable;
   file_quota_owners: FileQuotaOwnerTable;
 }

@@ -10,6 +10,7 @@ import { PackerPipeline, STAGES, registerPackRoutes, type Stage } from "../packe
 import { join } from "node:path";
 import { localCopyOf, registerFileRoutes } from "../files/index.js";
 import { openFilesService } from "./files.js";
+import { openCluster } from "./cluster.js";
 import { closeHttpServer, createHttpServer } from "./http.js";
 import { listenOn } from "./listen.js";
 import { registerMetrics } from "./metrics.js";
@@ -49,13 +50,17 @@ export async function startServe(
   });
   await registerPackRoutes(app, runtime.ctx);
   registerFileRoutes(app, files.ctx, files.mounts);
+  const cluster = openCluster(config, runtime.resolved.data, logger, runtime.database, runtime.backends, files.ctx);
+  await cluster.register(app);
   await registerMetrics(app, runtime.ctx.store);
   const pipeline = new PackerPipeline(runtime.ctx);
   let url: string;
   try {
     await pipeline.start(stages);
     url = await listenOn(app, config);
+    await cluster.startExecutor(url);
   } catch (err) {
+    await cluster.close().catch(() => undefined);
     await pipeline.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
     await files.close();
@@ -65,6 +70,7 @@ export async function startServe(
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      await cluster.close();
       await closeHttpServer(app);
       await pipeline.stop();
       await files.close();

@@ -92,6 +92,7 @@ for (const target of DATABASE_TARGETS) {
           "0002_files",
           "0003_file_quota",
           "0004_packer_limits",
+          "0005_cluster",
         ]);
       } finally {
         await again.close();
