@@ -16,6 +16,7 @@ import {
   GamedockError,
   asError,
   directoryError,
+  fsError,
   makeDirectory,
   systemClock,
   type Clock,
@@ -60,7 +61,9 @@ export async function openStagingCache(options: StagingCacheOptions): Promise<St
   }
   const dir = resolve(options.dir);
   await makeDirectory(dir, directoryError("staging cache directory"));
-  const lock = await lockCacheDir(dir);
+  const lock = await lockCacheDir(dir).catch((err: unknown) => {
+    throw fsError(err, dir, "staging cache directory");
+  });
   try {
     const layout = cacheLayout(dir);
     await mkdir(layout.objects, { recursive: true });
@@ -76,7 +79,7 @@ export async function openStagingCache(options: StagingCacheOptions): Promise<St
     return new DirectoryCache(dir, layout, ledger, lock, options);
   } catch (err) {
     await lock.release();
-    throw err;
+    throw fsError(err, dir, "staging cache directory");
   }
 }
 

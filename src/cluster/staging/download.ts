@@ -18,7 +18,7 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { chmod, mkdir, open, rename, rm, utimes, type FileHandle } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isGamedockError, type Logger } from "../../core/index.js";
+import { fsError, isGamedockError, type Logger } from "../../core/index.js";
 import type { InputRef, InputSource } from "./contract.js";
 import { digestMismatch, isSourceUnavailable, sourceEndedEarly } from "./errors.js";
 import { VERIFIED_MODE, VERIFIED_MTIME_MS, fileLength, type CacheLayout } from "./layout.js";
@@ -62,11 +62,15 @@ export async function downloadInput(job: DownloadJob): Promise<void> {
     if (isGamedockError(err) && err.code === "E_INPUT_DIGEST_MISMATCH") {
       await rm(partial, { force: true });
     }
-    throw err;
+    throw fsError(err, partial, "staging cache file"); // ENOSPC → E_DISK_FULL, …
   }
-  await markVerified(partial, job.now());
-  await mkdir(layout.objectDir(ref.sha256), { recursive: true });
-  await rename(partial, layout.objectPath(ref.sha256));
+  try {
+    await markVerified(partial, job.now());
+    await mkdir(layout.objectDir(ref.sha256), { recursive: true });
+    await rename(partial, layout.objectPath(ref.sha256));
+  } catch (err) {
+    throw fsError(err, layout.objectPath(ref.sha256), "staging cache file");
+  }
 }
 
 /** A verified file: read-only, with the mtime that says "unchanged" and the atime of its last use. */

@@ -42,10 +42,6 @@ export class Ledger {
     return this.#entries.get(sha256);
   }
 
-  entries(): IterableIterator<Entry> {
-    return this.#entries.values();
-  }
-
   /** Adds what the cache found on disk at open. */
   addFound(entry: Omit<Entry, "pins" | "useOrder">): void {
     this.#entries.set(entry.sha256, { ...entry, pins: 0, useOrder: 0 });
@@ -55,10 +51,6 @@ export class Ledger {
   setBusy(sha256: string, busy: boolean): void {
     if (busy) this.#busy.add(sha256);
     else this.#busy.delete(sha256);
-  }
-
-  isBusy(sha256: string): boolean {
-    return this.#busy.has(sha256);
   }
 
   counted(entry: Entry): number {
@@ -121,7 +113,7 @@ export class Ledger {
     for (const ref of refs) {
       let entry = this.#entries.get(ref.sha256);
       if (!entry) {
-        const fresh: Entry = {
+        entry = {
           sha256: ref.sha256,
           state: "partial",
           size: ref.size,
@@ -130,7 +122,6 @@ export class Ledger {
           lastUsed: now,
           useOrder: 0,
         };
-        entry = fresh;
         this.#entries.set(ref.sha256, entry);
       } else if (entry.state === "partial" && !this.#busy.has(ref.sha256)) {
         entry.size = ref.size;
