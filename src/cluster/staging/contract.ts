@@ -45,7 +45,11 @@ export interface StagingLease {
 }
 
 export interface StagingStats {
-  /** Bytes of verified files and partial downloads on disk. */
+  /**
+   * Bytes of verified files and partial downloads on disk, as counted against
+   * maxBytes: a download in progress counts its whole size (its room is
+   * reserved when it starts).
+   */
   bytes: number;
   maxBytes: number;
   files: number;
