@@ -38,13 +38,23 @@ export class ClusterClient {
   }
 
   /** The input for a local file: uploaded only when the server does not have its content yet. */
-  async inputFromFile(path: string, file: string, ttlSeconds: number): Promise<TaskInput & { uploaded: boolean }> {
+  async inputFromFile(
+    path: string,
+    file: string,
+    ttlSeconds: number,
+  ): Promise<TaskInput & { uploaded: boolean }> {
     const { sha256, size } = await hashFile(file);
-    const head = await fetch(`${this.baseUrl}/files/by-sha256/${sha256}`, { method: "HEAD", headers: this.headers() });
+    const head = await fetch(`${this.baseUrl}/files/by-sha256/${sha256}`, {
+      method: "HEAD",
+      headers: this.headers(),
+    });
     if (head.ok) return { path, sha256, size, uploaded: false };
     const stored = await this.api.putFile(file, basename(file), ttlSeconds);
     if (stored.sha256 !== sha256) {
-      throw new GamedockError("E_UPLOAD_FAILED", `${file} changed while it was uploaded (sha256 ${stored.sha256}, read ${sha256})`);
+      throw new GamedockError(
+        "E_UPLOAD_FAILED",
+        `${file} changed while it was uploaded (sha256 ${stored.sha256}, read ${sha256})`,
+      );
     }
     return { path, sha256, size, uploaded: true };
   }
@@ -66,8 +76,15 @@ export class ClusterClient {
   }
 
   /** Follows the task's events until it ends; `onChange` hears every new state. */
-  async follow(id: string, onChange: (task: TaskView) => void, signal?: AbortSignal): Promise<TaskView> {
-    const response = await fetch(`${this.baseUrl}/api/v1/tasks/${encodeURIComponent(id)}/events`, { headers: this.headers(), signal });
+  async follow(
+    id: string,
+    onChange: (task: TaskView) => void,
+    signal?: AbortSignal,
+  ): Promise<TaskView> {
+    const response = await fetch(`${this.baseUrl}/api/v1/tasks/${encodeURIComponent(id)}/events`, {
+      headers: this.headers(),
+      signal,
+    });
     if (!response.ok || !response.body) return this.get(id);
     let buffered = "";
     let last: TaskView | null = null;
@@ -83,7 +100,9 @@ export class ClusterClient {
         }
       }
     }
-    return last && ["done", "failed", "timed_out", "cancelled"].includes(last.status) ? last : this.get(id);
+    return last && ["done", "failed", "timed_out", "cancelled"].includes(last.status)
+      ? last
+      : this.get(id);
   }
 
   /** Downloads every output of a done task under `dir`, each whole or not at all. */
@@ -96,11 +115,17 @@ export class ClusterClient {
       try {
         const response = await fetch(`${this.baseUrl}${output.url}`, { headers: this.headers() });
         if (!response.ok || !response.body) {
-          throw new GamedockError("E_NOT_FOUND", `output ${output.path} could not be downloaded (HTTP ${response.status})`);
+          throw new GamedockError(
+            "E_NOT_FOUND",
+            `output ${output.path} could not be downloaded (HTTP ${response.status})`,
+          );
         }
-        await pipeline(Readable.fromWeb(response.body as Parameters<typeof Readable.fromWeb>[0]), createWriteStream(temp));
+        await pipeline(Readable.fromWeb(response.body), createWriteStream(temp));
         if ((await stat(temp)).size !== output.size) {
-          throw new GamedockError("E_TRUNCATED", `output ${output.path} arrived with the wrong size`);
+          throw new GamedockError(
+            "E_TRUNCATED",
+            `output ${output.path} arrived with the wrong size`,
+          );
         }
         await rename(temp, target);
         written.push(target);

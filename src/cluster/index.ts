@@ -1,5 +1,10 @@
 /** Public surface of the task cluster: the server side, the executor, and their vocabulary. */
-export { ClusterService, type ClusterSettings, type InputCatalog, type SubmitAnswer } from "./service.js";
+export {
+  ClusterService,
+  type ClusterSettings,
+  type InputCatalog,
+  type SubmitAnswer,
+} from "./service.js";
 export { registerClusterRoutes, type ClusterRoutesOptions } from "./routes.js";
 export { sweepCluster, type SweepCounts } from "./sweep.js";
 export { Executor, type ExecutorOptions } from "./executor/executor.js";

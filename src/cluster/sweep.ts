@@ -44,7 +44,7 @@ export async function sweepCluster(service: ClusterService): Promise<SweepCounts
         status: "failed",
         error: {
           code: "E_TASK_NOT_ASSIGNED",
-          message: `no executor of pool ${JSON.stringify(task.pool)} took the task within ${JSON.parse(task.timeouts).assignMs as number} ms (tool ${JSON.stringify(task.tool)})`,
+          message: `no executor of pool ${JSON.stringify(task.pool)} took the task within ${(JSON.parse(task.timeouts) as { assignMs: number }).assignMs} ms (tool ${JSON.stringify(task.tool)})`,
         },
       },
       ["queued"],

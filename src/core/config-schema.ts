@@ -225,7 +225,10 @@ export const configSchema = z
             pool: name,
             slots: positiveInt(256),
             cacheDir: z.string(),
-            cacheMaxBytes: z.coerce.number().int().min(1024 * 1024),
+            cacheMaxBytes: z.coerce
+              .number()
+              .int()
+              .min(1024 * 1024),
             workDir: z.string(),
           })
           .strict(),

@@ -43,9 +43,13 @@ export function openCluster(
   const c = config.cluster;
   const queue = backends.get(c.queue);
   if (!queue) {
-    throw new GamedockError("E_CONFIG", `cluster.queue ${JSON.stringify(c.queue)} is not one of queues: ${[...backends.keys()].join(", ")}`, {
-      field: "cluster.queue",
-    });
+    throw new GamedockError(
+      "E_CONFIG",
+      `cluster.queue ${JSON.stringify(c.queue)} is not one of queues: ${[...backends.keys()].join(", ")}`,
+      {
+        field: "cluster.queue",
+      },
+    );
   }
   const log = logger.child({ component: "cluster" });
   const service = new ClusterService(
@@ -91,7 +95,7 @@ export function openCluster(
       const cache = await openStagingCache({
         dir: cacheDir,
         maxBytes: c.executor.cacheMaxBytes,
-        source: httpInputSource({ baseUrl: url, token }),
+        source: httpInputSource({ baseUrl: url, ...(token ? { token } : {}) }),
         logger: log,
       });
       executor = new Executor({

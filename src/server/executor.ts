@@ -31,14 +31,22 @@ export async function startExecutor(
 ): Promise<{ id: string; tools: string[] }> {
   const c = config.cluster;
   if (Object.keys(c.tools).length === 0) {
-    throw new GamedockError("E_CONFIG", "cluster.tools names no tool: an executor offers the tools its config maps to binaries", {
-      field: "cluster.tools",
-    });
+    throw new GamedockError(
+      "E_CONFIG",
+      "cluster.tools names no tool: an executor offers the tools its config maps to binaries",
+      {
+        field: "cluster.tools",
+      },
+    );
   }
   const resolved = resolveConfig(config);
   const queueConfig = resolved.queues[c.queue];
   if (!queueConfig) {
-    throw new GamedockError("E_CONFIG", `cluster.queue ${JSON.stringify(c.queue)} is not one of queues`, { field: "cluster.queue" });
+    throw new GamedockError(
+      "E_CONFIG",
+      `cluster.queue ${JSON.stringify(c.queue)} is not one of queues`,
+      { field: "cluster.queue" },
+    );
   }
   if (queueConfig.driver !== "redis") {
     throw new GamedockError(
@@ -56,10 +64,11 @@ export async function startExecutor(
   const cache = await openStagingCache({
     dir: cacheDir,
     maxBytes: flags.cacheMax ?? c.executor.cacheMaxBytes,
-    source: httpInputSource({ baseUrl: flags.server, token }),
+    source: httpInputSource({ baseUrl: flags.server, ...(token ? { token } : {}) }),
     logger: log,
   });
-  const id = flags.id ?? `${hostname()}-${createHash("sha256").update(cacheDir).digest("hex").slice(0, 8)}`;
+  const id =
+    flags.id ?? `${hostname()}-${createHash("sha256").update(cacheDir).digest("hex").slice(0, 8)}`;
   const executor = new Executor({
     id,
     server: flags.server.replace(/\/+$/, ""),

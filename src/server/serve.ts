@@ -50,7 +50,14 @@ export async function startServe(
   });
   await registerPackRoutes(app, runtime.ctx);
   registerFileRoutes(app, files.ctx, files.mounts);
-  const cluster = openCluster(config, runtime.resolved.data, logger, runtime.database, runtime.backends, files.ctx);
+  const cluster = openCluster(
+    config,
+    runtime.resolved.data,
+    logger,
+    runtime.database,
+    runtime.backends,
+    files.ctx,
+  );
   await cluster.register(app);
   await registerMetrics(app, runtime.ctx.store);
   const pipeline = new PackerPipeline(runtime.ctx);

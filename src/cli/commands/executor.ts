@@ -55,13 +55,34 @@ export function register(program: Command): void {
         "Run tasks of the cluster: register with the server, take the tasks of its pool whose tool the config offers (cluster.tools) from the server's Redis queue, stage their inputs in a size-bounded cache, run each tool in a sandbox, and return the outputs.\n" +
           "The first Ctrl-C stops taking work, gives back what runs and deregisters; a second exits at once.",
       )
-      .requiredOption("--server <url>", "the gamedock server's URL, e.g. http://10.0.0.5:8080", nonEmptyFlag("--server"))
-      .option("--token <token>", "API token for the server (default: GAMEDOCK_TOKEN, then server.tokens[0])")
+      .requiredOption(
+        "--server <url>",
+        "the gamedock server's URL, e.g. http://10.0.0.5:8080",
+        nonEmptyFlag("--server"),
+      )
+      .option(
+        "--token <token>",
+        "API token for the server (default: GAMEDOCK_TOKEN, then server.tokens[0])",
+      )
       .option("--pool <pool>", "pool to take tasks of (default: cluster.executor.pool, default)")
-      .option("--slots <n>", "tasks run at once (default: cluster.executor.slots, 2)", integerFlag("--slots", 1, 256))
-      .option("--cache <dir>", "staging cache directory (default: cluster.executor.cacheDir, <data>/cluster-cache)")
-      .option("--cache-max <size>", "staging cache bound, e.g. 10GB (default: cluster.executor.cacheMaxBytes)", sizeFlag("--cache-max"))
-      .option("--id <id>", "executor id (default: host name and a hash of the cache directory, stable across restarts)"),
+      .option(
+        "--slots <n>",
+        "tasks run at once (default: cluster.executor.slots, 2)",
+        integerFlag("--slots", 1, 256),
+      )
+      .option(
+        "--cache <dir>",
+        "staging cache directory (default: cluster.executor.cacheDir, <data>/cluster-cache)",
+      )
+      .option(
+        "--cache-max <size>",
+        "staging cache bound, e.g. 10GB (default: cluster.executor.cacheMaxBytes)",
+        sizeFlag("--cache-max"),
+      )
+      .option(
+        "--id <id>",
+        "executor id (default: host name and a hash of the cache directory, stable across restarts)",
+      ),
   ).action(async (opts: ExecutorOptions) => {
     await runUntilSignal(opts, async (config, lifecycle, logger) => {
       const { startExecutor } = await import("../../server/executor.js");

@@ -34,7 +34,9 @@ interface SubmitOptions extends ServerOptions {
 function serverFlags(command: Command): Command {
   return command
     .addOption(
-      new Option("--server <url>", "the gamedock server").default("http://127.0.0.1:8080").env("GAMEDOCK_SERVER"),
+      new Option("--server <url>", "the gamedock server")
+        .default("http://127.0.0.1:8080")
+        .env("GAMEDOCK_SERVER"),
     )
     .addOption(new Option("--token <token>", "API token").env("GAMEDOCK_TOKEN"))
     .option("--json", "print one JSON document on stdout");
@@ -50,10 +52,14 @@ function parseInput(spec: string): { path: string; file?: string; sha256?: strin
   const eq = spec.indexOf("=");
   const path = eq > 0 ? spec.slice(0, eq) : "";
   const source = spec.slice(eq + 1);
-  if (path !== "" && source.startsWith("@") && source.length > 1) return { path, file: source.slice(1) };
+  if (path !== "" && source.startsWith("@") && source.length > 1)
+    return { path, file: source.slice(1) };
   const digest = /^sha256:([0-9a-f]{64}):(\d+)$/.exec(source);
   if (path !== "" && digest) return { path, sha256: digest[1]!, size: Number(digest[2]) };
-  throw new GamedockError("E_USAGE", `--input ${JSON.stringify(spec)} must be path=@local-file or path=sha256:HEX:SIZE`);
+  throw new GamedockError(
+    "E_USAGE",
+    `--input ${JSON.stringify(spec)} must be path=@local-file or path=sha256:HEX:SIZE`,
+  );
 }
 
 function describe(task: { status: string; executor: string | null; attempts: number }): string {
@@ -67,7 +73,10 @@ async function submit(tool: string, args: string[], opts: SubmitOptions): Promis
     const input = parseInput(spec);
     if (input.file !== undefined) {
       const stored = await api.inputFromFile(input.path, resolve(input.file), 7 * 86_400);
-      if (!opts.json) process.stderr.write(`${input.path}: ${stored.uploaded ? "uploaded" : "already on the server"} (${stored.size} bytes)\n`);
+      if (!opts.json)
+        process.stderr.write(
+          `${input.path}: ${stored.uploaded ? "uploaded" : "already on the server"} (${stored.size} bytes)\n`,
+        );
       inputs.push({ path: stored.path, sha256: stored.sha256, size: stored.size });
     } else {
       inputs.push({ path: input.path, sha256: input.sha256, size: input.size });
@@ -76,7 +85,8 @@ async function submit(tool: string, args: string[], opts: SubmitOptions): Promis
   const env = Object.fromEntries(
     opts.env.map((pair) => {
       const eq = pair.indexOf("=");
-      if (eq <= 0) throw new GamedockError("E_USAGE", `--env ${JSON.stringify(pair)} must be KEY=value`);
+      if (eq <= 0)
+        throw new GamedockError("E_USAGE", `--env ${JSON.stringify(pair)} must be KEY=value`);
       return [pair.slice(0, eq), pair.slice(eq + 1)];
     }),
   );
@@ -105,11 +115,17 @@ async function submit(tool: string, args: string[], opts: SubmitOptions): Promis
       shown = line;
     });
   }
-  const written = opts.wait && opts.outDir && task.status === "done" ? await api.download(task, resolve(opts.outDir)) : [];
+  const written =
+    opts.wait && opts.outDir && task.status === "done"
+      ? await api.download(task, resolve(opts.outDir))
+      : [];
   if (opts.json) printJson({ ...task, downloaded: written });
   else {
     process.stdout.write(`${task.id} ${task.status}\n`);
-    if (written.length > 0) process.stdout.write(`downloaded ${count(written.length, "output")} to ${resolve(opts.outDir ?? ".")}\n`);
+    if (written.length > 0)
+      process.stdout.write(
+        `downloaded ${count(written.length, "output")} to ${resolve(opts.outDir ?? ".")}\n`,
+      );
   }
   if (opts.wait && task.status !== "done") {
     const code = task.error?.code ?? "E_INTERNAL";
@@ -124,7 +140,9 @@ export function register(program: Command): void {
   const task = program
     .command("task")
     .summary("submit, inspect and cancel cluster tasks")
-    .description("Tasks of the cluster: a tool run by an executor on inputs named by sha256 (docs/cluster.md).");
+    .description(
+      "Tasks of the cluster: a tool run by an executor on inputs named by sha256 (docs/cluster.md).",
+    );
 
   serverFlags(
     task
@@ -136,17 +154,43 @@ export function register(program: Command): void {
       )
       .argument("<tool>", "tool name, as executors map it in cluster.tools")
       .argument("[args...]", "arguments passed to the tool as given (no shell)")
-      .option("--input <path=@file|path=sha256:HEX:SIZE>", "an input at a path in the task's sandbox (repeatable)", collect, [])
-      .option("--output <path-or-glob>", "a file the tool leaves in the sandbox (repeatable)", collect, [])
-      .option("--env <KEY=value>", "an environment variable (keys allowed by cluster.envAllow; repeatable)", collect, [])
+      .option(
+        "--input <path=@file|path=sha256:HEX:SIZE>",
+        "an input at a path in the task's sandbox (repeatable)",
+        collect,
+        [],
+      )
+      .option(
+        "--output <path-or-glob>",
+        "a file the tool leaves in the sandbox (repeatable)",
+        collect,
+        [],
+      )
+      .option(
+        "--env <KEY=value>",
+        "an environment variable (keys allowed by cluster.envAllow; repeatable)",
+        collect,
+        [],
+      )
       .option("--pool <pool>", "executor pool (default: the server's default pool)")
       .option("--key <key>", "idempotency key: submitting the same key again returns the same task")
       .option("--cacheable", "reuse the result of an identical earlier task")
       .option("--retries <n>", "re-runs after an executor is lost", integerFlag("--retries", 0, 10))
-      .option("--assign-ms <ms>", "fail if no executor takes it within this", integerFlag("--assign-ms", 100, 86_400_000))
-      .option("--staging-ms <ms>", "fail if its inputs are not staged within this", integerFlag("--staging-ms", 100, 86_400_000))
+      .option(
+        "--assign-ms <ms>",
+        "fail if no executor takes it within this",
+        integerFlag("--assign-ms", 100, 86_400_000),
+      )
+      .option(
+        "--staging-ms <ms>",
+        "fail if its inputs are not staged within this",
+        integerFlag("--staging-ms", 100, 86_400_000),
+      )
       .option("--run-ms <ms>", "kill the tool after this", integerFlag("--run-ms", 100, 86_400_000))
-      .option("--wait", "follow the task until it ends (exit 1 with its error if it does not succeed)")
+      .option(
+        "--wait",
+        "follow the task until it ends (exit 1 with its error if it does not succeed)",
+      )
       .option("-o, --out-dir <dir>", "with --wait: download the outputs here", nonEmptyFlag("-o")),
   ).action(async (tool: string, args: string[], opts: SubmitOptions) => {
     await submit(tool, args, opts);
@@ -156,7 +200,10 @@ export function register(program: Command): void {
     async (id: string, opts: ServerOptions) => {
       const found = await (await client(opts)).get(id);
       if (opts.json) printJson(found);
-      else process.stdout.write(`${found.id} ${describe(found)}${found.error ? ` ${found.error.code}: ${found.error.message}` : ""}\n`);
+      else
+        process.stdout.write(
+          `${found.id} ${describe(found)}${found.error ? ` ${found.error.code}: ${found.error.message}` : ""}\n`,
+        );
     },
   );
 
@@ -168,14 +215,18 @@ export function register(program: Command): void {
     },
   );
 
-  serverFlags(program.command("executors").summary("list the cluster's executors")).action(async (opts: ServerOptions) => {
-    const executors = await (await client(opts)).executors();
-    if (opts.json) printJson({ executors });
-    else {
-      for (const e of executors) {
-        process.stdout.write(`${e.id} ${e.state} pool=${e.pool} tools=${Object.keys(e.tools).join(",")} busy=${e.busy}/${e.slots} cache=${e.cache.bytes}/${e.cache.max}\n`);
+  serverFlags(program.command("executors").summary("list the cluster's executors")).action(
+    async (opts: ServerOptions) => {
+      const executors = await (await client(opts)).executors();
+      if (opts.json) printJson({ executors });
+      else {
+        for (const e of executors) {
+          process.stdout.write(
+            `${e.id} ${e.state} pool=${e.pool} tools=${Object.keys(e.tools).join(",")} busy=${e.busy}/${e.slots} cache=${e.cache.bytes}/${e.cache.max}\n`,
+          );
+        }
+        if (executors.length === 0) process.stdout.write("no executors\n");
       }
-      if (executors.length === 0) process.stdout.write("no executors\n");
-    }
-  });
+    },
+  );
 }

@@ -80,10 +80,10 @@ export class ServerApi {
         "content-length": String(size),
         "content-type": "application/octet-stream",
       },
-      body: createReadStream(path) as unknown as ReadableStream,
+      body: createReadStream(path),
       duplex: "half",
       signal,
-    } as RequestInit);
+    });
     return this.answer<StoredFile>(response, `PUT /files/${name}`);
   }
 

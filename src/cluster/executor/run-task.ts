@@ -152,19 +152,8 @@ export async function runTask(
     lease = null;
     const early = aborted();
     if (early) return early;
-    if (result.ended === "timed_out") {
-      const report = await reportOf(ctx, spec, result, outer);
-      return {
-        kind: "error",
-        executor,
-        error: {
-          code: "E_TASK_TIMEOUT",
-          message: `${spec.tool} ran longer than ${spec.timeouts.runMs} ms; its process group was killed`,
-        },
-        result: report,
-      };
-    }
     if (result.error) {
+      // A non-zero exit, a timeout, a limit, a missing output: the run's logs still go back.
       const report = await reportOf(ctx, spec, result, outer);
       return {
         kind: "error",
@@ -173,8 +162,6 @@ export async function runTask(
         result: report,
       };
     }
-    if (result.exitCode !== 0)
-      return { kind: "result", executor, result: await reportOf(ctx, spec, result, outer) };
     await ctx.api.progress(spec.id, executor, "uploading");
     return { kind: "result", executor, result: await uploadOutputs(ctx, spec, result, outer) };
   } catch (err) {
