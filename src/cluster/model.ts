@@ -3,6 +3,7 @@
  * and the views the API returns.
  */
 import type { ClusterTaskStatus, ExecutorState } from "../db/index.js";
+import type { NotifyLevel } from "../notify/index.js";
 
 export type TaskStatus = ClusterTaskStatus;
 export const TASK_STATUSES = [
@@ -58,6 +59,7 @@ export interface NewTask {
   retries: number;
   cacheable: boolean;
   owner: string;
+  notify: { level: NotifyLevel; targets: string[] };
 }
 
 /** What an executor needs to run a task it claimed. */
@@ -111,6 +113,7 @@ export interface TaskView {
   retries: number;
   timeouts: Timeouts;
   cacheable: boolean;
+  notify: { level: NotifyLevel; targets: string[] };
   createdAt: string;
   assignedAt: string | null;
   startedAt: string | null;

@@ -7,6 +7,7 @@
 import { posix } from "node:path";
 import { z } from "zod";
 import { GamedockError, textProblem } from "../core/index.js";
+import { NOTIFY_LEVELS, type NotifyLevel } from "../notify/index.js";
 import type { TaskInput, Timeouts } from "./model.js";
 
 export const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -40,6 +41,13 @@ export const taskRequestSchema = z
     retries: z.number().int().min(0).max(10).optional(),
     cacheable: z.boolean().default(false),
     key: z.string().min(1).max(255).optional(),
+    notify: z
+      .object({
+        level: z.enum(NOTIFY_LEVELS as [NotifyLevel, ...NotifyLevel[]]),
+        targets: z.array(z.string().min(1)).max(64).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -138,6 +146,31 @@ function checkEnv(env: Record<string, string>, allowed: readonly string[]): Reco
   return env;
 }
 
+/** The notifiers a task's events go to: named ones must be configured; none named = all. */
+function checkNotify(
+  notify: { level: NotifyLevel; targets?: string[] | undefined } | undefined,
+  notifiers: readonly string[],
+): { level: NotifyLevel; targets: string[] } {
+  const level = notify?.level ?? "none";
+  if (level === "none") return { level, targets: [] };
+  const targets = notify?.targets ?? [...notifiers];
+  targets.forEach((name, i) => {
+    if (!notifiers.includes(name)) {
+      throw invalid(
+        `notify.targets.${i}`,
+        `notifier ${JSON.stringify(name)} is not configured (configured: ${notifiers.join(", ") || "none"})`,
+      );
+    }
+  });
+  if (targets.length === 0) {
+    throw invalid(
+      "notify.level",
+      `notify.level ${level} needs a notifier, and none is configured (see docs/notifications.md)`,
+    );
+  }
+  return { level, targets };
+}
+
 export interface CheckedTask {
   tool: string;
   pool: string;
@@ -149,6 +182,7 @@ export interface CheckedTask {
   retries: number;
   cacheable: boolean;
   key: string | null;
+  notify: { level: NotifyLevel; targets: string[] };
 }
 
 export function parseTaskRequest(
@@ -158,6 +192,7 @@ export function parseTaskRequest(
     envAllow: readonly string[];
     defaults: Timeouts & { retries: number };
     pool: string;
+    notifiers: readonly string[];
   },
 ): CheckedTask {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
@@ -206,5 +241,6 @@ export function parseTaskRequest(
     retries: request.retries ?? options.defaults.retries,
     cacheable: request.cacheable,
     key: request.key ?? null,
+    notify: checkNotify(request.notify, options.notifiers),
   };
 }

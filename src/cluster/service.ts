@@ -12,6 +12,7 @@ import type { QueueBackend } from "../queue/index.js";
 import { cacheDigest } from "./cache-digest.js";
 import {
   ACTIVE_STATUSES,
+  FINAL_STATUSES,
   type NewTask,
   type TaskMessage,
   type TaskResult,
@@ -24,7 +25,8 @@ import { type Completion, type Heartbeat, type Registration, type RunReport } fr
 import { parseTaskRequest, type TaskLimits } from "./request.js";
 import { ExecutorStore } from "./store/executors.js";
 import { ResultCache } from "./store/results.js";
-import { TaskStore, type TaskRow } from "./store/tasks.js";
+import { TaskStore, type FinishOutcome, type TaskRow } from "./store/tasks.js";
+import { addTaskEvent } from "./task-events.js";
 import { executorView, taskView } from "./views.js";
 
 /** Whether the file service holds content (inputs must be there when a task is submitted). */
@@ -41,6 +43,10 @@ export interface ClusterSettings {
   limits: TaskLimits;
   /** Pool of tasks that name none. */
   pool: string;
+  /** Configured notifier names (a task's `notify.targets` must be among them). */
+  notifiers: readonly string[];
+  /** Base of absolute URLs in events (server.publicUrl, or http://host:port). */
+  baseUrl: string;
 }
 
 export interface SubmitAnswer {
@@ -63,6 +69,8 @@ export class ClusterService {
     readonly catalog: InputCatalog,
     readonly settings: ClusterSettings,
     readonly logger: Logger,
+    /** Queues outbox rows for delivery once committed (the notify stage sends them). */
+    readonly deliver: (ids: string[]) => Promise<void> = () => Promise.resolve(),
     readonly now: () => number = Date.now,
   ) {
     this.tasks = new TaskStore(database.db, now);
@@ -153,18 +161,46 @@ export class ClusterService {
     return taskView(await this.mustGet(id));
   }
 
+  /** Cancels: a queued task at once; a running one is asked (its executor learns at its next heartbeat). */
   async cancel(id: string): Promise<TaskView> {
-    const outcome = await this.tasks.cancel(id);
-    if (outcome === "missing") throw notFound(id);
-    if (outcome === "final") {
-      const row = await this.mustGet(id);
+    const row = await this.mustGet(id);
+    if ((FINAL_STATUSES as readonly TaskStatus[]).includes(row.status)) {
       throw new GamedockError("E_TASK_STATE", `task ${id} has already finished (${row.status})`, {
         id,
         status: row.status,
       });
     }
-    this.logger.info({ event: "task-cancel", taskId: id, outcome }, "task cancel");
+    const cancelled = await this.endTask(
+      id,
+      null,
+      {
+        status: "cancelled",
+        error: { code: "E_CANCELLED", message: "cancelled before an executor took it" },
+      },
+      ["queued"],
+    );
+    if (!cancelled) await this.tasks.requestCancel(id);
+    this.logger.info({ event: "task-cancel", taskId: id, atOnce: cancelled }, "task cancel");
     return this.get(id);
+  }
+
+  /**
+   * Ends a task (if it is in one of `from`, and held by `executor` when given)
+   * and puts its task.finished event in the outbox, in one transaction; the
+   * event is queued once that committed.
+   */
+  async endTask(
+    id: string,
+    executor: string | null,
+    outcome: FinishOutcome,
+    from?: readonly TaskStatus[],
+  ): Promise<boolean> {
+    const ids: string[] = [];
+    const ended = await this.tasks.finish(id, executor, outcome, from, async (trx, row) => {
+      ids.push(...(await addTaskEvent(trx, row, this.settings.baseUrl, this.now())));
+    });
+    if (ids.length > 0) await this.deliver(ids);
+    return ended;
   }
 
   // --- executors ---------------------------------------------------------
@@ -178,6 +214,10 @@ export class ClusterService {
       );
     }
     const row = await this.executors.register({ ...registration, labels: registration.labels });
+    // An executor that registers holds nothing: what its id held before (it was
+    // killed and restarted) goes back to the queue now, as a run that ended.
+    for (const task of await this.tasks.heldBy(row.id))
+      await this.requeueOrFail(task, row.id, false);
     this.logger.info(
       {
         event: "executor-registered",
@@ -273,7 +313,7 @@ export class ClusterService {
     const result = completion.result ? toResult(completion.result) : null;
     let ended: boolean;
     if (completion.kind === "result" && completion.result.exitCode === 0) {
-      ended = await this.tasks.finish(taskId, completion.executor, {
+      ended = await this.endTask(taskId, completion.executor, {
         status: "done",
         result: JSON.stringify(result),
       });
@@ -293,7 +333,7 @@ export class ClusterService {
           : error.code === "E_TASK_TIMEOUT" || error.code === "E_STAGING_TIMEOUT"
             ? "timed_out"
             : "failed";
-      ended = await this.tasks.finish(taskId, completion.executor, {
+      ended = await this.endTask(taskId, completion.executor, {
         status,
         result: result === null ? null : JSON.stringify(result),
         error:
@@ -331,7 +371,7 @@ export class ClusterService {
       if (back) await this.dispatch(back);
       return;
     }
-    await this.tasks.finish(task.id, executor, {
+    await this.endTask(task.id, executor, {
       status: "failed",
       error: {
         code: "E_EXECUTOR_LOST",

@@ -37,7 +37,7 @@ export async function sweepCluster(service: ClusterService): Promise<SweepCounts
   }
 
   for (const task of await tasks.overdue(["queued"], 0)) {
-    const ended = await tasks.finish(
+    const ended = await service.endTask(
       task.id,
       null,
       {
@@ -55,7 +55,7 @@ export async function sweepCluster(service: ClusterService): Promise<SweepCounts
   const grace = graceMs(service);
   for (const task of await tasks.overdue(["assigned", "staging"], grace)) {
     if (
-      await tasks.finish(
+      await service.endTask(
         task.id,
         task.executor_id,
         {
@@ -72,7 +72,7 @@ export async function sweepCluster(service: ClusterService): Promise<SweepCounts
   }
   for (const task of await tasks.overdue(["running", "uploading"], grace)) {
     if (
-      await tasks.finish(
+      await service.endTask(
         task.id,
         task.executor_id,
         {

@@ -1,4 +1,5 @@
 /** The JSON the cluster API returns (docs/cluster.md). */
+import type { NotifyLevel } from "../notify/index.js";
 import type { ExecutorView, TaskInput, TaskResult, TaskView, Timeouts } from "./model.js";
 import type { ExecutorRow } from "./store/executors.js";
 import type { TaskRow } from "./store/tasks.js";
@@ -20,6 +21,10 @@ export function taskView(row: TaskRow): TaskView {
     retries: row.retries,
     timeouts: JSON.parse(row.timeouts) as Timeouts,
     cacheable: row.cacheable === 1,
+    notify: {
+      level: row.notify_level as NotifyLevel,
+      targets: JSON.parse(row.notify_targets) as string[],
+    },
     createdAt: new Date(row.created_at).toISOString(),
     assignedAt: iso(row.assigned_at),
     startedAt: iso(row.started_at),

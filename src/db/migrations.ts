@@ -300,6 +300,8 @@ function clusterTables(dialect: DbDialect): Migration {
         .addColumn("cacheable", "integer", (c) => c.notNull())
         .addColumn("cache_digest", "varchar(64)")
         .addColumn("owner", "varchar(128)", (c) => c.notNull())
+        .addColumn("notify_level", "varchar(16)", (c) => c.notNull())
+        .addColumn("notify_targets", "text", (c) => c.notNull())
         .addColumn("executor_id", "varchar(64)")
         .addColumn("attempts", "integer", (c) => c.notNull())
         .addColumn("cancel_requested", "integer", (c) => c.notNull())

@@ -152,6 +152,8 @@ export interface ClusterTaskTable {
   /** Result-cache key of a cacheable task, once known; null otherwise. */
   cache_digest: string | null;
   owner: string; // who submitted it (a token's id, or "local")
+  notify_level: string; // none | failure | summary | each
+  notify_targets: string; // JSON array of notifier names
   executor_id: string | null;
   /** Runs started (claims); the first run is 1. */
   attempts: number;

@@ -42,7 +42,22 @@ export type NotifyEvent =
       counts: { done: number; failed: number; cancelled: number; total: number };
       failed: { channel: string; code: string; message: string }[];
       at: string;
+    }
+  | {
+      id: string; // "<taskId>:finished:<run>"
+      type: "task.finished";
+      taskId: string;
+      tool: string;
+      pool: string;
+      status: "done" | "failed" | "timed_out" | "cancelled";
+      error: { code: string; message: string } | null;
+      exitCode: number | null;
+      outputs: { path: string; sha256: string; size: number; url: string }[];
+      at: string;
     };
+
+/** Events about pack jobs (they carry the job and its mother). */
+export type PackEvent = Exclude<NotifyEvent, { type: "task.finished" }>;
 
 /**
  * A sink sends one event. It retries quick transient failures itself (a few

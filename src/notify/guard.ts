@@ -12,11 +12,31 @@ const isCount = (value: unknown): value is number =>
   typeof value === "number" && Number.isInteger(value) && value >= 0;
 const JOB_STATUSES: readonly unknown[] = ["done", "partial", "failed", "cancelled"];
 
+const TASK_STATUSES: readonly unknown[] = ["done", "failed", "timed_out", "cancelled"];
+
 export function isNotifyEvent(value: unknown): value is NotifyEvent {
-  if (!isObject(value)) return false;
-  const common =
-    isString(value.id) && isString(value.jobId) && isString(value.apk) && isString(value.at);
-  if (!common) return false;
+  if (!isObject(value) || !isString(value.id) || !isString(value.at)) return false;
+  if (value.type === "task.finished") {
+    return (
+      isString(value.taskId) &&
+      isString(value.tool) &&
+      isString(value.pool) &&
+      TASK_STATUSES.includes(value.status) &&
+      (value.error === null ||
+        (isObject(value.error) && isString(value.error.code) && isString(value.error.message))) &&
+      (value.exitCode === null || typeof value.exitCode === "number") &&
+      Array.isArray(value.outputs) &&
+      value.outputs.every(
+        (o: unknown) =>
+          isObject(o) &&
+          isString(o.path) &&
+          isString(o.sha256) &&
+          isCount(o.size) &&
+          isString(o.url),
+      )
+    );
+  }
+  if (!isString(value.jobId) || !isString(value.apk)) return false;
   switch (value.type) {
     case "channel.done":
       return isString(value.channel) && isOutput(value.output);

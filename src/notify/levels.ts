@@ -2,9 +2,9 @@
  * Notification levels: which events a sink configured at a level receives.
  *
  *   none     nothing
- *   failure  channel.failed
- *   summary  job.finished
- *   each     channel.done, channel.failed, job.finished
+ *   failure  channel.failed, task.finished of a task that did not succeed
+ *   summary  job.finished, task.finished
+ *   each     channel.done, channel.failed, job.finished, task.finished
  *
  * `wantsEvent` is that table. `shouldNotify` is what callers use: it also hands
  * a "failure" sink the job.finished of a job that failed without any channel
@@ -18,8 +18,8 @@ export const NOTIFY_LEVELS: readonly NotifyLevel[] = ["none", "failure", "summar
 const EVENT_TYPES_BY_LEVEL: Record<NotifyLevel, readonly NotifyEvent["type"][]> = {
   none: [],
   failure: ["channel.failed"],
-  summary: ["job.finished"],
-  each: ["channel.done", "channel.failed", "job.finished"],
+  summary: ["job.finished", "task.finished"],
+  each: ["channel.done", "channel.failed", "job.finished", "task.finished"],
 };
 
 export function wantsEvent(level: NotifyLevel, type: NotifyEvent["type"]): boolean {
@@ -28,6 +28,7 @@ export function wantsEvent(level: NotifyLevel, type: NotifyEvent["type"]): boole
 
 export function shouldNotify(level: NotifyLevel, event: NotifyEvent): boolean {
   if (wantsEvent(level, event.type)) return true;
+  if (level === "failure" && event.type === "task.finished") return event.status !== "done";
   return (
     level === "failure" &&
     event.type === "job.finished" &&

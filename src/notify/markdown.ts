@@ -36,6 +36,13 @@ const STATUS_ZH = {
   cancelled: "已取消",
 } as const;
 
+const TASK_STATUS_ZH = {
+  done: "完成",
+  failed: "失败",
+  timed_out: "超时",
+  cancelled: "已取消",
+} as const;
+
 /** Failed channels listed in a job summary; the rest are counted. */
 const MAX_FAILED_LISTED = 10;
 const MAX_ERROR_CHARS = 300;
@@ -46,10 +53,32 @@ export function renderMarkdown(event: NotifyEvent, options: RenderOptions = {}):
     const safe = flat(value, 200).replace(/`/g, "'");
     return options.code === false ? safe : `\`${safe}\``;
   };
-  const lines = [`**任务 job**: ${id(event.jobId)}`, `**母包 apk**: ${id(event.apk)}`];
+  const lines =
+    event.type === "task.finished"
+      ? [
+          `**任务 task**: ${id(event.taskId)}`,
+          `**工具 tool**: ${id(event.tool)} (pool ${id(event.pool)})`,
+        ]
+      : [`**任务 job**: ${id(event.jobId)}`, `**母包 apk**: ${id(event.apk)}`];
   let title: string;
   let tone: RobotMessage["tone"];
   switch (event.type) {
+    case "task.finished": {
+      title = `集群任务${TASK_STATUS_ZH[event.status]} ${flat(event.tool, 60)}`;
+      tone =
+        event.status === "done" ? "success" : event.status === "cancelled" ? "warning" : "failure";
+      lines.push(`**状态 status**: ${TASK_STATUS_ZH[event.status]} (${event.status})`);
+      if (event.exitCode !== null) lines.push(`**退出码 exit code**: ${event.exitCode}`);
+      if (event.error) {
+        lines.push(
+          `**错误 error**: ${id(event.error.code)} ${flat(event.error.message, MAX_ERROR_CHARS)}`,
+        );
+      }
+      for (const output of event.outputs.slice(0, MAX_FAILED_LISTED)) {
+        lines.push(`**输出 output** ${id(output.path)}: ${humanSize(output.size)}`);
+      }
+      break;
+    }
     case "channel.done": {
       title = `渠道包完成 ${flat(event.channel, 60)}`;
       tone = "success";

@@ -32,3 +32,12 @@ export async function dispatchNotifications(
   for (const notificationId of ids) await notify.enqueue({ notificationId });
   await ctx.store.outbox.markDispatched([...ids]);
 }
+
+/**
+ * Queues outbox rows another module wrote (task.finished events of the task
+ * cluster) on the default queue's notify stage, which delivers them like a
+ * pack job's. Rows left undispatched are queued by the recovery sweep.
+ */
+export function queueNotifications(ctx: PackerContext, ids: readonly string[]): Promise<void> {
+  return dispatchNotifications(ctx, ctx.settings.defaultQueue, ids);
+}

@@ -20,6 +20,7 @@ import { GamedockError, type Config, type Logger } from "../core/index.js";
 import type { Database } from "../db/index.js";
 import type { FilesContext } from "../files/index.js";
 import type { QueueBackend } from "../queue/index.js";
+import { resolveConfig } from "./resolve.js";
 
 export interface ClusterRuntime {
   service: ClusterService;
@@ -39,6 +40,8 @@ export function openCluster(
   database: Database,
   backends: ReadonlyMap<string, QueueBackend>,
   files: FilesContext,
+  /** Queues task.finished outbox rows for the notify stage. */
+  deliver: (ids: string[]) => Promise<void>,
 ): ClusterRuntime {
   const c = config.cluster;
   const queue = backends.get(c.queue);
@@ -64,8 +67,11 @@ export function openCluster(
       defaults: c.defaults,
       limits: c.limits,
       pool: c.executor.pool,
+      notifiers: Object.keys(config.notifiers),
+      baseUrl: resolveConfig(config).packer.baseUrl,
     },
     log,
+    deliver,
   );
   let running: Promise<unknown> | null = null;
   const sweeper = setInterval(() => {

@@ -21,6 +21,8 @@ export interface ExecutorFlags {
   cache?: string;
   cacheMax?: number;
   id?: string;
+  /** key=value labels. */
+  label?: string[];
 }
 
 export async function startExecutor(
@@ -76,6 +78,14 @@ export async function startExecutor(
     pool: flags.pool ?? c.executor.pool,
     slots: flags.slots ?? c.executor.slots,
     tools: c.tools,
+    labels: Object.fromEntries(
+      (flags.label ?? []).map((pair) => {
+        const eq = pair.indexOf("=");
+        if (eq <= 0)
+          throw new GamedockError("E_USAGE", `--label ${JSON.stringify(pair)} must be key=value`);
+        return [pair.slice(0, eq), pair.slice(eq + 1)];
+      }),
+    ),
     queue,
     cache,
     workDir: under(c.executor.workDir, "cluster-work"),

@@ -1,12 +1,18 @@
 /**
- * `gamedock serve`: everything in one process — the HTTP API (packaging jobs
- * and the /files service), and the packer's stages consuming every configured
- * queue. Shutdown (first SIGINT/SIGTERM): stop accepting requests, let
+ * `gamedock serve`: everything in one process — the HTTP API (packaging jobs,
+ * the /files service, the task cluster), the packer's stages consuming every
+ * configured queue, and an executor when `cluster.tools` names tools. Shutdown (first SIGINT/SIGTERM): stop accepting requests, let
  * handlers in flight finish or hand their work back (an interrupted upload
  * keeps its multipart upload for the restart), close queues and the database.
  */
 import type { Config, Lifecycle, Logger } from "../core/index.js";
-import { PackerPipeline, STAGES, registerPackRoutes, type Stage } from "../packer/index.js";
+import {
+  PackerPipeline,
+  STAGES,
+  queueNotifications,
+  registerPackRoutes,
+  type Stage,
+} from "../packer/index.js";
 import { join } from "node:path";
 import { localCopyOf, registerFileRoutes } from "../files/index.js";
 import { openFilesService } from "./files.js";
@@ -57,6 +63,7 @@ export async function startServe(
     runtime.database,
     runtime.backends,
     files.ctx,
+    (ids) => queueNotifications(runtime.ctx, ids),
   );
   await cluster.register(app);
   await registerMetrics(app, runtime.ctx.store);

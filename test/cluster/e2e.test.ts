@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { ROOT, removeDir, runCli, tempDir } from "../helpers/cli.js";
+import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { startTestServer, type TestServer } from "../helpers/serve.js";
 
 interface TaskJson {
@@ -198,5 +199,87 @@ describe("the cluster in one process (serve with tools)", () => {
     ]);
     assert.equal(failing.code, 1);
     assert.match(failing.stderr, /E_EXIT_NONZERO/);
+  });
+});
+
+describe("task events through the notify sinks", () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  let tool: { sha256: string; size: number };
+
+  before(async () => {
+    receiver = await startReceiver("s3cret");
+    server = await startTestServer(
+      {
+        cluster: { tools: { sh: "/bin/sh" }, sweepIntervalMs: 200, heartbeatMs: 300 },
+        notifiers: { hook: { type: "webhook", url: receiver.url, secret: "s3cret" } },
+      },
+      { stages: ["notify"] },
+    );
+    const bytes = await readFile(TOOL);
+    const put = await fetch(`${server.url}/files/tool.sh`, { method: "PUT", body: bytes });
+    assert.equal(put.status, 201);
+    tool = { sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length };
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  const eventsOf = (taskId: string) =>
+    receiver.received
+      .map(
+        (r) =>
+          r.json as { type: string; taskId?: string; status?: string; outputs?: { url: string }[] },
+      )
+      .filter((e) => e.taskId === taskId);
+
+  it("sends task.finished at level each, signed, with absolute output URLs; failure level only on failure", async () => {
+    const submit = async (body: Record<string, unknown>) =>
+      (
+        await server.api("POST", "/api/v1/tasks", {
+          tool: "sh",
+          inputs: [{ path: "tool.sh", ...tool }],
+          ...body,
+        })
+      ).json as { id: string };
+    // A task that succeeds at level failure: no event. It finishes before the others are submitted,
+    // so its event, had there been one, would have been queued ahead of theirs.
+    const quiet = await submit({ args: ["-c", "true"], notify: { level: "failure" } });
+    const quietDeadline = Date.now() + 60_000;
+    while (
+      ((await server.api("GET", `/api/v1/tasks/${quiet.id}`)).json as { status: string }).status !==
+      "done"
+    ) {
+      if (Date.now() > quietDeadline) throw new Error("the quiet task did not finish");
+      await delay(50);
+    }
+    const ok = await submit({
+      args: ["-c", "echo hi > out.txt"],
+      outputs: ["out.txt"],
+      notify: { level: "each" },
+    });
+    const bad = await submit({
+      args: ["tool.sh", "fail"],
+      notify: { level: "failure", targets: ["hook"] },
+    });
+    const deadline = Date.now() + 60_000;
+    while (eventsOf(ok.id).length === 0 || eventsOf(bad.id).length === 0) {
+      if (Date.now() > deadline)
+        throw new Error(`events missing: ${JSON.stringify(receiver.received.map((r) => r.json))}`);
+      await delay(50);
+    }
+    const [done] = eventsOf(ok.id);
+    assert.equal(done?.type, "task.finished");
+    assert.equal(done.status, "done");
+    assert.match(done.outputs?.[0]?.url ?? "", /^http:\/\/127\.0\.0\.1:\d+\/files\//);
+    assert.ok(receiver.received.every((r) => r.signatureValid === true));
+    assert.equal(eventsOf(bad.id)[0]?.status, "failed");
+    assert.deepEqual(eventsOf(quiet.id), []);
+    const refused = await server.api("POST", "/api/v1/tasks", {
+      tool: "sh",
+      notify: { level: "each", targets: ["nope"] },
+    });
+    assert.equal(refused.status, 400);
   });
 });

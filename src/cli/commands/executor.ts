@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { GamedockError } from "../../core/index.js";
 import { integerFlag, nonEmptyFlag } from "../flags.js";
+import { collect } from "../output.js";
 import { configFlags, runUntilSignal, type ProcessOptions } from "./serve.js";
 
 interface ExecutorOptions extends ProcessOptions {
@@ -16,6 +17,7 @@ interface ExecutorOptions extends ProcessOptions {
   cache?: string;
   cacheMax?: number;
   id?: string;
+  label: string[];
 }
 
 const UNITS: Record<string, number> = {
@@ -82,6 +84,12 @@ export function register(program: Command): void {
       .option(
         "--id <id>",
         "executor id (default: host name and a hash of the cache directory, stable across restarts)",
+      )
+      .option(
+        "--label <key=value>",
+        "a label shown in GET /api/v1/executors (repeatable)",
+        collect,
+        [],
       ),
   ).action(async (opts: ExecutorOptions) => {
     await runUntilSignal(opts, async (config, lifecycle, logger) => {

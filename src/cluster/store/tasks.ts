@@ -5,7 +5,7 @@
  * first run is attempt 1; an executor lost mid-run gives the task back to the
  * queue until `retries` re-runs are used up.
  */
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import type { ClusterTaskTable, Tables } from "../../db/index.js";
 import { ACTIVE_STATUSES, FINAL_STATUSES, type NewTask, type TaskStatus } from "../model.js";
 
@@ -46,6 +46,8 @@ export class TaskStore {
         cacheable: task.cacheable ? 1 : 0,
         cache_digest: initial.cacheDigest ?? null,
         owner: task.owner,
+        notify_level: task.notify.level,
+        notify_targets: JSON.stringify(task.notify.targets),
         executor_id: null,
         attempts: 0,
         cancel_requested: 0,
@@ -172,30 +174,45 @@ export class TaskStore {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Ends a task that is not final; `executor`: only if that executor holds it. */
+  /**
+   * Ends a task that is not final; `executor`: only if that executor holds it.
+   * `within` runs in the same transaction once the task has ended (the outbox).
+   */
   async finish(
     id: string,
     executor: string | null,
     outcome: FinishOutcome,
     from: readonly TaskStatus[] = ["queued", ...ACTIVE_STATUSES],
+    within?: (trx: Transaction<Tables>, row: TaskRow) => Promise<void>,
   ): Promise<boolean> {
-    const now = this.now();
-    let update = this.db
-      .updateTable("cluster_tasks")
-      .set({
-        status: outcome.status,
-        result: outcome.result ?? null,
-        error_code: outcome.error?.code ?? null,
-        error_message: outcome.error?.message ?? null,
-        deadline_at: null,
-        finished_at: now,
-        updated_at: now,
-      })
-      .where("id", "=", id)
-      .where("status", "in", [...from]);
-    if (executor !== null) update = update.where("executor_id", "=", executor);
-    const result = await update.executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return this.db.transaction().execute(async (trx) => {
+      const now = this.now();
+      let update = trx
+        .updateTable("cluster_tasks")
+        .set({
+          status: outcome.status,
+          result: outcome.result ?? null,
+          error_code: outcome.error?.code ?? null,
+          error_message: outcome.error?.message ?? null,
+          deadline_at: null,
+          finished_at: now,
+          updated_at: now,
+        })
+        .where("id", "=", id)
+        .where("status", "in", [...from]);
+      if (executor !== null) update = update.where("executor_id", "=", executor);
+      const result = await update.executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      if (within) {
+        const row = await trx
+          .selectFrom("cluster_tasks")
+          .selectAll()
+          .where("id", "=", id)
+          .executeTakeFirstOrThrow();
+        await within(trx, row);
+      }
+      return true;
+    });
   }
 
   /** Back to the queue for another run (executor lost, or handed back at shutdown). */
@@ -224,30 +241,13 @@ export class TaskStore {
       : null;
   }
 
-  /** Cancels: a queued task at once; a running one is asked (its executor learns at its next heartbeat). */
-  async cancel(id: string): Promise<"cancelled" | "requested" | "final" | "missing"> {
-    const task = await this.get(id);
-    if (!task) return "missing";
-    if ((FINAL_STATUSES as readonly TaskStatus[]).includes(task.status)) return "final";
-    if (
-      await this.finish(
-        id,
-        null,
-        {
-          status: "cancelled",
-          error: { code: "E_CANCELLED", message: "cancelled before an executor took it" },
-        },
-        ["queued"],
-      )
-    ) {
-      return "cancelled";
-    }
+  /** Asks the executor of a task to stop it (it learns at its next heartbeat). */
+  async requestCancel(id: string): Promise<void> {
     await this.db
       .updateTable("cluster_tasks")
       .set({ cancel_requested: 1, updated_at: this.now() })
       .where("id", "=", id)
       .execute();
-    return "requested";
   }
 
   /** Tasks whose stage deadline passed by `graceMs`, in the states given. */
