@@ -17,8 +17,8 @@ interface ServerOptions {
 }
 
 interface SubmitOptions extends ServerOptions {
-  input: string[];
-  output: string[];
+  input?: string[];
+  output?: string[];
   pool?: string;
   key?: string;
   cacheable?: boolean;
@@ -26,7 +26,7 @@ interface SubmitOptions extends ServerOptions {
   assignMs?: number;
   stagingMs?: number;
   runMs?: number;
-  env: string[];
+  env?: string[];
   wait?: boolean;
   outDir?: string;
 }
@@ -69,7 +69,7 @@ function describe(task: { status: string; executor: string | null; attempts: num
 async function submit(tool: string, args: string[], opts: SubmitOptions): Promise<void> {
   const api = await client(opts);
   const inputs = [];
-  for (const spec of opts.input) {
+  for (const spec of opts.input ?? []) {
     const input = parseInput(spec);
     if (input.file !== undefined) {
       const stored = await api.inputFromFile(input.path, resolve(input.file), 7 * 86_400);
@@ -83,7 +83,7 @@ async function submit(tool: string, args: string[], opts: SubmitOptions): Promis
     }
   }
   const env = Object.fromEntries(
-    opts.env.map((pair) => {
+    (opts.env ?? []).map((pair) => {
       const eq = pair.indexOf("=");
       if (eq <= 0)
         throw new GamedockError("E_USAGE", `--env ${JSON.stringify(pair)} must be KEY=value`);
@@ -99,7 +99,7 @@ async function submit(tool: string, args: string[], opts: SubmitOptions): Promis
     tool,
     args,
     inputs,
-    outputs: opts.output,
+    outputs: opts.output ?? [],
     env,
     timeouts,
     ...(opts.pool ? { pool: opts.pool } : {}),
@@ -149,31 +149,17 @@ export function register(program: Command): void {
       .command("submit")
       .summary("submit a task; --wait follows it and -o downloads its outputs")
       .description(
-        "Submit a task that runs <tool> with [args...] on an executor of the pool. Put tool arguments that start with - after --, e.g. gamedock task submit etc1 --input in.png=@icon.png --output out.pkm -- -o out.pkm in.png\n" +
+        "Submit a task that runs <tool> with [args...] on an executor of the pool. Put tool arguments that start with - after --, e.g.\n" +
+          "  gamedock task submit etc1 --input in.png=@icon.png --output out.pkm -- -o out.pkm in.png\n\n" +
           "Local inputs (path=@file) are uploaded only when the server does not hold their content yet.",
       )
       .argument("<tool>", "tool name, as executors map it in cluster.tools")
       .argument("[args...]", "arguments passed to the tool as given (no shell)")
-      .option(
-        "--input <path=@file|path=sha256:HEX:SIZE>",
-        "an input at a path in the task's sandbox (repeatable)",
-        collect,
-        [],
-      )
-      .option(
-        "--output <path-or-glob>",
-        "a file the tool leaves in the sandbox (repeatable)",
-        collect,
-        [],
-      )
-      .option(
-        "--env <KEY=value>",
-        "an environment variable (keys allowed by cluster.envAllow; repeatable)",
-        collect,
-        [],
-      )
+      .option("--input <spec>", "path=@local-file or path=sha256:HEX:SIZE (repeatable)", collect)
+      .option("--output <glob>", "a file or glob the tool leaves (repeatable)", collect)
+      .option("--env <KEY=value>", "a variable cluster.envAllow allows (repeatable)", collect)
       .option("--pool <pool>", "executor pool (default: the server's default pool)")
-      .option("--key <key>", "idempotency key: submitting the same key again returns the same task")
+      .option("--key <key>", "idempotency key: the same key returns the same task")
       .option("--cacheable", "reuse the result of an identical earlier task")
       .option("--retries <n>", "re-runs after an executor is lost", integerFlag("--retries", 0, 10))
       .option(
@@ -187,10 +173,7 @@ export function register(program: Command): void {
         integerFlag("--staging-ms", 100, 86_400_000),
       )
       .option("--run-ms <ms>", "kill the tool after this", integerFlag("--run-ms", 100, 86_400_000))
-      .option(
-        "--wait",
-        "follow the task until it ends (exit 1 with its error if it does not succeed)",
-      )
+      .option("--wait", "follow it to its end (exit 1 with its error if it fails)")
       .option("-o, --out-dir <dir>", "with --wait: download the outputs here", nonEmptyFlag("-o")),
   ).action(async (tool: string, args: string[], opts: SubmitOptions) => {
     await submit(tool, args, opts);
