@@ -146,6 +146,41 @@ describe("the cluster in one process (serve with tools)", () => {
     assert.equal(await env.text(), "你好 world|unset");
   });
 
+  it("refuses an output that is a symlink out of the sandbox: E_OUTPUT_INVALID", async () => {
+    const created = await submit({
+      args: ["-c", "ln -s /etc/passwd leak.txt"],
+      outputs: ["leak.txt"],
+    });
+    const task = await finished(created.id);
+    assert.equal(task.status, "failed");
+    assert.equal(task.error?.code, "E_OUTPUT_INVALID", task.error?.message);
+    assert.deepEqual(task.result?.outputs ?? [], []);
+  });
+
+  it("fails E_INPUT_DIGEST_MISMATCH when an input's stored bytes were corrupted", async () => {
+    const bytes = Buffer.from("intact bytes\n");
+    const put = await fetch(`${server.url}/files/fragile.txt`, { method: "PUT", body: bytes });
+    const { id } = (await put.json()) as { id: string };
+    // The fs target keeps PUT bytes at <data>/blobs/put/<id>: flip one byte behind the service's back.
+    const path = join(server.data, "blobs", "put", id);
+    const stored = await readFile(path);
+    stored[0] = stored[0]! ^ 0xff;
+    await writeFile(path, stored);
+    const ref = { sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length };
+    const task = await finished(
+      (await submit({ args: ["-c", "cat fragile.txt"], inputs: [{ path: "fragile.txt", ...ref }] }))
+        .id,
+    );
+    assert.equal(task.status, "failed");
+    assert.equal(task.error?.code, "E_INPUT_DIGEST_MISMATCH", task.error?.message);
+  });
+
+  it("answers malformed JSON with 400", async () => {
+    const answer = await server.api("POST", "/api/v1/tasks", '{"tool": "sh",');
+    assert.equal(answer.status, 400);
+    assert.equal((answer.json as { error: { code: string } }).error.code, "E_INVALID_REQUEST");
+  });
+
   it("works from the CLI: uploads what the server lacks, waits, downloads the outputs", async () => {
     const local = join(dir, "local.txt");
     await writeFile(local, "from the cli\n");
