@@ -262,4 +262,14 @@ describe("gamedock doctor", { skip }, () => {
     assert.equal(result.code, 1);
     assert.match(failed(checks, "config").detail, /packer\.queue "nope" is not one of queues/);
   });
+
+  it("checks the cluster's tools and says whether executors elsewhere can join", async () => {
+    const { result, checks } = await doctor(dir, {
+      cluster: { tools: { sh: "/bin/sh", etc1: "/nonexistent/etc1tool" } },
+    });
+    assert.equal(result.code, 1);
+    assert.match(failed(checks, "cluster.tools.etc1").fix!, /install the tool, or fix the path/);
+    assert.equal(checks.get("cluster.tools.sh")?.ok, true);
+    assert.match(checks.get("cluster.queue")?.detail ?? "", /only this server's own executor/);
+  });
 });

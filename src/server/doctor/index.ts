@@ -1,7 +1,8 @@
 /**
  * `gamedock doctor`: the effective configuration checked against everything
  * it names — the directories, the database, every queue backend, every upload
- * target, the tus lock Redis, every notifier — and Debian's Android tools.
+ * target, the tus lock Redis, every notifier, the cluster's queue and tools —
+ * and Debian's Android tools.
  * Checks run at once, each against its own deadline, and come back in a
  * fixed order. Nothing is changed except a probe object in each target (and
  * a probe file in each directory), removed again.
@@ -9,6 +10,7 @@
 import type { Config, Logger } from "../../core/index.js";
 import { isLoopback, resolveConfig } from "../resolve.js";
 import { fail, pass, runProbe, type Check } from "./check.js";
+import { checkClusterQueue, checkClusterTool } from "./cluster.js";
 import { checkDatabase } from "./database.js";
 import { checkNotifier, checkQueue, checkRedis } from "./engines.js";
 import { writableDir } from "./paths.js";
@@ -95,6 +97,8 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
       checkNotifier(name, sink, timeoutMs),
     ),
     ...TOOLS.map(checkTool),
+    Promise.resolve(checkClusterQueue(config)),
+    ...Object.entries(config.cluster.tools).map(([name, path]) => checkClusterTool(name, path)),
   );
   return Promise.all(probes);
 }
