@@ -35,7 +35,11 @@ function plan(dir: string, statOf: (path: string) => Stat | "error", fail: Direc
     const info = statOf(at);
     if (info === "error") throw fail(dir, `${at} cannot be read`);
     if (info?.isDirectory()) return missing.reverse();
-    if (info) throw fail(dir, at === dir ? "it is a file" : `${at} is a file, not a directory`);
+    if (info)
+      throw fail(
+        dir,
+        at === dir ? "it is a file, not a directory" : `${at} is a file, not a directory`,
+      );
     if (dirname(at) === at) throw fail(dir, "no part of the path exists");
     missing.push(at);
   }
