@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from "fastify";
 import { GamedockError, bearerToken, tokenId } from "../core/index.js";
 import { TaskStreams, type StreamSettings } from "./events.js";
+import { ExecutorDesk } from "./executor-desk.js";
 import { TASK_STATUSES, type TaskStatus } from "./model.js";
 import {
   completionSchema,
@@ -54,6 +55,7 @@ export interface ClusterRoutesOptions {
 
 function taskRoutes(options: ClusterRoutesOptions): FastifyPluginAsync {
   const { service } = options;
+  const desk = new ExecutorDesk(service);
   // eslint-disable-next-line @typescript-eslint/require-await -- fastify awaits a plugin's registration
   return async (app: FastifyInstance) => {
     const streams = new TaskStreams(service, options.streams);
@@ -98,7 +100,7 @@ function taskRoutes(options: ClusterRoutesOptions): FastifyPluginAsync {
     // The calls of the executor that runs the task.
     app.post<{ Params: { id: string } }>("/:id/claim", async (request, reply) => {
       const { executor } = parseReport(progressSchema.pick({ executor: true }), request.body);
-      const spec = await service.claim(request.params.id, executor);
+      const spec = await desk.claim(request.params.id, executor);
       if (!spec) {
         return reply.code(409).send({
           error: {
@@ -112,34 +114,34 @@ function taskRoutes(options: ClusterRoutesOptions): FastifyPluginAsync {
 
     app.post<{ Params: { id: string } }>("/:id/progress", async (request, reply) => {
       const report = parseReport(progressSchema, request.body);
-      await service.progress(request.params.id, report.executor, report.status);
+      await desk.progress(request.params.id, report.executor, report.status);
       return reply.code(204).send();
     });
 
     app.post<{ Params: { id: string } }>("/:id/complete", (request) =>
-      service.complete(request.params.id, parseReport(completionSchema, request.body)),
+      desk.complete(request.params.id, parseReport(completionSchema, request.body)),
     );
   };
 }
 
 function executorRoutes(options: ClusterRoutesOptions): FastifyPluginAsync {
-  const { service } = options;
+  const desk = new ExecutorDesk(options.service);
   // eslint-disable-next-line @typescript-eslint/require-await -- fastify awaits a plugin's registration
   return async (app: FastifyInstance) => {
-    app.get("/", async () => ({ executors: await service.listExecutors() }));
+    app.get("/", async () => ({ executors: await desk.listExecutors() }));
 
     app.post("/", async (request, reply) => {
       const registration = parseReport(registrationSchema, request.body);
-      const answer = await service.register(registration, options.remoteExecutors);
+      const answer = await desk.register(registration, options.remoteExecutors);
       return reply.code(201).send(answer);
     });
 
     app.post<{ Params: { id: string } }>("/:id/heartbeat", (request) =>
-      service.heartbeat(request.params.id, parseReport(heartbeatSchema, request.body)),
+      desk.heartbeat(request.params.id, parseReport(heartbeatSchema, request.body)),
     );
 
     app.delete<{ Params: { id: string } }>("/:id", async (request, reply) => {
-      await service.deregister(request.params.id);
+      await desk.deregister(request.params.id);
       return reply.code(204).send();
     });
   };

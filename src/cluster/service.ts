@@ -1,9 +1,9 @@
 /**
  * The cluster on the server: tasks are validated and stored, dispatched on the
- * queue of their pool and tool, claimed by executors (one claim wins),
- * followed through their stages, and ended — by the executor's report, a
- * cancel, or the sweep (timeouts, lost executors). State lives in SQL, so
- * several servers can share it; the queue only carries task ids.
+ * queue of their pool and tool, claimed by executors (executor-desk.ts: one
+ * claim wins), followed through their stages, and ended — by the executor's
+ * report, a cancel, or the sweep (timeouts, lost executors). State lives in
+ * SQL, so several servers can share it; the queue only carries task ids.
  */
 import { randomBytes } from "node:crypto";
 import { GamedockError, type Logger } from "../core/index.js";
@@ -11,23 +11,20 @@ import type { Database } from "../db/index.js";
 import type { QueueBackend } from "../queue/index.js";
 import { cacheDigest } from "./cache-digest.js";
 import {
-  ACTIVE_STATUSES,
   FINAL_STATUSES,
   type NewTask,
   type TaskMessage,
   type TaskResult,
-  type TaskSpec,
   type TaskStatus,
   type TaskView,
   taskQueueName,
 } from "./model.js";
-import { type Completion, type Heartbeat, type Registration, type RunReport } from "./reports.js";
 import { parseTaskRequest, type TaskLimits } from "./request.js";
 import { ExecutorStore } from "./store/executors.js";
 import { ResultCache } from "./store/results.js";
 import { TaskStore, type FinishOutcome, type TaskRow } from "./store/tasks.js";
 import { addTaskEvent } from "./task-events.js";
-import { executorView, taskView } from "./views.js";
+import { taskView } from "./views.js";
 
 /** Whether the file service holds content (inputs must be there when a task is submitted). */
 export interface InputCatalog {
@@ -203,158 +200,6 @@ export class ClusterService {
     return ended;
   }
 
-  // --- executors ---------------------------------------------------------
-
-  async register(registration: Registration, remoteAllowed: boolean) {
-    if (!remoteAllowed && registration.localKey !== this.localKey) {
-      throw new GamedockError(
-        "E_CONFIG",
-        `this server dispatches tasks on a ${this.queue.driver} queue (cluster.queue), which only its own executor can consume; remote executors need a redis queue shared with them`,
-        { field: "cluster.queue" },
-      );
-    }
-    const row = await this.executors.register({ ...registration, labels: registration.labels });
-    // An executor that registers holds nothing: what its id held before (it was
-    // killed and restarted) goes back to the queue now, as a run that ended.
-    for (const task of await this.tasks.heldBy(row.id))
-      await this.requeueOrFail(task, row.id, false);
-    this.logger.info(
-      {
-        event: "executor-registered",
-        executor: row.id,
-        host: row.host,
-        pool: row.pool,
-        tools: Object.keys(registration.tools),
-      },
-      "executor registered",
-    );
-    return { executor: executorView(row), heartbeatMs: this.settings.heartbeatMs };
-  }
-
-  /** Records a heartbeat; answers the tasks the executor must stop (cancelled, or no longer its). */
-  async heartbeat(id: string, beat: Heartbeat): Promise<{ cancel: string[] }> {
-    if (!(await this.executors.heartbeat(id, { busy: beat.busy, cacheBytes: beat.cacheBytes }))) {
-      throw new GamedockError(
-        "E_EXECUTOR_NOT_FOUND",
-        `executor ${id} is not registered (or was declared lost): register again`,
-        { id },
-      );
-    }
-    const cancel: string[] = [];
-    for (const taskId of beat.running) {
-      const task = await this.tasks.get(taskId);
-      const mine =
-        task?.executor_id === id &&
-        (ACTIVE_STATUSES as readonly TaskStatus[]).includes(task.status);
-      if (!mine || task.cancel_requested === 1) cancel.push(taskId);
-    }
-    return { cancel };
-  }
-
-  async deregister(id: string): Promise<void> {
-    if (!(await this.executors.deregister(id)))
-      throw new GamedockError("E_EXECUTOR_NOT_FOUND", `no executor ${id}`, { id });
-    // What it still held goes back to the queue at once.
-    for (const task of await this.tasks.heldBy(id)) await this.requeueOrFail(task, id, true);
-  }
-
-  async claim(taskId: string, executorId: string): Promise<TaskSpec | null> {
-    const executor = await this.executors.get(executorId);
-    if (executor?.state !== "alive") {
-      throw new GamedockError(
-        "E_EXECUTOR_NOT_FOUND",
-        `executor ${executorId} is not registered: register again`,
-        { id: executorId },
-      );
-    }
-    const row = await this.tasks.claim(
-      taskId,
-      executorId,
-      async (holder) => (await this.executors.get(holder))?.state !== "alive",
-    );
-    if (!row) return null;
-    this.logger.info(
-      { event: "task-claimed", taskId, executor: executorId, attempt: row.attempts },
-      "task claimed",
-    );
-    return {
-      id: row.id,
-      tool: row.tool,
-      args: JSON.parse(row.args) as string[],
-      inputs: JSON.parse(row.inputs) as TaskSpec["inputs"],
-      outputs: JSON.parse(row.outputs) as string[],
-      env: JSON.parse(row.env) as Record<string, string>,
-      timeouts: JSON.parse(row.timeouts) as TaskSpec["timeouts"],
-      attempt: row.attempts,
-    };
-  }
-
-  async progress(
-    taskId: string,
-    executorId: string,
-    status: "staging" | "running" | "uploading",
-  ): Promise<void> {
-    if (!(await this.tasks.progress(taskId, executorId, status)))
-      throw notYours(taskId, executorId);
-  }
-
-  async complete(taskId: string, completion: Completion): Promise<TaskView> {
-    const task = await this.mustGet(taskId);
-    if (
-      task.executor_id !== completion.executor ||
-      !(ACTIVE_STATUSES as readonly TaskStatus[]).includes(task.status)
-    ) {
-      throw notYours(taskId, completion.executor);
-    }
-    if (completion.kind === "handback") {
-      await this.requeueOrFail(task, completion.executor, true);
-      return this.get(taskId);
-    }
-    const result = completion.result ? toResult(completion.result) : null;
-    let ended: boolean;
-    if (completion.kind === "result" && completion.result.exitCode === 0) {
-      ended = await this.endTask(taskId, completion.executor, {
-        status: "done",
-        result: JSON.stringify(result),
-      });
-      if (ended && task.cache_digest)
-        await this.results.put(task.cache_digest, taskId, JSON.stringify(result));
-    } else {
-      const error =
-        completion.kind === "error"
-          ? completion.error
-          : {
-              code: "E_EXIT_NONZERO",
-              message: `${task.tool} exited with code ${completion.result.exitCode ?? "none"}${completion.result.stderr ? `: ${lastLine(completion.result.stderr)}` : ""}`,
-            };
-      const status =
-        task.cancel_requested === 1 || error.code === "E_CANCELLED"
-          ? "cancelled"
-          : error.code === "E_TASK_TIMEOUT" || error.code === "E_STAGING_TIMEOUT"
-            ? "timed_out"
-            : "failed";
-      ended = await this.endTask(taskId, completion.executor, {
-        status,
-        result: result === null ? null : JSON.stringify(result),
-        error:
-          status === "cancelled"
-            ? { code: "E_CANCELLED", message: "cancelled while it ran" }
-            : error,
-      });
-    }
-    if (!ended) throw notYours(taskId, completion.executor);
-    const view = await this.get(taskId);
-    this.logger.info(
-      { event: "task-finished", taskId, status: view.status, code: view.error?.code },
-      "task finished",
-    );
-    return view;
-  }
-
-  async listExecutors() {
-    return (await this.executors.list()).map(executorView);
-  }
-
   // --- internals ----------------------------------------------------------
 
   /** Puts a queued task's message on the queue of its pool and tool. */
@@ -387,31 +232,10 @@ export class ClusterService {
   }
 }
 
-function toResult(report: RunReport): TaskResult {
-  return {
-    exitCode: report.exitCode,
-    stdout: report.stdout,
-    stderr: report.stderr,
-    outputs: report.outputs.map((o) => ({ ...o, url: `/files/${encodeURIComponent(o.fileId)}` })),
-    logs: report.logs,
-    ms: report.ms,
-  };
-}
-
-const lastLine = (text: string): string => text.trimEnd().split("\n").at(-1)?.slice(0, 200) ?? "";
-
 export function newTaskId(): string {
   return `t${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`;
 }
 
 function notFound(id: string): GamedockError {
   return new GamedockError("E_TASK_NOT_FOUND", `no task with id ${JSON.stringify(id)}`, { id });
-}
-
-function notYours(taskId: string, executor: string): GamedockError {
-  return new GamedockError(
-    "E_TASK_STATE",
-    `task ${taskId} is not held by executor ${executor} any more (it finished, was cancelled, or went to another executor)`,
-    { id: taskId },
-  );
 }
