@@ -6,7 +6,7 @@
  * are capped.
  */
 import type { FastifyReply } from "fastify";
-import { GamedockError, SseSink, type SseSubscriber } from "../core/index.js";
+import { GamedockError, SseSink, writeSseHead, type SseSubscriber } from "../core/index.js";
 import { FINAL_STATUSES, type TaskStatus } from "./model.js";
 import type { ClusterService } from "./service.js";
 import { taskView } from "./views.js";
@@ -129,12 +129,7 @@ export class TaskStreams {
     }
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    });
+    writeSseHead(res);
     this.#open++;
     const current = watch;
     const sink = new SseSink(

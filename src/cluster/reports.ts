@@ -3,7 +3,7 @@
  * end of a run), validated like any client input: an executor is a client.
  */
 import { z } from "zod";
-import { GamedockError } from "../core/index.js";
+import { invalidField } from "../core/index.js";
 import { NAME } from "./request.js";
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -85,14 +85,6 @@ export type RunReport = z.infer<typeof result>;
 
 export function parseReport<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue ? issue.path.join(".") : "";
-    throw new GamedockError(
-      "E_INVALID_REQUEST",
-      `invalid field ${JSON.stringify(field)}: ${issue?.message ?? "invalid"}`,
-      { field },
-    );
-  }
+  if (!parsed.success) throw invalidField(parsed.error.issues);
   return parsed.data;
 }

@@ -6,9 +6,9 @@
  */
 import { posix } from "node:path";
 import { z } from "zod";
-import { GamedockError, textProblem } from "../core/index.js";
+import { GamedockError, invalidField, textProblem } from "../core/index.js";
 import { NOTIFY_LEVELS, type NotifyLevel } from "../notify/index.js";
-import type { TaskInput, Timeouts } from "./model.js";
+import type { NewTask, TaskInput, Timeouts } from "./model.js";
 
 export const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -171,19 +171,8 @@ function checkNotify(
   return { level, targets };
 }
 
-export interface CheckedTask {
-  tool: string;
-  pool: string;
-  args: string[];
-  inputs: TaskInput[];
-  outputs: string[];
-  env: Record<string, string>;
-  timeouts: Timeouts;
-  retries: number;
-  cacheable: boolean;
-  key: string | null;
-  notify: { level: NotifyLevel; targets: string[] };
-}
+/** A task as the request asked for it: everything but the id and owner the server gives it. */
+export type CheckedTask = Omit<NewTask, "id" | "owner">;
 
 export function parseTaskRequest(
   body: unknown,
@@ -199,10 +188,7 @@ export function parseTaskRequest(
     throw invalid("", "the request body must be a JSON object");
   }
   const parsed = taskRequestSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw invalid(issue ? issue.path.join(".") : "", issue?.message ?? "invalid");
-  }
+  if (!parsed.success) throw invalidField(parsed.error.issues);
   const request = parsed.data;
   const { limits } = options;
   if (request.args.length > limits.maxArgs) {

@@ -5,7 +5,7 @@
  * route needs an API token (the server-wide check).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from "fastify";
-import { GamedockError, bearerToken, tokenId } from "../core/index.js";
+import { GamedockError, bearerToken, intParam, tokenId } from "../core/index.js";
 import { TaskStreams, type StreamSettings } from "./events.js";
 import { ExecutorDesk } from "./executor-desk.js";
 import { TASK_STATUSES, type TaskStatus } from "./model.js";
@@ -20,25 +20,6 @@ import type { ClusterService } from "./service.js";
 import { taskView } from "./views.js";
 
 type Query = Record<string, string | undefined>;
-
-function intParam(
-  value: string | undefined,
-  field: string,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d{1,16}$/.test(value) || n < min || n > max) {
-    throw new GamedockError(
-      "E_INVALID_REQUEST",
-      `${field} must be an integer from ${min} to ${max}`,
-      { field },
-    );
-  }
-  return n;
-}
 
 /** Who submitted a task: the token's id, or "local" without tokens. */
 const ownerOf = (request: FastifyRequest): string => {

@@ -23,6 +23,7 @@ export {
 export { CopyInterrupted, copier, kernelCopy, type Copier } from "./kernel-copy.js";
 export { Lifecycle, type ShutdownHook } from "./lifecycle.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
+export { enumParam, intParam, invalidField } from "./params.js";
 export {
   HOST,
   PROCESS_OWNER,
@@ -33,7 +34,7 @@ export {
   type ParsedOwner,
 } from "./process.js";
 export { redactUrl } from "./redact-url.js";
-export { SseSink, type SseSubscriber } from "./sse-sink.js";
+export { SseSink, writeSseHead, type SseSubscriber } from "./sse-sink.js";
 export {
   claimTempPath,
   isAbandonedTemp,

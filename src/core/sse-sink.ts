@@ -7,6 +7,16 @@
  */
 import type { ServerResponse } from "node:http";
 
+/** Starts an event stream on a raw response: the headers every stream sends. */
+export function writeSseHead(res: ServerResponse): void {
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no", // nginx: do not buffer the stream
+  });
+}
+
 /** What a stream of server-sent events offers its producer. */
 export interface SseSubscriber {
   /** Gone (closed, or dropped for not reading): nothing more is written. */

@@ -5,7 +5,7 @@
  * the same validators the CLI uses.
  */
 import { z } from "zod";
-import { GamedockError } from "../core/index.js";
+import { GamedockError, invalidField } from "../core/index.js";
 import { NOTIFY_LEVELS, type NotifyLevel } from "../notify/index.js";
 
 // Values are checked by apk's validateExtras (keys, sizes, characters, count).
@@ -58,15 +58,7 @@ export function parseJobRequest(body: unknown, maxChannels: number): JobRequest 
     );
   }
   const result = jobRequestSchema.safeParse(body);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = issue ? issue.path.join(".") : "";
-    throw new GamedockError(
-      "E_INVALID_REQUEST",
-      `invalid field ${JSON.stringify(field)}: ${issue?.message ?? "invalid"}`,
-      { field },
-    );
-  }
+  if (!result.success) throw invalidField(result.error.issues);
   return result.data;
 }
 

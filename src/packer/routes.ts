@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { sendBlob } from "../blob/index.js";
-import { GamedockError } from "../core/index.js";
+import { GamedockError, enumParam, intParam } from "../core/index.js";
 import type { PackerContext } from "./context.js";
 import { dispatchNotifications, dispatchTask } from "./dispatch.js";
 import { JobStreams } from "./events/streams.js";
@@ -17,41 +17,6 @@ export const PACK_JOBS_PREFIX = "/api/v1/pack-jobs";
 const MAX_PAGE = 1000;
 
 type Query = Record<string, string | undefined>;
-
-function intParam(
-  value: string | undefined,
-  field: string,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d{1,16}$/.test(value) || n < min || n > max) {
-    throw new GamedockError(
-      "E_INVALID_REQUEST",
-      `${field} must be an integer from ${min} to ${max}`,
-      {
-        field,
-      },
-    );
-  }
-  return n;
-}
-
-function enumParam<T extends string>(
-  value: string | undefined,
-  field: string,
-  allowed: readonly T[],
-): T | undefined {
-  if (value === undefined) return undefined;
-  if (!allowed.includes(value as T)) {
-    throw new GamedockError("E_INVALID_REQUEST", `${field} must be one of ${allowed.join(", ")}`, {
-      field,
-    });
-  }
-  return value as T;
-}
 
 function notFound(id: string): GamedockError {
   return new GamedockError("E_JOB_NOT_FOUND", `no pack job with id ${JSON.stringify(id)}`, { id });

@@ -6,19 +6,11 @@
 import type { Command } from "commander";
 import { GamedockError } from "../../core/index.js";
 import { integerFlag, nonEmptyFlag } from "../flags.js";
+import type { ExecutorFlags } from "../../server/executor.js";
 import { collect } from "../output.js";
 import { configFlags, runUntilSignal, type ProcessOptions } from "./serve.js";
 
-interface ExecutorOptions extends ProcessOptions {
-  server: string;
-  token?: string;
-  pool?: string;
-  slots?: number;
-  cache?: string;
-  cacheMax?: number;
-  id?: string;
-  label: string[];
-}
+type ExecutorOptions = ProcessOptions & ExecutorFlags;
 
 const UNITS: Record<string, number> = {
   b: 1,

@@ -10,7 +10,7 @@
  * (core/sse-sink.ts) — it never makes the server hold more for it.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { GamedockError, SseSink } from "../../core/index.js";
+import { GamedockError, SseSink, writeSseHead } from "../../core/index.js";
 import type { PackerContext } from "../context.js";
 import { JobWatch } from "./job-watch.js";
 
@@ -52,12 +52,7 @@ export class JobStreams {
     }
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-accel-buffering": "no", // nginx: do not buffer the stream
-    });
+    writeSseHead(res);
     this.#open++;
     // A client that reads keeps up with a page of changes in far less than this.
     const drainTimeoutMs = Math.max(5000, this.ctx.settings.events.pollMs * 10);
