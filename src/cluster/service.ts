@@ -178,6 +178,17 @@ export class ClusterService {
       );
     }
     const row = await this.executors.register({ ...registration, labels: registration.labels });
+    // A registration is a new process (a restart keeps the id: same cache dir).
+    // What the id still holds was left by the process before, which will never
+    // report it, and a claim of it by the new one would be refused: run it again.
+    const left = await this.tasks.heldBy(row.id);
+    for (const task of left) await this.requeueOrFail(task, row.id, false);
+    if (left.length > 0) {
+      this.logger.warn(
+        { event: "executor-restarted", executor: row.id, tasks: left.map((t) => t.id) },
+        "executor registered again; the tasks its previous process held are given back",
+      );
+    }
     this.logger.info(
       {
         event: "executor-registered",
