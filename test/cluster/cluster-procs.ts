@@ -17,6 +17,8 @@ import { ROOT } from "../helpers/cli.js";
 import { SERVICES } from "../helpers/services.js";
 
 export const FIXTURE_TOOL = join(ROOT, "test/cluster/fixtures/tool.sh");
+/** Node's arguments that run the CLI from the sources (bench:cluster passes a compiled one). */
+export const TSX_CLI: readonly string[] = ["--import", "tsx", join(ROOT, "src/cli/main.ts")];
 
 export interface CliProcess {
   child: ChildProcess;
@@ -30,12 +32,13 @@ export interface CliProcess {
 export async function spawnCli(
   args: string[],
   ready: RegExp,
+  cli: readonly string[] = TSX_CLI,
 ): Promise<{ process: CliProcess; match: RegExpExecArray }> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args],
-    { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, [...cli, ...args], {
+    cwd: ROOT,
+    env: process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
@@ -131,16 +134,21 @@ export function redisQueue(prefix: string, lockMs: number): Record<string, unkno
   return { driver: "redis", url: SERVICES.redis.url, prefix, lockMs };
 }
 
-/**
- * `gamedock serve` in `dir` with the cluster queue on Redis under `prefix`,
- * `cluster` merged over the test's fast timings.
- */
-export async function startClusterServe(
-  dir: string,
-  prefix: string,
-  cluster: Record<string, unknown> = {},
-  lockMs = 5000,
-): Promise<ClusterServe> {
+export interface ServeSpec {
+  /** Where its config, data and log go. */
+  dir: string;
+  /** The Redis key prefix of the cluster queue (one per test). */
+  prefix: string;
+  /** Merged over the tests' fast timings (an executor silent for 4 s is lost). */
+  cluster?: Record<string, unknown>;
+  /** The queue's lock: a killed executor's message comes back after this. */
+  lockMs?: number;
+  cli?: readonly string[];
+}
+
+/** `gamedock serve` (API only) whose cluster queue is Redis. */
+export async function startClusterServe(spec: ServeSpec): Promise<ClusterServe> {
+  const { dir, prefix } = spec;
   const logFile = join(dir, "serve.log");
   const configFile = join(dir, "serve.json");
   await writeFile(
@@ -149,19 +157,20 @@ export async function startClusterServe(
       data: join(dir, "serve-data"),
       log: { level: "info", file: logFile },
       server: { port: 0 },
-      queues: { cluster: redisQueue(prefix, lockMs) },
+      queues: { cluster: redisQueue(prefix, spec.lockMs ?? 5000) },
       cluster: {
         queue: "cluster",
         sweepIntervalMs: 250,
         heartbeatMs: 500,
         lostAfterMs: 4000,
-        ...cluster,
+        ...spec.cluster,
       },
     }),
   );
   const { process: proc, match } = await spawnCli(
     ["serve", "--config", configFile, "--stages", "none"],
     /listening on (http:\/\/\S+)/,
+    spec.cli,
   );
   const url = match[1]!;
   const api = async (method: string, path: string, body?: unknown) => {
@@ -247,6 +256,7 @@ export interface ExecutorSpec {
   slots?: number;
   lockMs?: number;
   cacheMax?: string;
+  cli?: readonly string[];
 }
 
 /** `gamedock executor` named `spec.name`; resolves once it has registered. */
@@ -267,7 +277,11 @@ export async function startExecutor(spec: ExecutorSpec): Promise<ExecutorProcess
   const args = ["executor", "--config", configFile, "--server", spec.server, "--cache", cacheDir];
   if (spec.slots !== undefined) args.push("--slots", String(spec.slots));
   if (spec.cacheMax !== undefined) args.push("--cache-max", spec.cacheMax);
-  const { process: proc, match } = await spawnCli(args, /gamedock executor (\S+): running/);
+  const { process: proc, match } = await spawnCli(
+    args,
+    /gamedock executor (\S+): running/,
+    spec.cli,
+  );
   return { id: match[1]!, name: spec.name, process: proc, logFile, cacheDir };
 }
 

@@ -60,7 +60,7 @@ describe(
     before(async () => {
       dir = await tempDir("gamedock-kill-download-");
       prefix = uniquePrefix("killdl");
-      serve = await startClusterServe(dir, prefix);
+      serve = await startClusterServe({ dir, prefix });
       proxy = await startCountingProxy(serve.url);
       spec = { name: "exec-x", dir, prefix, server: proxy.url, tools: { sh: "/bin/sh" } };
       executor = await startExecutor(spec);

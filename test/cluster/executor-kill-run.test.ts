@@ -49,7 +49,7 @@ describe(
     before(async () => {
       dir = await tempDir("gamedock-kill-run-");
       prefix = uniquePrefix("killrun");
-      serve = await startClusterServe(dir, prefix, { lostAfterMs: 4000 });
+      serve = await startClusterServe({ dir, prefix, cluster: { lostAfterMs: 4000 } });
       for (const name of ["exec-p", "exec-q"]) {
         const spec = { name, dir, prefix, server: serve.url, tools: { sh: "/bin/sh" } };
         specs.push(spec);

@@ -43,7 +43,7 @@ describe(
     before(async () => {
       dir = await tempDir("gamedock-executors-");
       prefix = uniquePrefix("executors");
-      serve = await startClusterServe(dir, prefix);
+      serve = await startClusterServe({ dir, prefix });
       for (const name of ["a", "b"]) {
         const proxy = await startCountingProxy(serve.url);
         proxies.push(proxy);
