@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "test/fixtures/", "*.js"] },
+  { ignores: ["dist/", "node_modules/", "coverage/", "test/fixtures/", "bench/.cache/", "*.js"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -32,10 +32,17 @@ export class ExecutorDesk {
       ...registration,
       labels: registration.labels,
     });
-    // An executor that registers holds nothing: what its id held before (it was
-    // killed and restarted) goes back to the queue now, as a run that ended.
-    for (const task of await this.service.tasks.heldBy(row.id))
-      await this.service.requeueOrFail(task, row.id, false);
+    // A registration is a new process (a restart keeps the id: same cache dir).
+    // What the id still holds was left by the process before, which will never
+    // report it, and a claim of it by the new one would be refused: run it again.
+    const left = await this.service.tasks.heldBy(row.id);
+    for (const task of left) await this.service.requeueOrFail(task, row.id, false);
+    if (left.length > 0) {
+      this.service.logger.warn(
+        { event: "executor-restarted", executor: row.id, tasks: left.map((t) => t.id) },
+        "executor registered again; the tasks its previous process held are given back",
+      );
+    }
     this.service.logger.info(
       {
         event: "executor-registered",
