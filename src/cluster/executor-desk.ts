@@ -174,12 +174,7 @@ export class ExecutorDesk {
       });
     }
     if (!ended) throw notYours(taskId, completion.executor);
-    const view = await this.service.get(taskId);
-    this.service.logger.info(
-      { event: "task-finished", taskId, status: view.status, code: view.error?.code },
-      "task finished",
-    );
-    return view;
+    return this.service.get(taskId);
   }
 
   async listExecutors() {

@@ -196,6 +196,13 @@ export class ClusterService {
     const ended = await this.tasks.finish(id, executor, outcome, from, async (trx, row) => {
       ids.push(...(await addTaskEvent(trx, row, this.settings.baseUrl, this.now())));
     });
+    if (ended) {
+      // Every end is logged here, whoever ended it: executor report, cancel, sweep.
+      this.logger.info(
+        { event: "task-finished", taskId: id, status: outcome.status, code: outcome.error?.code },
+        "task finished",
+      );
+    }
     if (ids.length > 0) await this.deliver(ids);
     return ended;
   }

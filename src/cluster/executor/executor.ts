@@ -15,6 +15,7 @@ import type { Consumer, Delivery, QueueBackend } from "../../queue/index.js";
 import { taskQueueName, type TaskMessage } from "../model.js";
 import type { Registration } from "../reports.js";
 import type { StagingCache } from "../staging/contract.js";
+import { reapAbandonedRuns } from "../runner/index.js";
 import { ServerApi } from "./api-client.js";
 import { runTask, type AbortReason, type RunContext } from "./run-task.js";
 import { Slots } from "./slots.js";
@@ -64,6 +65,14 @@ export class Executor {
 
   async start(): Promise<void> {
     const { options } = this;
+    // Tools a killed predecessor left running on this work directory are stopped first.
+    const reaped = await reapAbandonedRuns(options.workDir);
+    if (reaped > 0) {
+      options.logger.warn(
+        { event: "abandoned-runs", reaped },
+        "stopped the runs of a killed executor",
+      );
+    }
     const tools: Record<string, string> = {};
     for (const [name, path] of Object.entries(options.tools)) tools[name] = await sha256Of(path);
     this.#registration = {

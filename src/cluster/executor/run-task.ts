@@ -58,7 +58,10 @@ async function uploadOutputs(
   return { ...(await reportOf(ctx, spec, run, signal)), outputs };
 }
 
-/** The run as the server stores it: tails, and the whole logs stored as files. */
+/**
+ * The run as the server stores it: tails, and the whole logs stored as files
+ * — an empty stream is not stored (null), nor is one that could not be.
+ */
 async function reportOf(
   ctx: RunContext,
   spec: TaskSpec,
@@ -66,6 +69,7 @@ async function reportOf(
   signal: AbortSignal,
 ): Promise<RunReport> {
   const log = async (path: string, stream: string): Promise<string | null> => {
+    if (stream === "stdout" ? run.stdoutTail === "" : run.stderrTail === "") return null;
     try {
       return (await ctx.api.putFile(path, `${spec.id}.${stream}.log`, ctx.retentionSeconds, signal))
         .id;
@@ -115,7 +119,8 @@ export async function runTask(
   let lease: StagingLease | null = null;
   let run: ToolRun | null = null;
   try {
-    await ctx.api.progress(spec.id, executor, "staging");
+    // Each report is a request: stages with nothing to do are not reported.
+    if (spec.inputs.length > 0) await ctx.api.progress(spec.id, executor, "staging");
     const staging = withDeadline(outer, spec.timeouts.stagingMs);
     try {
       lease = await ctx.cache.acquire(spec.inputs, staging);
@@ -134,7 +139,8 @@ export async function runTask(
       }
       throw err;
     }
-    await ctx.api.progress(spec.id, executor, "running");
+    // Claiming a task without inputs already started its run (the server says "running").
+    if (spec.inputs.length > 0) await ctx.api.progress(spec.id, executor, "running");
     const held = lease;
     run = runTool({
       tool,
@@ -162,7 +168,7 @@ export async function runTask(
         result: report,
       };
     }
-    await ctx.api.progress(spec.id, executor, "uploading");
+    if (result.outputs.length > 0) await ctx.api.progress(spec.id, executor, "uploading");
     return { kind: "result", executor, result: await uploadOutputs(ctx, spec, result, outer) };
   } catch (err) {
     const early = aborted();

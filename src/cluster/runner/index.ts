@@ -11,3 +11,4 @@ export type {
   SandboxInput,
   ToolRun,
 } from "./contract.js";
+export { reapAbandonedRuns } from "./abandoned.js";

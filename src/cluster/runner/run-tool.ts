@@ -14,6 +14,7 @@ import { GamedockError, fsError } from "../../core/index.js";
 import type { CollectedOutput, RunError, RunRequest, RunResult, ToolRun } from "./contract.js";
 import { sandboxBytes, watchDiskUse } from "./disk-use.js";
 import { compilePattern } from "./glob.js";
+import { recordRun } from "./abandoned.js";
 import { LogCapture } from "./log-capture.js";
 import { collectOutputs } from "./outputs.js";
 import { KILL_GRACE_MS, startTool, type ToolProcess } from "./process-group.js";
@@ -103,6 +104,8 @@ async function run(request: RunRequest, state: RunState): Promise<RunResult> {
   const stdout = new LogCapture(join(logsDir, "stdout.log"), limits.maxLogBytes, limits.tailBytes);
   const stderr = new LogCapture(join(logsDir, "stderr.log"), limits.maxLogBytes, limits.tailBytes);
   const captured = Promise.all([stdout.capture(tool.stdout), stderr.capture(tool.stderr)]);
+  // So an executor restarted after a kill -9 can stop this group (abandoned.ts).
+  await recordRun(logsDir, tool.pid).catch(() => undefined);
 
   // The first reason to stop wins; later ones only find the group already stopping.
   let stopped: { ended: RunResult["ended"]; error: RunError } | undefined;

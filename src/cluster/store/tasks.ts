@@ -124,13 +124,16 @@ export class TaskStore {
     }
     if (task.attempts >= 1 + task.retries) return null;
     const now = this.now();
-    const timeouts = JSON.parse(task.timeouts) as { stagingMs: number };
+    const timeouts = JSON.parse(task.timeouts) as { stagingMs: number; runMs: number };
+    // A task without inputs has nothing to stage: claiming it starts its run.
+    const runsAtOnce = task.inputs === "[]";
     const claimed = {
-      status: "assigned" as const,
+      status: runsAtOnce ? ("running" as const) : ("assigned" as const),
       executor_id: executor,
       attempts: task.attempts + 1,
       assigned_at: now,
-      deadline_at: now + timeouts.stagingMs,
+      started_at: runsAtOnce ? now : task.started_at,
+      deadline_at: now + (runsAtOnce ? timeouts.runMs : timeouts.stagingMs),
       updated_at: now,
     };
     // Compare-and-set on what was read: of two claims, one wins.
