@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { chmod, mkdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, readdir, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { logsDirectoryOf, runTool } from "../../src/cluster/runner/index.js";
@@ -118,6 +118,7 @@ describe("tool runner: sandbox, process, logs", { timeout: 60_000 }, () => {
     assert.deepEqual(result.outputs, []);
     assert.equal(result.stdoutTail, "some progress\n");
     assert.equal(result.stderrTail, "cannot open the level file\n");
+    assert.ok(result.logs.stderr !== null, "a stream with output has a log file");
     assert.equal(await readFile(result.logs.stderr, "utf8"), "cannot open the level file\n");
     assert.equal(result.logs.truncated, false);
     await run.cleanup();
@@ -133,8 +134,14 @@ describe("tool runner: sandbox, process, logs", { timeout: 60_000 }, () => {
     assert.equal(result.exitCode, 0);
     assert.equal(result.error, undefined, "a cut log is not a failure");
     assert.equal(result.logs.truncated, true);
+    assert.ok(result.logs.stdout !== null, "a stream with output has a log file");
     assert.equal(await readFile(result.logs.stdout, "utf8"), expected.slice(0, 1000));
     assert.equal(result.stdoutTail, expected.slice(-30));
+    assert.equal(result.logs.stderr, null, "a silent stream makes no log file");
+    assert.deepEqual(
+      await readdir(logsDirectoryOf(join(root, "e", "sandbox"))).then((names) => names.sort()),
+      ["run.json", "stdout.log"],
+    );
     await run.cleanup();
   });
 

@@ -68,8 +68,8 @@ async function reportOf(
   run: RunResult,
   signal: AbortSignal,
 ): Promise<RunReport> {
-  const log = async (path: string, stream: string): Promise<string | null> => {
-    if (stream === "stdout" ? run.stdoutTail === "" : run.stderrTail === "") return null;
+  const log = async (path: string | null, stream: string): Promise<string | null> => {
+    if (path === null) return null;
     try {
       return (await ctx.api.putFile(path, `${spec.id}.${stream}.log`, ctx.retentionSeconds, signal))
         .id;

@@ -97,8 +97,11 @@ export interface RunResult {
   ended: "exited" | "timed_out" | "aborted" | "limit";
   stdoutTail: string;
   stderrTail: string;
-  /** Absolute paths of the whole (possibly cut) logs, valid until cleanup(). */
-  logs: { stdout: string; stderr: string; truncated: boolean };
+  /**
+   * Absolute paths of the whole (possibly cut) logs, valid until cleanup();
+   * null for a stream the tool wrote nothing to (no file is made for it).
+   */
+  logs: { stdout: string | null; stderr: string | null; truncated: boolean };
   /** Collected only when the tool exited 0; [] otherwise. */
   outputs: CollectedOutput[];
   /** Wall time of the tool, from spawn to exit. */

@@ -10,9 +10,8 @@
  * The tool writes into a pipe rather than straight into the file: only a pipe
  * lets the runner stop the file at the limit while the tool keeps writing.
  */
-import { createWriteStream } from "node:fs";
-import { Transform, type Readable, type TransformCallback } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { createWriteStream, type WriteStream } from "node:fs";
+import type { Readable } from "node:stream";
 import { errnoCode } from "../../core/index.js";
 
 export class LogCapture {
@@ -45,12 +44,47 @@ export class LogCapture {
    * ends the capture with what it has; a failed write is kept in `failure`.
    */
   async capture(source: Readable): Promise<void> {
-    const file = createWriteStream(this.path, { flags: "wx", mode: 0o600 });
+    // The file is made only once there is something to keep: a silent stream costs no file.
+    let file: WriteStream | null = null;
+    const open = (): WriteStream => {
+      const stream = createWriteStream(this.path, { flags: "wx", mode: 0o600 });
+      stream.on("error", (err) => {
+        this.#failure ??= err;
+      });
+      return stream;
+    };
     try {
-      await pipeline(source, this.#cutter(), file);
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        const kept = this.#take(chunk);
+        if (kept.length === 0 || this.#failure !== undefined) continue;
+        file ??= open();
+        // Backpressure: wait for the file, not the tool, when the disk is slower.
+        const target = file;
+        if (!target.write(kept)) {
+          await new Promise<void>((resolve) => {
+            target.once("drain", () => {
+              resolve();
+            });
+          });
+        }
+      }
     } catch (err) {
-      if (errnoCode(err) !== "ERR_STREAM_PREMATURE_CLOSE") this.#failure = err;
+      if (errnoCode(err) !== "ERR_STREAM_PREMATURE_CLOSE") this.#failure ??= err;
+    } finally {
+      const opened = file;
+      if (opened) {
+        await new Promise<void>((resolve) => {
+          opened.end(() => {
+            resolve();
+          });
+        });
+      }
     }
+  }
+
+  /** Whether anything was written to the log file (a silent stream leaves none). */
+  get written(): boolean {
+    return this.#kept > 0;
   }
 
   /** The last `tailBytes` of the output as text, never starting inside a UTF-8 sequence. */
@@ -61,21 +95,15 @@ export class LogCapture {
     return this.#tail.subarray(start).toString("utf8");
   }
 
-  #cutter(): Transform {
-    return new Transform({
-      transform: (chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) => {
-        this.#keepTail(chunk);
-        const room = this.#maxBytes - this.#kept;
-        if (chunk.length > room) this.#truncated = true;
-        if (room <= 0) {
-          done();
-          return;
-        }
-        const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-        this.#kept += kept.length;
-        done(null, kept);
-      },
-    });
+  /** Records the chunk's tail and returns the part the file still has room for. */
+  #take(chunk: Buffer): Buffer {
+    this.#keepTail(chunk);
+    const room = this.#maxBytes - this.#kept;
+    if (chunk.length > room) this.#truncated = true;
+    if (room <= 0) return chunk.subarray(0, 0);
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.#kept += kept.length;
+    return kept;
   }
 
   #keepTail(chunk: Buffer): void {

@@ -179,8 +179,8 @@ async function run(request: RunRequest, state: RunState): Promise<RunResult> {
     stdoutTail: stdout.tail(),
     stderrTail: stderr.tail(),
     logs: {
-      stdout: stdout.path,
-      stderr: stderr.path,
+      stdout: stdout.written ? stdout.path : null,
+      stderr: stderr.written ? stderr.path : null,
       truncated: stdout.truncated || stderr.truncated,
     },
     outputs: error ? [] : outputs,
