@@ -28,7 +28,7 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { randomFillSync } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
@@ -96,6 +96,43 @@ function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
 }
+
+/** The executor's tool launcher (runner/launcher-main.ts): its child process running that file. */
+function launcherOf(pid: number): number | null {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== pid) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("launcher-main"))
+        return Number(entry);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return null;
+}
+
+/** Busy and total CPU time of the whole machine so far (/proc/stat, in clock ticks). */
+function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - fields[3]! - fields[4]!, total }; // minus idle and iowait
+}
+
+/** How busy the machine's cores were since `before`, in percent. */
+function busySince(before: { busy: number; total: number }): string {
+  const now = machineTicks();
+  return `${((100 * (now.busy - before.busy)) / (now.total - before.total)).toFixed(0)}%`;
+}
+
+const mibList = (values: number[]): string => values.map((m) => m.toFixed(0)).join(", ");
 
 /** VmRSS (resident now) of a live process, in MiB. */
 function rssMiB(pid: number): number {
@@ -180,23 +217,32 @@ async function main(): Promise<void> {
     await inPool(20, CLIENTS, () => serve.submit({ tool: "true" }));
     await waitFinished(serve, 20);
     console.log(`  load before: ${load()}`);
+    // An executor starts its tools through a launcher process: its CPU is the executor's too.
+    const launchers = executors.map((e) => launcherOf(e.process.pid));
+    const cpuOf = (pid: number, i: number): number => {
+      const launcher = i === 0 ? null : launchers[i - 1];
+      return cpuSeconds(pid) + (launcher ? cpuSeconds(launcher) : 0);
+    };
     const pids = [serve.process.pid, ...executors.map((e) => e.process.pid)];
-    const cpuBefore = pids.map(cpuSeconds);
+    const cpuBefore = pids.map(cpuOf);
+    const machineBefore = machineTicks();
     const dispatchStart = performance.now();
     await inPool(TASKS, CLIENTS, () => serve.submit({ tool: "true" }));
     const failed = await waitFinished(serve, TASKS + 20);
     const clusterRate = TASKS / ((performance.now() - dispatchStart) / 1000);
+    const clusterBusy = busySince(machineBefore);
     const dispatchRss = executors.map((e) => peakRssMiB(e.process.pid));
-    const cpu = pids.map((pid, i) => (cpuSeconds(pid) - cpuBefore[i]!) / TASKS);
+    const launcherRss = launchers.map((pid) => (pid ? peakRssMiB(pid) : 0));
+    const cpu = pids.map((pid, i) => (cpuOf(pid, i) - cpuBefore[i]!) / TASKS);
     await Promise.all(executors.map((e) => stopGracefully(e.process)));
     console.log(
-      `  cluster:  ${clusterRate.toFixed(0)} tasks/s (${failed} not done); executors' peak RSS ${dispatchRss.map((m) => m.toFixed(0)).join(", ")} MiB`,
+      `  cluster:  ${clusterRate.toFixed(0)} tasks/s (${failed} not done); executors' peak RSS ${mibList(dispatchRss)} MiB, their launchers' ${mibList(launcherRss)} MiB`,
     );
     console.log(
       `  CPU per task: serve ${(cpu[0]! * 1000).toFixed(1)} ms, executors ${cpu
         .slice(1)
         .map((c) => (c * 1000).toFixed(1))
-        .join(" + ")} ms (their tools not counted)`,
+        .join(" + ")} ms (with their launchers; the tools not counted)`,
     );
     console.log(`  load before the baselines: ${load()}`);
     const baselineOptions = {
@@ -207,14 +253,16 @@ async function main(): Promise<void> {
       clientConcurrency: CLIENTS,
       dir,
     };
+    const baselineBefore = machineTicks();
     const minimal = await baselineRate(baselineOptions, "minimal");
+    const baselineBusy = busySince(baselineBefore);
     const raw = await baselineRate(baselineOptions, "raw");
     console.log(
       `  baseline: ${minimal.toFixed(0)} jobs/s (BullMQ + spawn /bin/true + SQLite write + HTTP callback, 2 workers x ${SLOTS})`,
     );
     console.log(`  raw BullMQ (no spawn, context): ${raw.toFixed(0)} jobs/s`);
     console.log(
-      `  ratio cluster / baseline: ${(clusterRate / minimal).toFixed(2)} (target >= 0.5)`,
+      `  ratio cluster / baseline: ${(clusterRate / minimal).toFixed(2)} (target >= 0.5); the machine's cores were ${clusterBusy} busy for the cluster, ${baselineBusy} for the baseline`,
     );
 
     // --- staging ----------------------------------------------------------
@@ -251,6 +299,8 @@ async function main(): Promise<void> {
     const stagingFailed = await waitFinished(serve, TASKS + 20 + STAGING_TASKS);
     const stagingSeconds = (performance.now() - stagingStart) / 1000;
     const rss = executors.map((e) => peakRssMiB(e.process.pid));
+    const stagingLaunchers = executors.map((e) => launcherOf(e.process.pid));
+    const stagingLauncherRss = stagingLaunchers.map((pid) => (pid ? peakRssMiB(pid) : 0));
     const fetched = proxies.map((p) => p.inputBytes(input.sha256));
     const ranOn = new Map<string, number>();
     for (const task of tasks) {
@@ -288,7 +338,7 @@ async function main(): Promise<void> {
       `  two curls through the proxies: ${curlProxy.toFixed(1)} s (cluster / curl = ${(stagingSeconds / curlProxy).toFixed(2)}); directly from serve: ${curlDirect.toFixed(1)} s`,
     );
     console.log(
-      `  executors' peak RSS (VmHWM): ${rss.map((m) => m.toFixed(0)).join(", ")} MiB (target <= 120 MB)`,
+      `  executors' peak RSS (VmHWM): ${mibList(rss)} MiB (target <= 120 MB); their launchers' ${mibList(stagingLauncherRss)} MiB`,
     );
     console.log(`\nload average at the end: ${load()}`);
   } finally {

@@ -13,9 +13,9 @@
  * Multi-process: run this file alone.
  */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { readFile, readdir, writeFile } from "node:fs/promises";
 import { removeDir, tempDir } from "../helpers/cli.js";
 import { skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import {
@@ -32,6 +32,18 @@ import {
   type ExecutorSpec,
   type TaskJson,
 } from "./cluster-procs.js";
+import { waitFor } from "./runner-kit.js";
+
+/** Live processes whose command line mentions `text` (a zombie is dead: not counted). */
+async function processesWith(text: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.includes(text)) found.push(Number(name));
+  }
+  return found;
+}
 
 describe(
   "executors lost or stopped while a tool runs",
@@ -116,9 +128,12 @@ describe(
 
     it("fails the task E_EXECUTOR_LOST after kill -9 when no re-run is left", async () => {
       const { id, gate, holder, other } = await startGatedTask(0);
+      assert.equal((await processesWith(gate)).length, 1, "the tool waits for its gate");
       await kill9(holder.process);
+      // Its launcher sees the executor go and kills the tool: nothing is left running.
+      await waitFor(async () => (await processesWith(gate)).length === 0);
       const task = await serve.waitTask(id);
-      await open(gate); // the orphaned tool of the killed executor may end now
+      await open(gate);
       assert.equal(task.status, "failed", JSON.stringify(task));
       assert.equal(task.error?.code, "E_EXECUTOR_LOST");
       assert.equal(task.attempts, 1);

@@ -9,10 +9,11 @@
  *
  * The tool writes into a pipe rather than straight into the file: only a pipe
  * lets the runner stop the file at the limit while the tool keeps writing.
+ *
+ * Runs in the launcher process (launcher-main.ts): node: imports only.
  */
 import { createWriteStream, type WriteStream } from "node:fs";
 import type { Readable } from "node:stream";
-import { errnoCode } from "../../core/index.js";
 
 export class LogCapture {
   readonly path: string;
@@ -69,7 +70,8 @@ export class LogCapture {
         }
       }
     } catch (err) {
-      if (errnoCode(err) !== "ERR_STREAM_PREMATURE_CLOSE") this.#failure ??= err;
+      if ((err as NodeJS.ErrnoException).code !== "ERR_STREAM_PREMATURE_CLOSE")
+        this.#failure ??= err;
     } finally {
       const opened = file;
       if (opened) {

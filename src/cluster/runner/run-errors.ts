@@ -54,3 +54,11 @@ export function exitedBadly(exit: ToolExit): RunError {
     details: { exitCode: exit.code, signal: exit.signal },
   };
 }
+
+export function launcherLost(): RunError {
+  return {
+    code: "E_INTERNAL",
+    message:
+      "the executor's tool launcher died while the tool ran; the tool was killed (see the executor's log)",
+  };
+}

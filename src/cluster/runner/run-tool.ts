@@ -14,10 +14,8 @@ import { GamedockError, fsError } from "../../core/index.js";
 import type { CollectedOutput, RunError, RunRequest, RunResult, ToolRun } from "./contract.js";
 import { sandboxBytes, watchDiskUse } from "./disk-use.js";
 import { compilePattern } from "./glob.js";
-import { recordRun } from "./abandoned.js";
-import { LogCapture } from "./log-capture.js";
+import { startTool, type ToolProcess } from "./launcher.js";
 import { collectOutputs } from "./outputs.js";
-import { KILL_GRACE_MS, startTool, type ToolProcess } from "./process-group.js";
 import * as fail from "./run-errors.js";
 import {
   checkInputPaths,
@@ -92,7 +90,16 @@ async function run(request: RunRequest, state: RunState): Promise<RunResult> {
     root = await realpath(sandbox);
     staged = await stageInputs(root, inputs, signal);
     if (signal.aborted) throw fail.cancelledBeforeStart(signal);
-    tool = await startTool(request.tool, request.args, { cwd: root, env: request.env });
+    const { maxLogBytes: maxBytes, tailBytes } = request.limits;
+    tool = await startTool({
+      tool: request.tool,
+      args: request.args,
+      cwd: root,
+      env: request.env,
+      stdout: { path: join(logsDir, "stdout.log"), maxBytes, tailBytes },
+      stderr: { path: join(logsDir, "stderr.log"), maxBytes, tailBytes },
+      recordDir: logsDir,
+    });
     state.process = tool;
   } catch (err) {
     await removeCreated(state);
@@ -101,11 +108,6 @@ async function run(request: RunRequest, state: RunState): Promise<RunResult> {
 
   const started = performance.now();
   const { limits } = request;
-  const stdout = new LogCapture(join(logsDir, "stdout.log"), limits.maxLogBytes, limits.tailBytes);
-  const stderr = new LogCapture(join(logsDir, "stderr.log"), limits.maxLogBytes, limits.tailBytes);
-  const captured = Promise.all([stdout.capture(tool.stdout), stderr.capture(tool.stderr)]);
-  // So an executor restarted after a kill -9 can stop this group (abandoned.ts).
-  await recordRun(logsDir, tool.pid).catch(() => undefined);
 
   // The first reason to stop wins; later ones only find the group already stopping.
   let stopped: { ended: RunResult["ended"]; error: RunError } | undefined;
@@ -141,12 +143,14 @@ async function run(request: RunRequest, state: RunState): Promise<RunResult> {
   clearTimeout(timer);
   signal.removeEventListener("abort", onAbort);
   await watch.stop();
-  await settle(captured, tool);
+  const { stdout, stderr } = await tool.logs;
 
   let error: RunError | undefined = stopped?.error;
   let ended = stopped?.ended ?? "exited";
   let outputs: CollectedOutput[] = [];
-  if (!stopped) {
+  if (exit.lost) {
+    error ??= fail.launcherLost();
+  } else if (!stopped) {
     // A tool that wrote past the limit faster than one measurement still fails it.
     const used = await sandboxBytes(root, staged.inodes).catch(() => 0);
     if (used > limits.maxSandboxBytes) {
@@ -168,44 +172,24 @@ async function run(request: RunRequest, state: RunState): Promise<RunResult> {
     }
   }
   const logFailure = stdout.failure ?? stderr.failure;
-  if (!error && logFailure !== undefined) {
-    error = fail.asRunError(fsError(logFailure, logsDir, "the tool's log"));
+  if (!error && logFailure !== null) {
+    const cause = Object.assign(new Error(logFailure.message), { code: logFailure.code });
+    error = fail.asRunError(fsError(cause, logsDir, "the tool's log"));
   }
 
   return {
     exitCode: exit.code,
     signal: exit.signal,
     ended,
-    stdoutTail: stdout.tail(),
-    stderrTail: stderr.tail(),
+    stdoutTail: stdout.tail,
+    stderrTail: stderr.tail,
     logs: {
-      stdout: stdout.written ? stdout.path : null,
-      stderr: stderr.written ? stderr.path : null,
+      stdout: stdout.written ? join(logsDir, "stdout.log") : null,
+      stderr: stderr.written ? join(logsDir, "stderr.log") : null,
       truncated: stdout.truncated || stderr.truncated,
     },
     outputs: error ? [] : outputs,
     ms,
     ...(error ? { error } : {}),
   };
-}
-
-/**
- * Waits for both logs to end. Once the group is dead the pipes close; only a
- * grandchild that left the group (setsid) can hold one open, so after
- * KILL_GRACE_MS the runner stops reading rather than wait for it.
- */
-async function settle(captured: Promise<unknown>, tool: ToolProcess): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<"late">((resolve) => {
-    timer = setTimeout(() => {
-      resolve("late");
-    }, KILL_GRACE_MS);
-  });
-  const outcome = await Promise.race([captured.then(() => "ended" as const), late]);
-  clearTimeout(timer);
-  if (outcome === "late") {
-    tool.stdout.destroy();
-    tool.stderr.destroy();
-    await captured;
-  }
 }

@@ -43,15 +43,29 @@ export function checkInputPaths(
  * run's files into this one). Its parents are created level by level.
  */
 export async function createFreshDirectory(dir: string, what: string): Promise<void> {
+  // The parent (the executor's work directory) exists after the first run: try that first.
+  const made = await mkdir(dir, { mode: 0o700 }).then(
+    () => true,
+    (err: unknown) => {
+      // A missing parent, or a file in the way: makeDirectory makes it, or names what is wrong.
+      if (["ENOENT", "ENOTDIR"].includes(errnoCode(err) ?? "")) return false;
+      throw freshDirectoryError(dir, what, err);
+    },
+  );
+  if (made) return;
   await makeDirectory(dirname(dir), directoryError(`parent of the ${what}`));
   await mkdir(dir, { mode: 0o700 }).catch((err: unknown) => {
-    const why =
-      errnoCode(err) === "EEXIST"
-        ? "it already exists; every run needs a fresh one"
-        : (errnoCode(err) ?? String(err));
-    throw new GamedockError("E_PATH_INVALID", `${what} ${dir} cannot be created: ${why}`, {
-      path: dir,
-    });
+    throw freshDirectoryError(dir, what, err);
+  });
+}
+
+function freshDirectoryError(dir: string, what: string, err: unknown): GamedockError {
+  const why =
+    errnoCode(err) === "EEXIST"
+      ? "it already exists; every run needs a fresh one"
+      : (errnoCode(err) ?? String(err));
+  return new GamedockError("E_PATH_INVALID", `${what} ${dir} cannot be created: ${why}`, {
+    path: dir,
   });
 }
 
@@ -104,10 +118,17 @@ function placementError(input: SandboxInput, err: unknown): unknown {
 
 /**
  * Removes `dir` and everything in it. A tool may have left directories it
- * cannot be removed from (mode 0500, 000): those are given back u+rwx first.
- * Files are never chmod-ed: inputs share their inode with the cache.
+ * cannot be removed from (mode 0500, 000): when the plain removal fails,
+ * those are given back u+rwx and it is tried again. Files are never chmod-ed:
+ * inputs share their inode with the cache.
  */
 export async function removeTree(dir: string): Promise<void> {
+  // Most runs leave nothing locked: one removal, no walk of our own first.
+  const removed = await rm(dir, { recursive: true, force: true }).then(
+    () => true,
+    () => false,
+  );
+  if (removed) return;
   const top = await lstat(dir).catch(() => null);
   if (top === null) return;
   if (top.isDirectory()) {
