@@ -5,12 +5,15 @@
  *
  * Dispatch: BENCH_TASKS (2,000) tasks of /bin/true (tool "true"), submitted
  * with BENCH_CLIENTS (16) POSTs in flight, timed from the first POST until
- * GET /api/v1/tasks counts them all finished. Each task is a claim, two stage
- * reports, the run in a fresh sandbox, two log files stored and a completion.
- * Baseline in the same run (cluster-baseline.ts): BullMQ add + process, and
- * per job /bin/true spawned, one SQLite write and one HTTP callback, on two
- * workers of the same concurrency. Target: cluster >= 0.5x the baseline.
- * Raw BullMQ (no spawn) is printed for context.
+ * GET /api/v1/tasks counts them all finished. Each task is a submission, a
+ * claim, the run in a fresh sandbox (started by the executor's launcher
+ * process) and a completion. Baseline in the same run (cluster-baseline.ts):
+ * BullMQ add + process, and per job /bin/true spawned, one SQLite write and
+ * one HTTP callback, on two workers of the same concurrency. The two
+ * alternate in BENCH_ROUNDS (4) rounds, so a drift in the machine's speed
+ * touches both. Target: cluster >= 0.5x the baseline. Raw BullMQ (no spawn)
+ * is printed for context. CPU per task counts each executor with its
+ * launcher.
  *
  * Staging: BENCH_STAGING_TASKS (20) tasks of "true" sharing one BENCH_MB
  * (500) MB input, on two fresh executors with empty caches, each reaching
@@ -21,7 +24,7 @@
  * directly from serve), written to disk as the cache does.
  *
  * Peak RSS of each staging executor: VmHWM in /proc/<pid>/status, read
- * before it stops. Target: <= 120 MB.
+ * before it stops, and of its launcher beside it. Target: <= 120 MB.
  *
  *   npm run bench:cluster
  *   BENCH_TASKS=500 BENCH_MB=100 npm run bench:cluster
@@ -48,12 +51,14 @@ import {
 import { startCountingProxy, type CountingProxy } from "../test/cluster/counting-proxy.js";
 import { SERVICES, uniquePrefix } from "../test/helpers/services.js";
 import { baselineRate, inPool } from "./cluster-baseline.js";
+import { binaryNodeFlags } from "./binary-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const TASKS = Number(process.env.BENCH_TASKS ?? 2000);
 const MB = Number(process.env.BENCH_MB ?? 500);
 const STAGING_TASKS = Number(process.env.BENCH_STAGING_TASKS ?? 20);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const SLOTS = 2; // the executors' default
 /** A run that finishes nothing for this long is broken: fail instead of waiting forever. */
 const STALL_MS = 120_000;
@@ -73,9 +78,12 @@ function compiledCli(): { cli: readonly string[]; label: string } {
       [tsc, "-p", "tsconfig.build.json", "--outDir", join(dir, "dist")],
       { cwd: ROOT, stdio: "pipe" },
     );
-    return { cli: [join(dir, "dist/cli/main.js")], label: "compiled (tsc) private copy" };
+    return {
+      cli: [...binaryNodeFlags(), join(dir, "dist/cli/main.js")],
+      label: "compiled (tsc) private copy",
+    };
   } catch {
-    return { cli: TSX_CLI, label: "sources through tsx (tsc failed)" };
+    return { cli: [...binaryNodeFlags(), ...TSX_CLI], label: "sources through tsx (tsc failed)" };
   }
 }
 
@@ -126,11 +134,15 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - fields[3]! - fields[4]!, total }; // minus idle and iowait
 }
 
-/** How busy the machine's cores were since `before`, in percent. */
-function busySince(before: { busy: number; total: number }): string {
+/** Adds the ticks since `before` to `sum`. */
+function addTicks(sum: { busy: number; total: number }, before: { busy: number; total: number }) {
   const now = machineTicks();
-  return `${((100 * (now.busy - before.busy)) / (now.total - before.total)).toFixed(0)}%`;
+  sum.busy += now.busy - before.busy;
+  sum.total += now.total - before.total;
 }
+
+const percent = (ticks: { busy: number; total: number }): string =>
+  `${((100 * ticks.busy) / ticks.total).toFixed(0)}%`;
 
 const mibList = (values: number[]): string => values.map((m) => m.toFixed(0)).join(", ");
 
@@ -224,45 +236,64 @@ async function main(): Promise<void> {
       return cpuSeconds(pid) + (launcher ? cpuSeconds(launcher) : 0);
     };
     const pids = [serve.process.pid, ...executors.map((e) => e.process.pid)];
-    const cpuBefore = pids.map(cpuOf);
-    const machineBefore = machineTicks();
-    const dispatchStart = performance.now();
-    await inPool(TASKS, CLIENTS, () => serve.submit({ tool: "true" }));
-    const failed = await waitFinished(serve, TASKS + 20);
-    const clusterRate = TASKS / ((performance.now() - dispatchStart) / 1000);
-    const clusterBusy = busySince(machineBefore);
+    const baselineOptions = {
+      redisUrl: SERVICES.redis.url,
+      prefix,
+      slots: SLOTS,
+      clientConcurrency: CLIENTS,
+      dir,
+    };
+    // Rounds that alternate cluster and baseline: a machine whose speed drifts
+    // (shared cores) slows both alike, and the ratio compares like with like.
+    const cpu = pids.map(() => 0);
+    const clusterTicks = { busy: 0, total: 0 };
+    const baselineTicks = { busy: 0, total: 0 };
+    let clusterSeconds = 0;
+    let baselineSeconds = 0;
+    let finished = 20;
+    let failed = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const n = round < ROUNDS - 1 ? Math.floor(TASKS / ROUNDS) : TASKS - finished + 20;
+      const cpuBefore = pids.map(cpuOf);
+      const clusterBefore = machineTicks();
+      const clusterStart = performance.now();
+      await inPool(n, CLIENTS, () => serve.submit({ tool: "true" }));
+      failed = await waitFinished(serve, finished + n);
+      const clusterRound = (performance.now() - clusterStart) / 1000;
+      addTicks(clusterTicks, clusterBefore);
+      pids.forEach((pid, i) => (cpu[i]! += cpuOf(pid, i) - cpuBefore[i]!));
+      finished += n;
+      clusterSeconds += clusterRound;
+
+      const baselineBefore = machineTicks();
+      const baselineRound = n / (await baselineRate({ ...baselineOptions, jobs: n }, "minimal"));
+      addTicks(baselineTicks, baselineBefore);
+      baselineSeconds += baselineRound;
+      console.log(
+        `  round ${round + 1}: cluster ${(n / clusterRound).toFixed(0)} tasks/s, baseline ${(n / baselineRound).toFixed(0)} jobs/s (${n} each)`,
+      );
+    }
+    const clusterRate = TASKS / clusterSeconds;
+    const minimal = TASKS / baselineSeconds;
     const dispatchRss = executors.map((e) => peakRssMiB(e.process.pid));
     const launcherRss = launchers.map((pid) => (pid ? peakRssMiB(pid) : 0));
-    const cpu = pids.map((pid, i) => (cpuOf(pid, i) - cpuBefore[i]!) / TASKS);
     await Promise.all(executors.map((e) => stopGracefully(e.process)));
     console.log(
       `  cluster:  ${clusterRate.toFixed(0)} tasks/s (${failed} not done); executors' peak RSS ${mibList(dispatchRss)} MiB, their launchers' ${mibList(launcherRss)} MiB`,
     );
     console.log(
-      `  CPU per task: serve ${(cpu[0]! * 1000).toFixed(1)} ms, executors ${cpu
+      `  CPU per task: serve ${((cpu[0]! / TASKS) * 1000).toFixed(1)} ms, executors ${cpu
         .slice(1)
-        .map((c) => (c * 1000).toFixed(1))
+        .map((c) => ((c / TASKS) * 1000).toFixed(1))
         .join(" + ")} ms (with their launchers; the tools not counted)`,
     );
-    console.log(`  load before the baselines: ${load()}`);
-    const baselineOptions = {
-      redisUrl: SERVICES.redis.url,
-      prefix,
-      jobs: TASKS,
-      slots: SLOTS,
-      clientConcurrency: CLIENTS,
-      dir,
-    };
-    const baselineBefore = machineTicks();
-    const minimal = await baselineRate(baselineOptions, "minimal");
-    const baselineBusy = busySince(baselineBefore);
-    const raw = await baselineRate(baselineOptions, "raw");
+    const raw = await baselineRate({ ...baselineOptions, jobs: TASKS }, "raw");
     console.log(
       `  baseline: ${minimal.toFixed(0)} jobs/s (BullMQ + spawn /bin/true + SQLite write + HTTP callback, 2 workers x ${SLOTS})`,
     );
     console.log(`  raw BullMQ (no spawn, context): ${raw.toFixed(0)} jobs/s`);
     console.log(
-      `  ratio cluster / baseline: ${(clusterRate / minimal).toFixed(2)} (target >= 0.5); the machine's cores were ${clusterBusy} busy for the cluster, ${baselineBusy} for the baseline`,
+      `  ratio cluster / baseline: ${(clusterRate / minimal).toFixed(2)} (target >= 0.5), over ${ROUNDS} alternating rounds; the machine's cores were ${percent(clusterTicks)} busy for the cluster, ${percent(baselineTicks)} for the baseline`,
     );
 
     // --- staging ----------------------------------------------------------

@@ -49,6 +49,7 @@ import { pipeline } from "node:stream/promises";
 import { createMD5, createSHA256 } from "hash-wasm";
 import { startNginx, type Nginx } from "../test/helpers/nginx.js";
 import { MiB, TusClient, randomFile } from "../test/files/tus-kit.js";
+import { binaryNodeFlags } from "./binary-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = join(ROOT, "bench/.cache");
@@ -75,10 +76,10 @@ function compileCli(): string[] {
     );
     // main.js reads ../../package.json, and "type": "module" must apply to the copy.
     copyFileSync(join(ROOT, "package.json"), join(out, "package.json"));
-    return [join(out, "dist/cli/main.js")];
+    return [...binaryNodeFlags(), join(out, "dist/cli/main.js")];
   } catch {
     process.stderr.write("tsc failed; running src/cli/main.ts through tsx instead\n");
-    return ["--import", "tsx", join(ROOT, "src/cli/main.ts")];
+    return [...binaryNodeFlags(), "--import", "tsx", join(ROOT, "src/cli/main.ts")];
   }
 }
 

@@ -24,6 +24,7 @@ import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { buildSignedApk } from "../scripts/signed-apk.js";
+import { binaryNodeFlags } from "./binary-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = join(ROOT, "bench/.cache");
@@ -118,7 +119,17 @@ interface Side {
 
 function buildSides(cli: string): Side[] {
   const pack = (t: Target, channels: string, extra: string[]): Promise<Run> =>
-    timed(process.execPath, [cli, "pack", t.mother, "-c", channels, "-o", t.out, ...extra]);
+    timed(process.execPath, [
+      ...binaryNodeFlags(),
+      cli,
+      "pack",
+      t.mother,
+      "-c",
+      channels,
+      "-o",
+      t.out,
+      ...extra,
+    ]);
   return [
     {
       // Named explicitly, so a GAMEDOCK_PACK_CONCURRENCY in the environment cannot change it.

@@ -37,6 +37,7 @@ import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildSignedApk } from "../scripts/signed-apk.js";
+import { binaryNodeFlags } from "./binary-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = join(ROOT, "bench/.cache");
@@ -71,7 +72,10 @@ function cliCommand(): { args: string[]; label: string } {
     if (fresh) {
       cpSync(join(ROOT, "dist"), join(snapshot, "dist"), { recursive: true });
       if (existsSync(join(snapshot, "dist/cli/main.js"))) {
-        return { args: [join(snapshot, "dist/cli/main.js")], label: "dist/ (a private copy)" };
+        return {
+          args: [...binaryNodeFlags(), join(snapshot, "dist/cli/main.js")],
+          label: "dist/ (a private copy)",
+        };
       }
     }
     const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
@@ -81,13 +85,13 @@ function cliCommand(): { args: string[]; label: string } {
       stdio: "inherit",
     });
     return {
-      args: [join(outDir, "cli/main.js")],
+      args: [...binaryNodeFlags(), join(outDir, "cli/main.js")],
       label: "src/ compiled by tsc into a private dist",
     };
   } catch (err) {
     process.stderr.write(`no compiled CLI (${String(err)}); running the sources through tsx\n`);
     return {
-      args: ["--import", "tsx", join(ROOT, "src/cli/main.ts")],
+      args: [...binaryNodeFlags(), "--import", "tsx", join(ROOT, "src/cli/main.ts")],
       label: "src/cli/main.ts via tsx",
     };
   }

@@ -25,6 +25,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import { binaryNodeFlags } from "./binary-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 300);
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
   const child = spawn(
     process.execPath,
     [
+      ...binaryNodeFlags(),
       "--import",
       "tsx",
       join(ROOT, "src/cli/main.ts"),

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { readdir } from "node:fs/promises";
+import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -62,6 +62,9 @@ describe("npm package", () => {
             reject(new Error(`installed gamedock serve exited with ${String(code)}`));
           });
         });
+        // The binary starts node with the flags of its shebang (src/cli/main.ts says why).
+        const cmdline = await readFile(`/proc/${serve.pid}/cmdline`, "utf8");
+        assert.ok(cmdline.split("\0").includes("--max-semi-space-size=1"), cmdline);
         const created = await fetch(`${url}/api/v1/pack-jobs`, {
           method: "POST",
           headers: { "content-type": "application/json" },

@@ -4,7 +4,8 @@
  * used, so the embedded default never loads mysql2 or pg. Migrations run on open.
  */
 import { dirname } from "node:path";
-import { Kysely, Migrator, type Dialect } from "kysely";
+import type SQLite from "better-sqlite3";
+import { Kysely, Migrator, type Dialect, type SqliteDatabase } from "kysely";
 import { GamedockError, redactUrl, makeDirectorySync, directoryError } from "../core/index.js";
 import { migrationProvider } from "./migrations.js";
 import type { Tables } from "./schema.js";
@@ -33,7 +34,38 @@ async function sqliteDialect(path: string): Promise<Dialect> {
   database.pragma("journal_mode = WAL");
   database.pragma("busy_timeout = 5000");
   database.pragma("synchronous = NORMAL");
-  return new SqliteDialect({ database });
+  return new SqliteDialect({ database: withStatementCache(database) });
+}
+
+/** Distinct SQL texts kept compiled; the queries gamedock makes are far fewer. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely prepares every query it runs, and better-sqlite3 compiles the SQL on
+ * each prepare: a tenth of serve's CPU per cluster task went there
+ * (bench:cluster). Statements are kept by their SQL text, least recently
+ * used first out. Reuse is safe because every query runs synchronously to
+ * its end (no statement is left half-iterated: gamedock never streams), and
+ * SQLite recompiles a kept statement itself when the schema changed.
+ */
+function withStatementCache(database: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql) {
+      let statement = statements.get(sql);
+      if (statement) {
+        statements.delete(sql); // to the back: most recently used
+      } else {
+        statement = database.prepare(sql);
+        if (statements.size >= STATEMENT_CACHE_SIZE) {
+          statements.delete(statements.keys().next().value!);
+        }
+      }
+      statements.set(sql, statement);
+      return statement;
+    },
+  };
 }
 
 async function mysqlDialect(url: string): Promise<Dialect> {
