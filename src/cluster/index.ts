@@ -7,8 +7,7 @@ export {
 } from "./service.js";
 export { registerClusterRoutes, type ClusterRoutesOptions } from "./routes.js";
 export { sweepCluster, type SweepCounts } from "./sweep.js";
-export { Executor, type ExecutorOptions } from "./executor/executor.js";
-export { ServerApi } from "./executor/api-client.js";
-export { openStagingCache, httpInputSource } from "./staging/index.js";
+export { Executor, ServerApi, openStagingCache, httpInputSource } from "./executor/index.js";
+export type { ExecutorOptions } from "./executor/index.js";
 export type { ExecutorView, TaskView, TaskStatus, TaskSpec } from "./model.js";
 export { TASK_STATUSES } from "./model.js";

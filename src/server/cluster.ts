@@ -20,6 +20,7 @@ import { GamedockError, type Config, type Logger } from "../core/index.js";
 import type { Database } from "../db/index.js";
 import type { FilesContext } from "../files/index.js";
 import type { QueueBackend } from "../queue/index.js";
+import { baseEnv } from "./executor.js";
 import { resolveConfig } from "./resolve.js";
 
 export interface ClusterRuntime {
@@ -128,14 +129,4 @@ export function openCluster(
       await running;
     },
   };
-}
-
-/** What every tool's environment starts from: the executor's PATH, HOME and temp dir, nothing else. */
-export function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const key of ["PATH", "HOME", "TMPDIR"]) {
-    const value = process.env[key];
-    if (value !== undefined) env[key] = value;
-  }
-  return env;
 }

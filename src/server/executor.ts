@@ -7,10 +7,9 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { Executor, httpInputSource, openStagingCache } from "../cluster/index.js";
+import { Executor, httpInputSource, openStagingCache } from "../cluster/executor/index.js"; // not ../cluster: the executor never loads the server side
 import { GamedockError, type Config, type Lifecycle, type Logger } from "../core/index.js";
 import { openQueueBackend } from "../queue/index.js";
-import { baseEnv } from "./cluster.js";
 import { resolveConfig } from "./resolve.js";
 
 export interface ExecutorFlags {
@@ -106,4 +105,14 @@ export async function startExecutor(
     await queue.close();
   });
   return { id, tools: Object.keys(c.tools) };
+}
+
+/** What every tool's environment starts from: the executor's PATH, HOME and temp dir, nothing else. */
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of ["PATH", "HOME", "TMPDIR"]) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
 }

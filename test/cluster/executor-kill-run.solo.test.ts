@@ -128,7 +128,8 @@ describe(
 
     it("fails the task E_EXECUTOR_LOST after kill -9 when no re-run is left", async () => {
       const { id, gate, holder, other } = await startGatedTask(0);
-      assert.equal((await processesWith(gate)).length, 1, "the tool waits for its gate");
+      // "running" is reported as the launcher starts the tool: wait until it is there.
+      await waitFor(async () => (await processesWith(gate)).length === 1);
       await kill9(holder.process);
       // Its launcher sees the executor go and kills the tool: nothing is left running.
       await waitFor(async () => (await processesWith(gate)).length === 0);
