@@ -34,6 +34,7 @@ export {
   type ParsedOwner,
 } from "./process.js";
 export { redactUrl } from "./redact-url.js";
+export { serviceUnavailable, withTimeout } from "./service-errors.js";
 export { SseSink, writeSseHead, type SseSubscriber } from "./sse-sink.js";
 export {
   claimTempPath,

@@ -12,7 +12,6 @@ import { createReadStream } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { Redis } from "ioredis";
 import { ROOT } from "../helpers/cli.js";
 import { SERVICES } from "../helpers/services.js";
 
@@ -307,18 +306,4 @@ export async function endsRecorded(serve: ClusterServe, taskId: string): Promise
   ).length;
 }
 
-/** Removes a test's BullMQ keys from Redis. */
-export async function dropRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(SERVICES.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
-}
+export { dropRedisPrefix } from "../helpers/services.js";

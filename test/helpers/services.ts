@@ -76,3 +76,21 @@ export async function skipUnlessService(
 export function uniquePrefix(label: string): string {
   return `gdtest_${label}_${process.pid}_${randomBytes(3).toString("hex")}`;
 }
+
+/** Removes every Redis key under `<prefix>:` (what a test run left). */
+export async function dropRedisPrefix(prefix: string): Promise<void> {
+  // Loaded here, not at the top: most suites that import this file never touch Redis.
+  const { Redis } = await import("ioredis");
+  const redis = new Redis(SERVICES.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}

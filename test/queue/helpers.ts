@@ -8,26 +8,11 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { OpenQueueOptions, QueueBackendConfig, QueueLogger } from "../../src/queue/index.js";
 
-/** Generous ceiling for anything to happen; never a timing assertion. */
-const PATIENCE_MS = 20_000;
-
 const FIXTURE = fileURLToPath(new URL("./fixtures/hold-message.ts", import.meta.url));
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+import { PATIENCE_MS } from "../helpers/wait.js";
 
-/** Polls `condition` until it holds; fails after a generous deadline, never sooner. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + PATIENCE_MS;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+export { sleep, waitFor } from "../helpers/wait.js";
 
 export interface LogLine {
   level: "debug" | "info" | "warn" | "error";

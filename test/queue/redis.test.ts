@@ -4,29 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Redis } from "ioredis";
 import { openQueueBackend } from "../../src/queue/index.js";
-import { SERVICES, skipUnlessService, uniquePrefix } from "../helpers/services.js";
+import { SERVICES, dropRedisPrefix, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import { queueConformance } from "./conformance.js";
 
 const skip = await skipUnlessService("redis");
 const prefix = uniquePrefix("queue");
 
-/** Deletes every key of this run (BullMQ leaves meta and id keys after obliterate). */
-async function deleteRunKeys(): Promise<void> {
-  const redis = new Redis(SERVICES.redis.url, { lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
-}
+const deleteRunKeys = (): Promise<void> => dropRedisPrefix(prefix);
 
 queueConformance({
   title: "redis",
