@@ -20,6 +20,7 @@ import { register as registerFiles } from "./commands/files.js";
 import { register as registerPack } from "./commands/pack.js";
 import { register as registerServe } from "./commands/serve.js";
 import { register as registerTask } from "./commands/task.js";
+import { register as registerToken } from "./commands/token.js";
 import { EXIT } from "../core/index.js";
 import { reportError } from "./output.js";
 
@@ -73,6 +74,7 @@ export function buildProgram(onEnter: (command: Command) => void = () => undefin
   registerConfig(program);
   registerDoctor(program);
   registerTask(program);
+  registerToken(program);
   registerExecutor(program);
   configure(program, onEnter);
   return program;

@@ -234,6 +234,35 @@ export const configSchema = z
           .strict(),
       })
       .strict(),
+    realtime: z
+      .object({
+        bus: z.discriminatedUnion("driver", [
+          z.object({ driver: z.literal("memory") }).strict(),
+          z
+            .object({
+              driver: z.literal("redis"),
+              url: z.string().regex(/^rediss?:\/\//, "a redis:// or rediss:// URL"),
+              prefix: z
+                .string()
+                .regex(/^[^\s{}]+$/, "non-empty, without spaces or braces")
+                .default("gamedock"),
+            })
+            .strict(),
+        ]),
+        jwtSecret: z.string(),
+        jwksUrl: z.union([z.literal(""), z.url()]),
+        defaultGroup: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "1-64 of A-Z a-z 0-9 _ . -"),
+        handlers: stringList,
+        maxFrameBytes: z.coerce
+          .number()
+          .int()
+          .min(256)
+          .max(64 * 1024 * 1024),
+        handlerTimeoutMs: z.coerce.number().int().min(10).max(3_600_000),
+        concurrency: positiveInt(10_000),
+        claimIdleMs: z.coerce.number().int().min(100).max(3_600_000),
+      })
+      .strict(),
     log: z
       .object({
         level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),

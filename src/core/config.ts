@@ -135,6 +135,21 @@ export const DEFAULTS = {
       workDir: "", // task sandboxes ("" = <data>/cluster-work)
     },
   },
+  /** The realtime gateway and logic runtime (docs/realtime.md). */
+  realtime: {
+    /** The message bus: { driver: "memory" } in one process, or { driver: "redis", url, prefix }. */
+    bus: { driver: "memory" } as
+      { driver: "memory" } | { driver: "redis"; url: string; prefix: string },
+    jwtSecret: "", // HS256 secret for connection tokens ("" = <data>/realtime.key, generated once)
+    jwksUrl: "", // verify tokens with the keys published here instead of a secret
+    defaultGroup: "default", // logic group of a connection whose token has no group
+    /** Handler modules serve and `gamedock logic` load ([] = samples/handlers.js). */
+    handlers: [] as string[],
+    maxFrameBytes: 64 * 1024, // a bigger frame closes the connection with 1009, bytes
+    handlerTimeoutMs: 10_000, // a handler running longer is answered E_TIMEOUT, ms
+    concurrency: 16, // messages a logic worker handles at once
+    claimIdleMs: 15_000, // a message a dead worker held this long is taken over, ms
+  },
   log: {
     level: "info" as "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent",
     /** Append JSON log lines to this file; empty means stderr. */

@@ -204,6 +204,20 @@ export const ERROR_CODES = {
     summary: "an output is not a regular file inside the sandbox",
   },
   E_LIMIT: { exit: EXIT.badInput, http: 400, summary: "a task limit was exceeded" },
+  E_TOKEN_INVALID: {
+    exit: EXIT.usage,
+    http: 401,
+    summary: "realtime token missing, invalid or expired",
+  },
+  E_FRAME_INVALID: { exit: EXIT.badInput, http: 400, summary: "malformed realtime frame" },
+  E_UNKNOWN_MSG: { exit: EXIT.badInput, http: 404, summary: "no handler for this msgId" },
+  E_HANDLER: { exit: EXIT.unexpected, http: 500, summary: "the message handler failed" },
+  E_TIMEOUT: {
+    exit: EXIT.unexpected,
+    http: 504,
+    summary: "the message handler ran past its time limit",
+    retryable: true,
+  },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

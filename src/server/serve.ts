@@ -1,6 +1,7 @@
 /**
  * `gamedock serve`: everything in one process — the HTTP API (packaging jobs,
- * the /files service, the task cluster), the packer's stages consuming every
+ * the /files service, the task cluster), the realtime gateway at /ws with a
+ * logic worker, the packer's stages consuming every
  * configured queue, and an executor when `cluster.tools` names tools. Shutdown (first SIGINT/SIGTERM): stop accepting requests, let
  * handlers in flight finish or hand their work back (an interrupted upload
  * keeps its multipart upload for the restart), close queues and the database.
@@ -17,6 +18,7 @@ import { join } from "node:path";
 import { localCopyOf, registerFileRoutes } from "../files/index.js";
 import { openFilesService } from "./files.js";
 import { openCluster } from "./cluster.js";
+import { openRealtime } from "./realtime.js";
 import { closeHttpServer, createHttpServer } from "./http.js";
 import { listenOn } from "./listen.js";
 import { registerMetrics } from "./metrics.js";
@@ -69,11 +71,15 @@ export async function startServe(
   await registerMetrics(app, runtime.ctx.store);
   const pipeline = new PackerPipeline(runtime.ctx);
   let url: string;
+  let realtime: Awaited<ReturnType<typeof openRealtime>> | null = null;
   try {
+    realtime = await openRealtime(config, runtime.resolved.data, logger);
+    realtime.attach(app.server);
     await pipeline.start(stages);
     url = await listenOn(app, config);
     await cluster.startExecutor(url);
   } catch (err) {
+    await realtime?.close().catch(() => undefined);
     await cluster.close().catch(() => undefined);
     await pipeline.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
@@ -84,6 +90,7 @@ export async function startServe(
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      await realtime.close(); // first: its sockets are not the HTTP server's to wait for
       await cluster.close();
       await closeHttpServer(app);
       await pipeline.stop();

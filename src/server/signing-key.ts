@@ -20,7 +20,7 @@ import {
 
 const KEY_TEXT = /^[0-9a-f]{64}$/;
 
-async function readKey(path: string): Promise<Buffer | null> {
+async function readKey(path: string, about: KeyPurpose): Promise<Buffer | null> {
   let text: string;
   try {
     text = (await readFile(path, "utf8")).trim();
@@ -31,7 +31,7 @@ async function readKey(path: string): Promise<Buffer | null> {
   if (!KEY_TEXT.test(text)) {
     throw new GamedockError(
       "E_CONFIG",
-      `${path} does not hold a signing key (64 hex digits); delete it to have a new one generated (signed URLs given out so far stop working) or set files.signingSecret`,
+      `${path} does not hold a key (64 hex digits); delete it to have a new one generated (${about.purpose} given out so far stop working) or set ${about.setting}`,
       { path },
     );
   }
@@ -59,22 +59,42 @@ async function createKey(path: string): Promise<void> {
   }
 }
 
-export async function loadSigningKey(path: string, logger: Logger): Promise<Buffer> {
-  let key = await readKey(path);
+/** What a key is for, in its messages and log events. */
+export interface KeyPurpose {
+  /** "signed download URLs" */
+  purpose: string;
+  /** The setting that replaces the generated key: "files.signingSecret". */
+  setting: string;
+  /** The log events' stem: "signing-key". */
+  event: string;
+}
+
+const DOWNLOAD_URLS: KeyPurpose = {
+  purpose: "signed download URLs",
+  setting: "files.signingSecret",
+  event: "signing-key",
+};
+
+export async function loadSigningKey(
+  path: string,
+  logger: Logger,
+  about: KeyPurpose = DOWNLOAD_URLS,
+): Promise<Buffer> {
+  let key = await readKey(path, about);
   if (!key) {
     await createKey(path);
-    key = await readKey(path);
+    key = await readKey(path, about);
     if (!key) throw new GamedockError("E_INTERNAL", `${path} vanished right after it was created`);
     logger.info(
-      { event: "signing-key-created", path },
-      "generated the key for signed download URLs",
+      { event: `${about.event}-created`, path },
+      `generated the key for ${about.purpose}`,
     );
   }
   const { mode } = await stat(path);
   if ((mode & 0o077) !== 0) {
     logger.warn(
-      { event: "signing-key-exposed", path, mode: (mode & 0o777).toString(8) },
-      "the signing key file is readable by other users: chmod 600 it",
+      { event: `${about.event}-exposed`, path, mode: (mode & 0o777).toString(8) },
+      `the key file for ${about.purpose} is readable by other users: chmod 600 it`,
     );
   }
   return key;

@@ -35,6 +35,7 @@ describe("error registry", () => {
       "E_SERVICE_UNAVAILABLE",
       "E_STAGING_TIMEOUT",
       "E_SUBSCRIBERS_LIMIT",
+      "E_TIMEOUT", // a realtime handler past its time limit: the request may be sent again
       "E_UPLOAD_FAILED",
     ]);
     assert.equal(

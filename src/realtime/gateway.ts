@@ -1,0 +1,334 @@
+/**
+ * The WebSocket gateway: authenticates connections (JWT), turns their frames
+ * into requests on their logic group's stream, and delivers the replies
+ * that come back on its own stream (`l2c`) to the right socket.
+ *
+ * Malformed frames are answered here and never reach the bus. A frame over
+ * maxFrameBytes closes the socket with 1009 (ws enforces it before
+ * buffering more). On stop, new connections are refused and open ones are
+ * closed with 1012 so clients reconnect elsewhere.
+ */
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, type WebSocket } from "ws";
+import { busKeys, type Bus, type BusReader } from "../bus/index.js";
+import { isGamedockError } from "../core/index.js";
+import type { Authenticator, TokenClaims } from "./auth.js";
+import { decodeGatewayEnvelope, encodeEnvelope, type GatewayEnvelope } from "./envelope.js";
+import type { HandlerLog } from "./handlers.js";
+import {
+  CLOSE,
+  PROTOCOL_MSG,
+  SUBPROTOCOLS,
+  codecFor,
+  parseClientFrame,
+  type Codec,
+  type Frame,
+} from "./protocol.js";
+
+export const GATEWAY_GROUP = "gateway";
+
+export interface GatewayOptions {
+  bus: Bus;
+  authenticator: Authenticator;
+  /** Unique per running gateway: its stream is `l2c:{gatewayId}`. */
+  gatewayId: string;
+  defaultGroup: string;
+  maxFrameBytes: number;
+  /** The URL path of the socket. */
+  path: string;
+  log: HandlerLog;
+}
+
+interface Connection {
+  id: string;
+  socket: WebSocket;
+  codec: Codec;
+  claims: TokenClaims;
+  group: string;
+  ip: string;
+  expiry: NodeJS.Timeout | null;
+}
+
+const READ_BLOCK_MS = 1000;
+const READ_COUNT = 256;
+/** Trim the gateway's stream after this many delivered entries. */
+const TRIM_EVERY = 1024;
+/** setTimeout's ceiling (~24.8 days); a later expiry is re-armed when reached. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Gateway {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Map<string, Connection>();
+  private reader: BusReader | null = null;
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  private deliveredSinceTrim = 0;
+
+  constructor(private readonly options: GatewayOptions) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxFrameBytes,
+      handleProtocols: (offered) => SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,
+    });
+  }
+
+  get stream(): string {
+    return busKeys.gatewayStream(this.options.gatewayId);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Starts delivering what comes back on the gateway's stream. */
+  async start(): Promise<void> {
+    this.reader = await this.options.bus.reader();
+    await this.reader.join(this.stream, GATEWAY_GROUP, "begin");
+    this.loop = this.deliverLoop(this.reader);
+  }
+
+  /** Takes the HTTP server's upgrades to `path`; others are left to other listeners. */
+  attach(server: Server): void {
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const url = new URL(request.url ?? "/", "http://gateway");
+      if (url.pathname !== this.options.path) return;
+      if (this.stopping) {
+        socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n");
+        return;
+      }
+      this.wss.handleUpgrade(request, socket, head, (ws) => void this.accept(ws, request, url));
+    });
+  }
+
+  private async accept(socket: WebSocket, request: IncomingMessage, url: URL): Promise<void> {
+    const codec = codecFor(socket.protocol || undefined);
+    // Frames the client sends at once arrive while the token is checked: keep them, in order.
+    const early: [Buffer, boolean][] = [];
+    const keep = (data: Buffer, isBinary: boolean): number => early.push([data, isBinary]);
+    socket.on("message", keep);
+    // ws reports a protocol violation (a frame over maxPayload: it closes with 1009) as an error.
+    socket.on("error", (err) => {
+      this.options.log.warn({ err: err.message, ip: request.socket.remoteAddress }, "socket error");
+    });
+    const token = url.searchParams.get("token") ?? bearer(request.headers.authorization);
+    let claims: TokenClaims;
+    try {
+      if (!token)
+        throw new Error("no token: connect with ?token=<jwt> or Authorization: Bearer <jwt>");
+      claims = await this.options.authenticator.verify(token);
+    } catch (err) {
+      socket.close(CLOSE.unauthorized, closeReason(err));
+      return;
+    }
+    socket.off("message", keep);
+    const connection: Connection = {
+      id: randomBytes(9).toString("base64url"),
+      socket,
+      codec,
+      claims,
+      group: claims.group ?? this.options.defaultGroup,
+      ip: request.socket.remoteAddress ?? "",
+      expiry: null,
+    };
+    this.connections.set(connection.id, connection);
+    this.armExpiry(connection);
+    socket.on("message", (data: Buffer, isBinary) => void this.onFrame(connection, data, isBinary));
+    socket.on("close", () => {
+      if (connection.expiry) clearTimeout(connection.expiry);
+      this.connections.delete(connection.id);
+    });
+    this.send(connection, [
+      { msgId: PROTOCOL_MSG.welcome, push: true },
+      {
+        uid: claims.uid,
+        group: connection.group,
+        connId: connection.id,
+        gatewayId: this.options.gatewayId,
+      },
+    ]);
+    for (const [data, isBinary] of early) void this.onFrame(connection, data, isBinary);
+  }
+
+  /** Closes with 4401 at the token's `exp`, unless a refresh moved it. */
+  private armExpiry(connection: Connection): void {
+    if (connection.expiry) clearTimeout(connection.expiry);
+    connection.expiry = null;
+    const exp = connection.claims.exp;
+    if (exp === undefined) return;
+    const left = exp * 1000 - Date.now();
+    connection.expiry = setTimeout(
+      () => {
+        if (connection.claims.exp !== exp) return;
+        if (left > MAX_TIMER_MS) {
+          this.armExpiry(connection);
+          return;
+        }
+        connection.socket.close(
+          CLOSE.unauthorized,
+          "the token has expired; reconnect with a new one",
+        );
+      },
+      Math.min(Math.max(left, 0), MAX_TIMER_MS),
+    );
+  }
+
+  private async onFrame(connection: Connection, data: Buffer, isBinary: boolean): Promise<void> {
+    let decoded: unknown;
+    try {
+      decoded = connection.codec.decode(data, isBinary);
+    } catch (err) {
+      this.refuse(
+        connection,
+        undefined,
+        undefined,
+        `not a ${connection.codec.subprotocol} frame: ${(err as Error).message}`,
+      );
+      return;
+    }
+    const frame = parseClientFrame(decoded);
+    if (frame.kind === "invalid") {
+      this.refuse(connection, frame.seq, frame.msgId, frame.message);
+      return;
+    }
+    if (frame.kind === "tokenRefresh") {
+      await this.refresh(connection, frame.head.seq, frame.token);
+      return;
+    }
+    const envelope = encodeEnvelope({
+      head: {
+        ...frame.head,
+        uid: connection.claims.uid,
+        connId: connection.id,
+        gatewayId: this.options.gatewayId,
+        ip: connection.ip,
+        ts: Date.now(),
+      },
+      body: frame.body,
+    });
+    try {
+      await this.options.bus.append(busKeys.requests(connection.group), envelope);
+    } catch (err) {
+      this.options.log.error({ err, connId: connection.id }, "request not queued");
+      this.send(connection, [
+        {
+          msgId: frame.head.msgId,
+          seq: frame.head.seq,
+          code: isGamedockError(err) ? err.code : "E_INTERNAL",
+        },
+        { message: "the request could not be queued; retry" },
+      ]);
+    }
+  }
+
+  private async refresh(connection: Connection, seq: number, token: string): Promise<void> {
+    const reply = (code: 0 | string, body: unknown): void => {
+      this.send(connection, [{ msgId: PROTOCOL_MSG.tokenRefresh, seq, code }, body]);
+    };
+    try {
+      const claims = await this.options.authenticator.verify(token);
+      if (claims.uid !== connection.claims.uid) {
+        reply("E_TOKEN_INVALID", { message: "the new token is for another uid" });
+        return;
+      }
+      connection.claims = { ...connection.claims, exp: claims.exp };
+      this.armExpiry(connection);
+      reply(0, { exp: claims.exp ?? null });
+    } catch (err) {
+      reply("E_TOKEN_INVALID", { message: closeReason(err) });
+    }
+  }
+
+  /** An error frame: answered by seq when the frame had one, else msgId 3. */
+  private refuse(
+    connection: Connection,
+    seq: number | undefined,
+    msgId: number | undefined,
+    message: string,
+  ): void {
+    const head =
+      seq === undefined
+        ? { msgId: PROTOCOL_MSG.error, push: true, code: "E_FRAME_INVALID" }
+        : { msgId: msgId ?? PROTOCOL_MSG.error, seq, code: "E_FRAME_INVALID" };
+    this.send(connection, [head, { message }]);
+  }
+
+  private send(connection: Connection, frame: Frame): void {
+    if (connection.socket.readyState !== connection.socket.OPEN) return;
+    connection.socket.send(connection.codec.encode(frame), { binary: connection.codec.binary });
+  }
+
+  private async deliverLoop(reader: BusReader): Promise<void> {
+    const { bus, log, gatewayId } = this.options;
+    for (;;) {
+      let entries;
+      try {
+        entries = await reader.read(this.stream, GATEWAY_GROUP, gatewayId, {
+          count: READ_COUNT,
+          blockMs: READ_BLOCK_MS,
+        });
+      } catch (err) {
+        if (this.stopping) return;
+        log.error({ err }, "reading replies failed; retrying");
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (entries.length === 0) {
+        if (this.stopping) return;
+        continue;
+      }
+      for (const entry of entries) {
+        let envelope: GatewayEnvelope;
+        try {
+          envelope = decodeGatewayEnvelope(entry.payload);
+        } catch (err) {
+          log.error({ err, entryId: entry.id }, "undecodable reply dropped");
+          continue;
+        }
+        const connection = this.connections.get(envelope.connId);
+        if (connection) this.send(connection, [envelope.head, envelope.body]);
+      }
+      await bus.ack(
+        this.stream,
+        GATEWAY_GROUP,
+        entries.map((e) => e.id),
+      );
+      this.deliveredSinceTrim += entries.length;
+      if (this.deliveredSinceTrim >= TRIM_EVERY) {
+        this.deliveredSinceTrim = 0;
+        await bus.trimAcknowledged(this.stream).catch((err: unknown) => {
+          log.warn({ err }, "trimming the gateway stream failed");
+        });
+      }
+    }
+  }
+
+  /**
+   * Refuses new sockets and closes open ones with 1012 (ws sends what each
+   * socket has buffered before the close frame), then stops reading.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const connection of this.connections.values()) {
+      connection.socket.close(CLOSE.restart, "the gateway is restarting; reconnect");
+    }
+    await this.reader?.close();
+    await this.loop;
+    this.wss.close();
+    await this.options.bus.deleteStream(this.stream).catch(() => undefined);
+  }
+}
+
+function bearer(header: string | undefined): string | null {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
+  return match?.[1] ?? null;
+}
+
+/** A close reason: at most 123 bytes (RFC 6455), never the token. */
+function closeReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  let reason = text;
+  while (Buffer.byteLength(reason) > 123) reason = reason.slice(0, -1);
+  return reason;
+}

@@ -1,0 +1,226 @@
+/**
+ * A logic worker: reads its group's request stream (`c2l`) as consumer group
+ * "logic", runs the handler of each request's msgId, writes the reply to the
+ * gateway's stream, then acknowledges.
+ *
+ * Exactly one reply per request, even when a worker dies mid-way: the reply
+ * is appended together with a marker named by the request (`appendOnce`,
+ * one script in the gateway's hash tag), and the request is acknowledged
+ * after. A worker that dies before the reply leaves the request pending:
+ * after `claimIdleMs` another worker claims it and runs the handler again
+ * (same `ctx.messageId`). One that dies between the reply and the
+ * acknowledgement leaves the marker: the claimer sees it and only
+ * acknowledges.
+ */
+import { isGamedockError } from "../core/index.js";
+import { busKeys, type Bus, type BusEntry, type BusReader } from "../bus/index.js";
+import { decodeRequest, encodeEnvelope, type RequestEnvelope } from "./envelope.js";
+import type { Handler, HandlerContext, HandlerLog } from "./handlers.js";
+import type { ReplyHead } from "./protocol.js";
+
+export const LOGIC_GROUP = "logic";
+
+export interface LogicWorkerOptions {
+  bus: Bus;
+  /** The logic group whose requests this worker takes. */
+  group: string;
+  /** Unique among the group's workers (host/pid/nonce). */
+  consumer: string;
+  handlers: ReadonlyMap<number, Handler>;
+  concurrency: number;
+  handlerTimeoutMs: number;
+  claimIdleMs: number;
+  log: HandlerLog;
+}
+
+/** How long a reply's marker lives: far longer than any redelivery takes. */
+const MARKER_TTL_MS = 10 * 60_000;
+const READ_BLOCK_MS = 1000;
+
+interface Outcome {
+  code: 0 | string;
+  body: unknown;
+}
+
+export class LogicWorker {
+  private reader: BusReader | null = null;
+  private stopping = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private loop: Promise<void> | null = null;
+  private claimTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: LogicWorkerOptions) {}
+
+  private get stream(): string {
+    return busKeys.requests(this.options.group);
+  }
+
+  async start(): Promise<void> {
+    this.reader = await this.options.bus.reader();
+    // "begin": requests sent before any worker of the group existed are handled too.
+    await this.reader.join(this.stream, LOGIC_GROUP, "begin");
+    this.loop = this.readLoop(this.reader);
+    const every = Math.max(100, Math.floor(this.options.claimIdleMs / 2));
+    this.claimTimer = setInterval(() => void this.claimAbandoned(), every);
+  }
+
+  /** Stops reading, lets the handlers in flight finish and reply. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.claimTimer) clearInterval(this.claimTimer);
+    await this.reader?.close();
+    await this.loop;
+    await Promise.all(this.inFlight);
+  }
+
+  private async readLoop(reader: BusReader): Promise<void> {
+    while (!this.stopping) {
+      const free = this.options.concurrency - this.inFlight.size;
+      if (free <= 0) {
+        await Promise.race(this.inFlight);
+        continue;
+      }
+      let entries: BusEntry[];
+      try {
+        entries = await reader.read(this.stream, LOGIC_GROUP, this.options.consumer, {
+          count: free,
+          blockMs: READ_BLOCK_MS,
+        });
+      } catch (err) {
+        if (this.stopping) return;
+        this.options.log.error(
+          { err, group: this.options.group },
+          "reading requests failed; retrying",
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      for (const entry of entries) this.track(entry);
+    }
+  }
+
+  private async claimAbandoned(): Promise<void> {
+    if (this.stopping) return;
+    const free = this.options.concurrency - this.inFlight.size;
+    if (free <= 0) return;
+    try {
+      const claimed = await this.options.bus.claimIdle(
+        this.stream,
+        LOGIC_GROUP,
+        this.options.consumer,
+        {
+          minIdleMs: this.options.claimIdleMs,
+          count: free,
+        },
+      );
+      for (const entry of claimed) this.track(entry);
+    } catch (err) {
+      this.options.log.warn(
+        { err, group: this.options.group },
+        "claiming abandoned requests failed",
+      );
+    }
+  }
+
+  private track(entry: BusEntry): void {
+    const work = this.handle(entry)
+      .catch((err: unknown) => {
+        // Not acknowledged: the request stays pending and is claimed again later.
+        this.options.log.error(
+          { err, entryId: entry.id },
+          "request not settled; it will be retried",
+        );
+      })
+      .finally(() => this.inFlight.delete(work));
+    this.inFlight.add(work);
+  }
+
+  private async handle(entry: BusEntry): Promise<void> {
+    const { bus, group } = this.options;
+    let request: RequestEnvelope;
+    try {
+      request = decodeRequest(entry.payload);
+    } catch (err) {
+      this.options.log.error({ err, entryId: entry.id }, "undecodable request dropped");
+      await bus.ack(this.stream, LOGIC_GROUP, [entry.id]);
+      return;
+    }
+    const messageId = `${group}:${entry.id}`;
+    const gatewayStream = busKeys.gatewayStream(request.head.gatewayId);
+    const marker = busKeys.replied(request.head.gatewayId, messageId);
+    if (!(entry.redelivered && (await bus.marked(marker)))) {
+      const outcome = await this.run(request, messageId, entry.redelivered);
+      const head: ReplyHead = {
+        msgId: request.head.msgId,
+        seq: request.head.seq,
+        code: outcome.code,
+      };
+      const reply = encodeEnvelope({
+        kind: "reply",
+        connId: request.head.connId,
+        head,
+        body: outcome.body,
+      });
+      await bus.appendOnce(gatewayStream, reply, marker, MARKER_TTL_MS);
+    }
+    await bus.ack(this.stream, LOGIC_GROUP, [entry.id]);
+  }
+
+  private async run(
+    request: RequestEnvelope,
+    messageId: string,
+    redelivered: boolean,
+  ): Promise<Outcome> {
+    const { head, body } = request;
+    const handler = this.options.handlers.get(head.msgId);
+    if (!handler) {
+      return error(
+        "E_UNKNOWN_MSG",
+        `no handler for msgId ${head.msgId} in group ${this.options.group}`,
+      );
+    }
+    const abort = new AbortController();
+    const log = this.options.log;
+    const ctx: HandlerContext = {
+      uid: head.uid,
+      group: this.options.group,
+      msgId: head.msgId,
+      messageId,
+      redelivered,
+      connId: head.connId,
+      gatewayId: head.gatewayId,
+      ip: head.ip,
+      signal: abort.signal,
+      log,
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        resolve(
+          error(
+            "E_TIMEOUT",
+            `the handler of msgId ${head.msgId} ran past ${this.options.handlerTimeoutMs} ms`,
+          ),
+        );
+      }, this.options.handlerTimeoutMs);
+    });
+    const ran = (async (): Promise<Outcome> => ({
+      code: 0,
+      body: (await handler(ctx, body)) ?? null,
+    }))().catch((err: unknown): Outcome => {
+      if (isGamedockError(err)) return error(err.code, err.message);
+      log.error({ err, msgId: head.msgId, messageId }, "handler failed");
+      return error("E_HANDLER", `the handler of msgId ${head.msgId} failed`);
+    });
+    try {
+      return await Promise.race([ran, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function error(code: string, message: string): Outcome {
+  return { code, body: { message } };
+}
