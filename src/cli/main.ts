@@ -17,6 +17,8 @@ import { register as registerConfig } from "./commands/config.js";
 import { register as registerDoctor } from "./commands/doctor.js";
 import { register as registerExecutor } from "./commands/executor.js";
 import { register as registerFiles } from "./commands/files.js";
+import { register as registerGateway } from "./commands/gateway.js";
+import { register as registerLogic } from "./commands/logic.js";
 import { register as registerPack } from "./commands/pack.js";
 import { register as registerServe } from "./commands/serve.js";
 import { register as registerTask } from "./commands/task.js";
@@ -75,6 +77,8 @@ export function buildProgram(onEnter: (command: Command) => void = () => undefin
   registerDoctor(program);
   registerTask(program);
   registerToken(program);
+  registerGateway(program);
+  registerLogic(program);
   registerExecutor(program);
   configure(program, onEnter);
   return program;

@@ -113,6 +113,12 @@ export class LogicWorker {
           count: free,
         },
       );
+      if (claimed.length > 0) {
+        this.options.log.info(
+          { event: "requests-claimed", group: this.options.group, count: claimed.length },
+          "took over requests a stopped worker held",
+        );
+      }
       for (const entry of claimed) this.track(entry);
     } catch (err) {
       this.options.log.warn(

@@ -4,4 +4,4 @@ export { startWorker } from "./worker.js";
 export { openFilesService, startFiles, type FilesService, type RunningFiles } from "./files.js";
 export { resolveConfig, isLoopback } from "./resolve.js";
 export { runDoctor, type Check, type DoctorOptions } from "./doctor/index.js";
-export { mintRealtimeToken } from "./realtime.js";
+export { mintRealtimeToken, startGatewayProcess, startLogicProcess } from "./realtime.js";

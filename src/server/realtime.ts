@@ -4,12 +4,17 @@
  * group with the configured handler modules (samples/handlers.js when none
  * are named). Also the token secret that `gamedock token` shares with it.
  */
-import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { openBus, type Bus } from "../bus/index.js";
-import { GamedockError, newOwnerName, type Config, type Logger } from "../core/index.js";
+import {
+  GamedockError,
+  newOwnerName,
+  type Config,
+  type Lifecycle,
+  type Logger,
+} from "../core/index.js";
 import {
   Gateway,
   LogicWorker,
@@ -19,6 +24,9 @@ import {
   secretAuthenticator,
   type Authenticator,
 } from "../realtime/index.js";
+import { closeHttpServer, createHttpServer } from "./http.js";
+import { listenOn } from "./listen.js";
+import { checkExposure } from "./runtime.js";
 import { loadSigningKey } from "./signing-key.js";
 
 /** samples/ at the package root, from src/server or dist/server alike. */
@@ -55,54 +63,170 @@ export interface RealtimeRuntime {
   close(): Promise<void>;
 }
 
-export async function openRealtime(
+/** What a logic worker runs: its group and handler modules (defaults from realtime.*). */
+export interface LogicRoleOptions {
+  group?: string;
+  handlers?: readonly string[];
+  concurrency?: number;
+}
+
+const processName = (): string => newOwnerName().replace(/\//g, "-");
+
+async function startLogicWorker(
   config: Config,
-  data: string,
-  logger: Logger,
-): Promise<RealtimeRuntime> {
+  bus: Bus,
+  log: Logger,
+  options: LogicRoleOptions,
+): Promise<LogicWorker> {
   const c = config.realtime;
-  const log = logger.child({ component: "realtime" });
-  const paths = c.handlers.length > 0 ? c.handlers : [SAMPLE_HANDLERS];
+  const paths = options.handlers?.length
+    ? options.handlers
+    : c.handlers.length
+      ? c.handlers
+      : [SAMPLE_HANDLERS];
   const handlers = composeHandlers(await loadHandlerModules(paths, process.cwd()));
-  const auth = await authenticator(config, data, logger);
-  const bus: Bus = await openBus(c.bus, { logger: log });
+  const group = options.group ?? c.defaultGroup;
+  const worker = new LogicWorker({
+    bus,
+    group,
+    consumer: processName(),
+    handlers,
+    concurrency: options.concurrency ?? c.concurrency,
+    handlerTimeoutMs: c.handlerTimeoutMs,
+    claimIdleMs: c.claimIdleMs,
+    log: log.child({ group }),
+  });
+  await worker.start();
+  return worker;
+}
+
+async function startGateway(config: Config, data: string, bus: Bus, log: Logger): Promise<Gateway> {
+  const c = config.realtime;
   const gateway = new Gateway({
     bus,
-    authenticator: auth,
-    gatewayId: newOwnerName().replace(/\//g, "-"),
+    authenticator: await authenticator(config, data, log),
+    gatewayId: processName(),
     defaultGroup: c.defaultGroup,
     maxFrameBytes: c.maxFrameBytes,
     path: WS_PATH,
     log,
   });
-  const logic = new LogicWorker({
-    bus,
-    group: c.defaultGroup,
-    consumer: `${hostname()}-${process.pid}`,
-    handlers,
-    concurrency: c.concurrency,
-    handlerTimeoutMs: c.handlerTimeoutMs,
-    claimIdleMs: c.claimIdleMs,
-    log,
-  });
+  await gateway.start();
+  return gateway;
+}
+
+/** `serve`: the gateway and a logic worker for the default group, on one bus. */
+export async function openRealtime(
+  config: Config,
+  data: string,
+  logger: Logger,
+): Promise<RealtimeRuntime> {
+  const log = logger.child({ component: "realtime" });
+  const bus: Bus = await openBus(config.realtime.bus, { logger: log });
+  let gateway: Gateway | null = null;
+  let logic: LogicWorker | null = null;
   try {
-    await gateway.start();
-    await logic.start();
+    logic = await startLogicWorker(config, bus, log, {});
+    gateway = await startGateway(config, data, bus, log);
   } catch (err) {
-    await gateway.stop().catch(() => undefined);
+    await logic?.stop().catch(() => undefined);
     await bus.close();
-    throw err instanceof GamedockError ? err : new GamedockError("E_INTERNAL", String(err));
+    throw err;
   }
+  const started = gateway;
+  const worker = logic;
   return {
     attach(server) {
-      gateway.attach(server);
+      started.attach(server);
     },
     async close() {
-      await gateway.stop();
-      await logic.stop();
+      await started.stop();
+      await worker.stop();
       await bus.close();
     },
   };
+}
+
+/** `gamedock gateway` and `gamedock logic` share the bus with other processes: Redis. */
+function requireSharedBus(config: Config, command: string): void {
+  if (config.realtime.bus.driver !== "redis") {
+    throw new GamedockError(
+      "E_CONFIG",
+      `gamedock ${command} talks to the other processes through the bus: set realtime.bus to { "driver": "redis", "url": "redis://…" } (the memory bus lives inside one process; gamedock serve runs a gateway and a logic worker in one)`,
+    );
+  }
+}
+
+/** `gamedock gateway`: /ws and /healthz on their own, over a Redis bus. */
+export async function startGatewayProcess(
+  config: Config,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<{ url: string; close(): Promise<void> }> {
+  requireSharedBus(config, "gateway");
+  checkExposure(config);
+  const log = logger.child({ component: "realtime" });
+  const bus = await openBus(config.realtime.bus, { logger: log });
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config, resolve(config.data), bus, log);
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
+  const app = createHttpServer({
+    logger,
+    tokens: config.server.tokens,
+    bodyLimit: config.server.maxBodyBytes,
+  });
+  gateway.attach(app.server);
+  let url: string;
+  try {
+    url = await listenOn(app, config);
+  } catch (err) {
+    await gateway.stop();
+    await bus.close();
+    throw err;
+  }
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await gateway.stop();
+      await closeHttpServer(app);
+      await bus.close();
+    })());
+  lifecycle.onShutdown("gateway", close);
+  logger.info({ event: "listening", url }, "gamedock gateway is listening");
+  return { url, close };
+}
+
+/** `gamedock logic`: one logic worker over a Redis bus; stops after the handlers in flight. */
+export async function startLogicProcess(
+  config: Config,
+  logger: Logger,
+  lifecycle: Lifecycle,
+  options: LogicRoleOptions,
+): Promise<{ group: string; close(): Promise<void> }> {
+  requireSharedBus(config, "logic");
+  const log = logger.child({ component: "realtime" });
+  const bus = await openBus(config.realtime.bus, { logger: log });
+  let worker: LogicWorker;
+  try {
+    worker = await startLogicWorker(config, bus, log, options);
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await worker.stop();
+      await bus.close();
+    })());
+  lifecycle.onShutdown("logic", close);
+  const group = options.group ?? config.realtime.defaultGroup;
+  logger.info({ event: "logic-started", group }, "gamedock logic is handling requests");
+  return { group, close };
 }
 
 /**

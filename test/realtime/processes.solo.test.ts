@@ -1,0 +1,140 @@
+/**
+ * Gateways and logic workers as separate processes on real Redis: two
+ * `gamedock gateway`s and two `gamedock logic` workers; one worker is
+ * killed with SIGKILL while 1,000 requests from 50 clients are in flight,
+ * and every request still gets exactly one reply.
+ */
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { mintToken } from "../../src/realtime/index.js";
+import {
+  kill9,
+  logLines,
+  spawnCli,
+  stopGracefully,
+  type CliProcess,
+} from "../cluster/cluster-procs.js";
+import { removeDir, tempDir } from "../helpers/cli.js";
+import { SERVICES, dropRedisPrefix, skipUnlessService, uniquePrefix } from "../helpers/services.js";
+import { sleep, waitFor } from "../helpers/wait.js";
+import { openSocket, type TestSocket } from "./ws-client.js";
+
+const skip = await skipUnlessService("redis");
+const SECRET = "processes-test-secret-0123456789abcdef";
+const CLIENTS = 50;
+const REQUESTS_PER_CLIENT = 20;
+
+describe("gateways and logic workers as processes on Redis", { skip, timeout: 180_000 }, () => {
+  const prefix = uniquePrefix("realtime");
+  const procs: CliProcess[] = [];
+  let config = "";
+  let dir = "";
+
+  before(async () => {
+    dir = await tempDir("gamedock-realtime-procs-");
+    config = join(dir, "config.json");
+    await writeFile(
+      config,
+      JSON.stringify({
+        data: join(dir, "data"),
+        log: { level: "info", file: join(dir, "realtime.log") },
+        server: { port: 0 },
+        realtime: {
+          bus: { driver: "redis", url: SERVICES.redis.url, prefix },
+          jwtSecret: SECRET,
+          handlers: [join(import.meta.dirname, "fixtures/slow-echo.ts")],
+          claimIdleMs: 1500,
+          concurrency: 16,
+        },
+      }),
+    );
+  });
+  after(async () => {
+    await Promise.all(procs.map((p) => stopGracefully(p, 10_000)));
+    await dropRedisPrefix(prefix);
+    await removeDir(dir);
+  });
+
+  const gateway = async () => {
+    const { process, match } = await spawnCli(
+      ["gateway", "--config", config],
+      /listening on (http:\/\/\S+)/,
+    );
+    procs.push(process);
+    return { process, url: match[1]! };
+  };
+  const logic = async () => {
+    const { process } = await spawnCli(["logic", "--config", config], /handling group default/);
+    procs.push(process);
+    return process;
+  };
+
+  it("answers every request exactly once when a logic worker is killed mid-way", async () => {
+    const gateways = [await gateway(), await gateway()];
+    const workers = [await logic(), await logic()];
+    const secret = new TextEncoder().encode(SECRET);
+    const sockets: TestSocket[] = [];
+    for (let i = 0; i < CLIENTS; i++) {
+      const token = await mintToken(secret, { uid: `player-${i}`, ttlSeconds: 600 });
+      const ws = await openSocket(gateways[i % 2]!.url, { token });
+      await ws.next(([head]) => head.msgId === 1, "the welcome");
+      sockets.push(ws);
+    }
+    const replies = () =>
+      sockets.reduce((n, ws) => n + ws.frames.filter(([h]) => h.seq !== undefined).length, 0);
+    for (let seq = 1; seq <= REQUESTS_PER_CLIENT; seq++) {
+      sockets.forEach((ws, i) => {
+        ws.send([
+          { msgId: 1001, seq },
+          { client: i, seq },
+        ]);
+      });
+    }
+    const total = CLIENTS * REQUESTS_PER_CLIENT;
+    await waitFor(() => replies() >= total / 10, "the first replies");
+    await kill9(workers[0]!);
+    const repliedAtKill = replies();
+    assert.ok(
+      repliedAtKill < total,
+      `requests were still in flight at the kill (${repliedAtKill} of ${total} replied)`,
+    );
+    await waitFor(() => replies() >= total, `all ${total} replies`);
+    await sleep(2 * 1500); // a second reply, if any, would come after a claim: give it the time
+    sockets.forEach((ws, i) => {
+      const answers = ws.frames.filter(([h]) => h.seq !== undefined);
+      const seqs = answers.map(([h]) => h.seq as number).sort((a, b) => a - b);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: REQUESTS_PER_CLIENT }, (_, k) => k + 1),
+        `client ${i}: one reply per request`,
+      );
+      for (const [head, body] of answers) {
+        assert.equal(head.code, 0);
+        assert.deepEqual(body, { client: i, seq: head.seq });
+      }
+    });
+    sockets.forEach((ws) => {
+      ws.close();
+    });
+    const claims = (await logLines(join(dir, "realtime.log"))).filter(
+      (l) => l.event === "requests-claimed",
+    );
+    assert.ok(claims.length > 0, "the surviving worker took over what the killed one held");
+  });
+
+  it("refuses to run gateway or logic on the memory bus", async () => {
+    const memoryConfig = join(dir, "memory.json");
+    await writeFile(
+      memoryConfig,
+      JSON.stringify({ data: join(dir, "data2"), server: { port: 0 } }),
+    );
+    for (const command of ["gateway", "logic"]) {
+      await assert.rejects(
+        spawnCli([command, "--config", memoryConfig], /listening|handling/),
+        /E_CONFIG.*realtime\.bus/,
+      );
+    }
+  });
+});
