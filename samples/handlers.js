@@ -5,6 +5,7 @@
 //   1001 echo       replies with the body it got
 //   1002 counter    adds body.by (default 1) to the caller's counter, replies {count}
 //   1003 whoami     replies with what the gateway knows of the caller
+//   1004 notify-me  pushes body to the caller as msgId 1050 (kept in its history), replies {offset}
 
 /** Counters per uid. In memory: one process's, gone at restart (a Redis-backed one is a later step). */
 const counters = new Map();
@@ -21,5 +22,9 @@ export default {
       return { count };
     },
     1003: (ctx) => ({ uid: ctx.uid, group: ctx.group, connId: ctx.connId, ip: ctx.ip }),
+    1004: async (ctx, body) => {
+      const { offsets } = await ctx.push({ uid: ctx.uid }, 1050, body);
+      return { offset: offsets[ctx.uid] };
+    },
   },
 };

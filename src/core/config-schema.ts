@@ -261,6 +261,17 @@ export const configSchema = z
         handlerTimeoutMs: z.coerce.number().int().min(10).max(3_600_000),
         concurrency: positiveInt(10_000),
         claimIdleMs: z.coerce.number().int().min(100).max(3_600_000),
+        presenceTtlMs: z.coerce.number().int().min(300).max(3_600_000),
+        history: z
+          .object({
+            maxLength: positiveInt(1_000_000),
+            maxAgeMs: z.coerce
+              .number()
+              .int()
+              .min(1000)
+              .max(365 * 86_400_000),
+          })
+          .strict(),
       })
       .strict(),
     log: z

@@ -149,6 +149,12 @@ export const DEFAULTS = {
     handlerTimeoutMs: 10_000, // a handler running longer is answered E_TIMEOUT, ms
     concurrency: 16, // messages a logic worker handles at once
     claimIdleMs: 15_000, // a message a dead worker held this long is taken over, ms
+    presenceTtlMs: 30_000, // a gateway refreshes its uids' presence at a third of this, ms
+    /** What a reconnecting client can get back: each user's pushes, and pushes to everyone. */
+    history: {
+      maxLength: 1000, // pushes kept per history
+      maxAgeMs: 24 * 3_600_000, // older pushes are dropped, ms
+    },
   },
   log: {
     level: "info" as "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent",

@@ -1,7 +1,8 @@
 /**
  * What travels on the bus between gateways and logic workers, msgpack-encoded:
  * a request with the head the gateway completed, and, back to a gateway, a
- * reply for one connection (pushes join it in a later step).
+ * reply for one connection or a push for its connections; and what a
+ * history keeps of a push.
  */
 import { pack, unpack } from "msgpackr";
 import type { ReplyHead } from "./protocol.js";
@@ -30,7 +31,34 @@ export interface ReplyEnvelope {
   body: unknown;
 }
 
-export type GatewayEnvelope = ReplyEnvelope;
+/**
+ * A push for this gateway's connections. `stream: "user"` names the target
+ * uids with, when persisted, the offset the push got in each one's history;
+ * `"all"` is for every connection, with the broadcast history's offset.
+ */
+export type PushEnvelope =
+  | {
+      kind: "push";
+      stream: "user";
+      targets: { uid: string; offset?: number }[];
+      msgId: number;
+      body: unknown;
+    }
+  | { kind: "push"; stream: "all"; offset?: number; msgId: number; body: unknown };
+
+export type GatewayEnvelope = ReplyEnvelope | PushEnvelope;
+
+/** What a history keeps of a push: enough to send it again. */
+export interface HistoryRecord {
+  msgId: number;
+  body: unknown;
+}
+
+export const encodeHistoryEntry = (record: HistoryRecord): Buffer => pack(record);
+
+export function decodeHistoryEntry(payload: Buffer): HistoryRecord {
+  return unpack(payload) as HistoryRecord;
+}
 
 export const encodeEnvelope = (envelope: RequestEnvelope | GatewayEnvelope): Buffer =>
   pack(envelope);

@@ -15,8 +15,15 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { busKeys, type Bus, type BusReader } from "../bus/index.js";
 import { isGamedockError } from "../core/index.js";
 import type { Authenticator, TokenClaims } from "./auth.js";
-import { decodeGatewayEnvelope, encodeEnvelope, type GatewayEnvelope } from "./envelope.js";
+import {
+  decodeGatewayEnvelope,
+  encodeEnvelope,
+  type GatewayEnvelope,
+  type PushEnvelope,
+} from "./envelope.js";
 import type { HandlerLog } from "./handlers.js";
+import { GATEWAYS_PRESENCE, type Pusher } from "./push.js";
+import { replay, resumePoint, type Replay } from "./resume.js";
 import {
   CLOSE,
   PROTOCOL_MSG,
@@ -38,6 +45,10 @@ export interface GatewayOptions {
   maxFrameBytes: number;
   /** The URL path of the socket. */
   path: string;
+  /** Reads the histories a reconnecting client resumes from. */
+  pusher: Pusher;
+  /** Presence entries (uid → this gateway, and the gateway itself) live this long unless refreshed. */
+  presenceTtlMs: number;
   log: HandlerLog;
 }
 
@@ -49,6 +60,11 @@ interface Connection {
   group: string;
   ip: string;
   expiry: NodeJS.Timeout | null;
+  /** The newest offset sent of the user's history, and of the broadcast one (dedupe, order). */
+  userOffset: number;
+  allOffset: number;
+  /** Live pushes held back while the missed ones are replayed; null once replayed. */
+  held: PushEnvelope[] | null;
 }
 
 const READ_BLOCK_MS = 1000;
@@ -61,6 +77,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<string, Connection>();
+  /** uid → its connections on this gateway. */
+  private readonly byUid = new Map<string, Set<Connection>>();
+  private heartbeat: NodeJS.Timeout | null = null;
   private reader: BusReader | null = null;
   private loop: Promise<void> | null = null;
   private stopping = false;
@@ -87,6 +106,24 @@ export class Gateway {
     this.reader = await this.options.bus.reader();
     await this.reader.join(this.stream, GATEWAY_GROUP, "begin");
     this.loop = this.deliverLoop(this.reader);
+    await this.refreshPresence();
+    this.heartbeat = setInterval(
+      () => void this.refreshPresence(),
+      Math.max(100, Math.floor(this.options.presenceTtlMs / 3)),
+    );
+  }
+
+  /** Keeps this gateway and its uids in the presence map (pushes find them there). */
+  private async refreshPresence(): Promise<void> {
+    const { bus, gatewayId, presenceTtlMs } = this.options;
+    try {
+      await bus.touchPresence(GATEWAYS_PRESENCE, gatewayId, presenceTtlMs);
+      await Promise.all(
+        [...this.byUid.keys()].map((uid) => bus.touchPresence(uid, gatewayId, presenceTtlMs)),
+      );
+    } catch (err) {
+      this.options.log.warn({ err }, "refreshing presence failed");
+    }
   }
 
   /** Takes the HTTP server's upgrades to `path`; others are left to other listeners. */
@@ -131,24 +168,113 @@ export class Gateway {
       group: claims.group ?? this.options.defaultGroup,
       ip: request.socket.remoteAddress ?? "",
       expiry: null,
+      userOffset: 0,
+      allOffset: 0,
+      held: [],
     };
     this.connections.set(connection.id, connection);
+    const mine = this.byUid.get(claims.uid) ?? new Set<Connection>();
+    mine.add(connection);
+    this.byUid.set(claims.uid, mine);
     this.armExpiry(connection);
     socket.on("message", (data: Buffer, isBinary) => void this.onFrame(connection, data, isBinary));
     socket.on("close", () => {
-      if (connection.expiry) clearTimeout(connection.expiry);
-      this.connections.delete(connection.id);
+      this.forget(connection);
     });
+    try {
+      await this.welcome(connection, url);
+    } catch (err) {
+      this.options.log.error({ err, connId: connection.id }, "welcome failed");
+      socket.close(CLOSE.tryAgainLater, "the gateway cannot reach its bus; reconnect");
+      return;
+    }
+    for (const [data, isBinary] of early) void this.onFrame(connection, data, isBinary);
+  }
+
+  /**
+   * Registers the uid's presence, then reads the histories: a push appended
+   * after the read finds the presence and comes live; one before it is in
+   * the replay (and its live copy, if any, is dropped by offset). Live
+   * pushes wait in `held` until the replay is sent.
+   */
+  private async welcome(connection: Connection, url: URL): Promise<void> {
+    const { bus, gatewayId, presenceTtlMs, pusher } = this.options;
+    const uid = connection.claims.uid;
+    await bus.touchPresence(uid, gatewayId, presenceTtlMs);
+    const user = await replay(pusher.userHistory(uid), resumePoint(url, "lastOffset", "epoch"));
+    const all = await replay(pusher.broadcastHistory(), resumePoint(url, "allOffset", "allEpoch"));
     this.send(connection, [
       { msgId: PROTOCOL_MSG.welcome, push: true },
       {
-        uid: claims.uid,
+        uid,
         group: connection.group,
         connId: connection.id,
-        gatewayId: this.options.gatewayId,
+        gatewayId,
+        epoch: user.position.epoch,
+        offset: user.position.offset,
+        allEpoch: all.position.epoch,
+        allOffset: all.position.offset,
+        recovered: user.recovered && all.recovered,
       },
     ]);
-    for (const [data, isBinary] of early) void this.onFrame(connection, data, isBinary);
+    this.sendMissed(connection, user, "user");
+    this.sendMissed(connection, all, "all");
+    connection.userOffset = Math.max(connection.userOffset, user.position.offset);
+    connection.allOffset = Math.max(connection.allOffset, all.position.offset);
+    const held = connection.held ?? [];
+    connection.held = null;
+    for (const push of held) this.deliverPush(connection, push);
+  }
+
+  private sendMissed(connection: Connection, missed: Replay, stream: "user" | "all"): void {
+    for (const { offset, record } of missed.missed) {
+      this.send(connection, [{ msgId: record.msgId, push: true, stream, offset }, record.body]);
+      if (stream === "user") connection.userOffset = offset;
+      else connection.allOffset = offset;
+    }
+  }
+
+  private forget(connection: Connection): void {
+    if (connection.expiry) clearTimeout(connection.expiry);
+    this.connections.delete(connection.id);
+    const uid = connection.claims.uid;
+    const mine = this.byUid.get(uid);
+    mine?.delete(connection);
+    if (mine?.size === 0) {
+      this.byUid.delete(uid);
+      this.options.bus.leavePresence(uid, this.options.gatewayId).catch((err: unknown) => {
+        this.options.log.warn({ err, uid }, "leaving presence failed");
+      });
+    }
+  }
+
+  /** A push to one connection, in offset order, each offset once. */
+  private deliverPush(connection: Connection, push: PushEnvelope): void {
+    if (connection.held) {
+      connection.held.push(push);
+      return;
+    }
+    let offset: number | undefined;
+    if (push.stream === "user") {
+      offset = push.targets.find((t) => t.uid === connection.claims.uid)?.offset;
+      if (offset !== undefined) {
+        if (offset <= connection.userOffset) return;
+        connection.userOffset = offset;
+      }
+    } else {
+      offset = push.offset;
+      if (offset !== undefined) {
+        if (offset <= connection.allOffset) return;
+        connection.allOffset = offset;
+      }
+    }
+    const head = {
+      msgId: push.msgId,
+      push: true,
+      stream: push.stream,
+      ...(offset === undefined ? {} : { offset }),
+    };
+    this.send(connection, [head, push.body]);
   }
 
   /** Closes with 4401 at the token's `exp`, unless a refresh moved it. */
@@ -286,8 +412,18 @@ export class Gateway {
           log.error({ err, entryId: entry.id }, "undecodable reply dropped");
           continue;
         }
-        const connection = this.connections.get(envelope.connId);
-        if (connection) this.send(connection, [envelope.head, envelope.body]);
+        if (envelope.kind === "reply") {
+          const connection = this.connections.get(envelope.connId);
+          if (connection) this.send(connection, [envelope.head, envelope.body]);
+        } else if (envelope.stream === "all") {
+          for (const connection of this.connections.values())
+            this.deliverPush(connection, envelope);
+        } else {
+          for (const { uid } of envelope.targets) {
+            for (const connection of this.byUid.get(uid) ?? [])
+              this.deliverPush(connection, envelope);
+          }
+        }
       }
       await bus.ack(
         this.stream,
@@ -310,13 +446,18 @@ export class Gateway {
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
     for (const connection of this.connections.values()) {
       connection.socket.close(CLOSE.restart, "the gateway is restarting; reconnect");
     }
     await this.reader?.close();
     await this.loop;
     this.wss.close();
-    await this.options.bus.deleteStream(this.stream).catch(() => undefined);
+    const { bus, gatewayId } = this.options;
+    await Promise.all(
+      [GATEWAYS_PRESENCE, ...this.byUid.keys()].map((uid) => bus.leavePresence(uid, gatewayId)),
+    ).catch(() => undefined);
+    await bus.deleteStream(this.stream).catch(() => undefined);
   }
 }
 

@@ -18,6 +18,7 @@ import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { GamedockError } from "../core/index.js";
 import { FIRST_APP_MSG_ID, MAX_MSG_ID } from "./protocol.js";
+import type { PushOptions, PushResult, PushTarget } from "./push.js";
 
 export interface HandlerLog {
   info(fields: object, message: string): void;
@@ -42,6 +43,12 @@ export interface HandlerContext {
   /** Aborted when the handler is past its time limit (the client got E_TIMEOUT). */
   signal: AbortSignal;
   log: HandlerLog;
+  /**
+   * Pushes to a uid, several uids or everyone ({all: true}). Persisted
+   * (the default) it goes into the history a reconnecting client reads;
+   * `persist: false` reaches only who is connected now.
+   */
+  push(to: PushTarget, msgId: number, body: unknown, options?: PushOptions): Promise<PushResult>;
 }
 
 export type Handler = (ctx: HandlerContext, body: unknown) => unknown;

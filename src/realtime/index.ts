@@ -21,3 +21,5 @@ export {
   type TokenClaims,
 } from "./auth.js";
 export { CLOSE, PROTOCOL_MSG, SUBPROTOCOLS, type Subprotocol } from "./protocol.js";
+export { Pusher, type PushOptions, type PushResult, type PushTarget } from "./push.js";
+export { registerPushRoute } from "./push-route.js";

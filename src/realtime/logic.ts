@@ -17,6 +17,7 @@ import { busKeys, type Bus, type BusEntry, type BusReader } from "../bus/index.j
 import { decodeRequest, encodeEnvelope, type RequestEnvelope } from "./envelope.js";
 import type { Handler, HandlerContext, HandlerLog } from "./handlers.js";
 import type { ReplyHead } from "./protocol.js";
+import type { Pusher } from "./push.js";
 
 export const LOGIC_GROUP = "logic";
 
@@ -30,6 +31,8 @@ export interface LogicWorkerOptions {
   concurrency: number;
   handlerTimeoutMs: number;
   claimIdleMs: number;
+  /** What `ctx.push` sends with. */
+  pusher: Pusher;
   log: HandlerLog;
 }
 
@@ -198,6 +201,8 @@ export class LogicWorker {
       ip: head.ip,
       signal: abort.signal,
       log,
+      push: (to, msgId, pushBody, options) =>
+        this.options.pusher.push(to, msgId, pushBody, options),
     };
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<Outcome>((resolve) => {

@@ -5,7 +5,7 @@
  * are named). Also the token secret that `gamedock token` shares with it.
  */
 import { dirname, join, resolve } from "node:path";
-import type { Server } from "node:http";
+import type { FastifyInstance } from "fastify";
 import { fileURLToPath } from "node:url";
 import { openBus, type Bus } from "../bus/index.js";
 import {
@@ -18,9 +18,11 @@ import {
 import {
   Gateway,
   LogicWorker,
+  Pusher,
   composeHandlers,
   jwksAuthenticator,
   loadHandlerModules,
+  registerPushRoute,
   secretAuthenticator,
   type Authenticator,
 } from "../realtime/index.js";
@@ -57,8 +59,8 @@ async function authenticator(config: Config, data: string, logger: Logger): Prom
 }
 
 export interface RealtimeRuntime {
-  /** Takes /ws upgrades on the server. */
-  attach(server: Server): void;
+  /** Takes /ws upgrades on the app's server and adds POST /api/v1/push. */
+  attach(app: FastifyInstance): void;
   /** Closes sockets with 1012, lets handlers in flight reply, closes the bus. */
   close(): Promise<void>;
 }
@@ -71,6 +73,9 @@ export interface LogicRoleOptions {
 }
 
 const processName = (): string => newOwnerName().replace(/\//g, "-");
+
+const pusherFor = (config: Config, bus: Bus): Pusher =>
+  new Pusher(bus, { history: config.realtime.history });
 
 async function startLogicWorker(
   config: Config,
@@ -94,6 +99,7 @@ async function startLogicWorker(
     concurrency: options.concurrency ?? c.concurrency,
     handlerTimeoutMs: c.handlerTimeoutMs,
     claimIdleMs: c.claimIdleMs,
+    pusher: pusherFor(config, bus),
     log: log.child({ group }),
   });
   await worker.start();
@@ -109,6 +115,8 @@ async function startGateway(config: Config, data: string, bus: Bus, log: Logger)
     defaultGroup: c.defaultGroup,
     maxFrameBytes: c.maxFrameBytes,
     path: WS_PATH,
+    pusher: pusherFor(config, bus),
+    presenceTtlMs: c.presenceTtlMs,
     log,
   });
   await gateway.start();
@@ -136,8 +144,9 @@ export async function openRealtime(
   const started = gateway;
   const worker = logic;
   return {
-    attach(server) {
-      started.attach(server);
+    attach(app) {
+      started.attach(app.server);
+      registerPushRoute(app, pusherFor(config, bus));
     },
     async close() {
       await started.stop();
@@ -180,6 +189,7 @@ export async function startGatewayProcess(
     bodyLimit: config.server.maxBodyBytes,
   });
   gateway.attach(app.server);
+  registerPushRoute(app, pusherFor(config, bus));
   let url: string;
   try {
     url = await listenOn(app, config);

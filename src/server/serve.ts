@@ -74,7 +74,7 @@ export async function startServe(
   let realtime: Awaited<ReturnType<typeof openRealtime>> | null = null;
   try {
     realtime = await openRealtime(config, runtime.resolved.data, logger);
-    realtime.attach(app.server);
+    realtime.attach(app);
     await pipeline.start(stages);
     url = await listenOn(app, config);
     await cluster.startExecutor(url);

@@ -6,8 +6,12 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { busKeys, openBus, type Bus, type BusConfig } from "../../src/bus/index.js";
-import { decodeGatewayEnvelope, encodeEnvelope } from "../../src/realtime/envelope.js";
-import { LogicWorker, type Handler } from "../../src/realtime/index.js";
+import {
+  decodeGatewayEnvelope,
+  encodeEnvelope,
+  type ReplyEnvelope,
+} from "../../src/realtime/envelope.js";
+import { LogicWorker, Pusher, type Handler } from "../../src/realtime/index.js";
 import { SERVICES, dropRedisPrefix, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -37,6 +41,7 @@ for (const driver of DRIVERS) {
           concurrency,
           handlerTimeoutMs: 5000,
           claimIdleMs: 300,
+          pusher: new Pusher(bus, { history: { maxLength: 100, maxAgeMs: 60_000 } }),
           log: SILENT,
         });
       const request = (seq: number) =>
@@ -66,7 +71,7 @@ for (const driver of DRIVERS) {
           blockMs: 0,
         });
         await r.close();
-        return entries.map((e) => decodeGatewayEnvelope(e.payload));
+        return entries.map((e) => decodeGatewayEnvelope(e.payload) as ReplyEnvelope);
       };
       /** A worker that took every request so far and died (its entries stay pending). */
       const dieHolding = async () => {

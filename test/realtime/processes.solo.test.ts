@@ -124,6 +124,54 @@ describe("gateways and logic workers as processes on Redis", { skip, timeout: 18
     assert.ok(claims.length > 0, "the surviving worker took over what the killed one held");
   });
 
+  it("a client of a gateway killed with SIGKILL resumes on the other and gets every push once, in order", async () => {
+    const [a, b] = [await gateway(), await gateway()];
+    const token = await mintToken(new TextEncoder().encode(SECRET), {
+      uid: "roamer",
+      ttlSeconds: 600,
+    });
+    const push = async (url: string, n: number) => {
+      const response = await fetch(`${url}/api/v1/push`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ to: { uid: "roamer" }, msgId: 1500, body: { n } }),
+      });
+      assert.equal(response.status, 200, await response.text());
+    };
+    const first = await openSocket(a.url, { token });
+    const [, welcome] = await first.next(([h]) => h.msgId === 1, "the welcome");
+    const { epoch } = welcome as { epoch: string };
+    for (let n = 1; n <= 3; n++) await push(b.url, n);
+    await first.next(([, body]) => (body as { n?: number }).n === 3, "the live pushes");
+    const seen = first.frames.filter(([h]) => h.msgId === 1500);
+    const lastOffset = seen.at(-1)![0].offset as number;
+    await kill9(a.process);
+    await first.closed;
+    for (let n = 4; n <= 10; n++) await push(b.url, n); // while the client is away
+    const second = await openSocket(b.url, {
+      token,
+      query: `lastOffset=${lastOffset}&epoch=${epoch}`,
+    });
+    const [, back] = await second.next(([h]) => h.msgId === 1, "the welcome on the other gateway");
+    assert.equal((back as { recovered: boolean }).recovered, true);
+    for (let n = 11; n <= 12; n++) await push(b.url, n); // live again
+    await second.next(([, body]) => (body as { n?: number }).n === 12, "the last push");
+    await sleep(300);
+    const all = [...seen, ...second.frames.filter(([h]) => h.msgId === 1500)];
+    assert.deepEqual(
+      all.map(([, body]) => (body as { n: number }).n),
+      Array.from({ length: 12 }, (_, i) => i + 1),
+      "every push once, in order",
+    );
+    const offsets = all.map(([h]) => h.offset as number);
+    assert.deepEqual(
+      offsets,
+      offsets.map((_, i) => offsets[0]! + i),
+      "consecutive offsets",
+    );
+    second.close();
+  });
+
   it("refuses to run gateway or logic on the memory bus", async () => {
     const memoryConfig = join(dir, "memory.json");
     await writeFile(

@@ -23,10 +23,18 @@ export interface TestSocket {
 
 export async function openSocket(
   url: string,
-  options: { token?: string; protocol?: string; headers?: Record<string, string> } = {},
+  options: {
+    token?: string;
+    protocol?: string;
+    headers?: Record<string, string>;
+    /** More query parameters, e.g. "lastOffset=3&epoch=ab12". */
+    query?: string;
+  } = {},
 ): Promise<TestSocket> {
   const target = new URL(url.replace(/^http/, "ws") + "/ws");
   if (options.token) target.searchParams.set("token", options.token);
+  for (const [key, value] of new URLSearchParams(options.query ?? ""))
+    target.searchParams.set(key, value);
   const protocol = options.protocol ?? "gamedock.json.v1";
   const binary = protocol === "gamedock.msgpack.v1";
   const ws = new WebSocket(target, [protocol], { headers: options.headers });
