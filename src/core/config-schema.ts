@@ -262,6 +262,20 @@ export const configSchema = z
         concurrency: positiveInt(10_000),
         claimIdleMs: z.coerce.number().int().min(100).max(3_600_000),
         presenceTtlMs: z.coerce.number().int().min(300).max(3_600_000),
+        allowedOrigins: stringList,
+        limits: z
+          .object({
+            maxConnections: positiveInt(10_000_000),
+            ratePerSecond: positiveInt(1_000_000),
+            rateBurst: positiveInt(1_000_000),
+            maxBufferedBytes: z.coerce
+              .number()
+              .int()
+              .min(1024)
+              .max(1024 ** 3),
+            pingIntervalMs: z.coerce.number().int().min(100).max(3_600_000),
+          })
+          .strict(),
         history: z
           .object({
             maxLength: positiveInt(1_000_000),

@@ -150,6 +150,15 @@ export const DEFAULTS = {
     concurrency: 16, // messages a logic worker handles at once
     claimIdleMs: 15_000, // a message a dead worker held this long is taken over, ms
     presenceTtlMs: 30_000, // a gateway refreshes its uids' presence at a third of this, ms
+    /** Origins browsers may connect from (e.g. "https://game.example"); [] = any. */
+    allowedOrigins: [] as string[],
+    limits: {
+      maxConnections: 10_000, // open sockets per gateway; more are closed with 1013
+      ratePerSecond: 50, // frames per second per connection (then an error frame, then 4429)
+      rateBurst: 100, // frames a connection may send at once
+      maxBufferedBytes: 1024 * 1024, // unsent bytes for one socket before it is closed with 1013
+      pingIntervalMs: 25_000, // a peer that misses one ping is dropped at the next, ms
+    },
     /** What a reconnecting client can get back: each user's pushes, and pushes to everyone. */
     history: {
       maxLength: 1000, // pushes kept per history

@@ -210,6 +210,12 @@ export const ERROR_CODES = {
     summary: "realtime token missing, invalid or expired",
   },
   E_FRAME_INVALID: { exit: EXIT.badInput, http: 400, summary: "malformed realtime frame" },
+  E_RATE_LIMITED: {
+    exit: EXIT.badInput,
+    http: 429,
+    summary: "too many realtime messages per second",
+    retryable: true,
+  },
   E_UNKNOWN_MSG: { exit: EXIT.badInput, http: 404, summary: "no handler for this msgId" },
   E_HANDLER: { exit: EXIT.unexpected, http: 500, summary: "the message handler failed" },
   E_TIMEOUT: {

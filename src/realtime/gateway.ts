@@ -49,7 +49,22 @@ export interface GatewayOptions {
   pusher: Pusher;
   /** Presence entries (uid → this gateway, and the gateway itself) live this long unless refreshed. */
   presenceTtlMs: number;
+  limits: GatewayLimits;
   log: HandlerLog;
+}
+
+export interface GatewayLimits {
+  /** Open sockets; one more is closed with 1013. */
+  maxConnections: number;
+  /** Frames per second per connection (token bucket refill), and the bucket's size. */
+  ratePerSecond: number;
+  rateBurst: number;
+  /** Bytes waiting to be sent to one socket; past this the client is too slow: 1013. */
+  maxBufferedBytes: number;
+  /** A ping this often; a peer that has not answered the previous one is dropped. */
+  pingIntervalMs: number;
+  /** Origins a browser may connect from; empty: any. Clients sending no Origin are not browsers. */
+  allowedOrigins: readonly string[];
 }
 
 interface Connection {
@@ -65,6 +80,13 @@ interface Connection {
   allOffset: number;
   /** Live pushes held back while the missed ones are replayed; null once replayed. */
   held: PushEnvelope[] | null;
+  /** Token bucket: frames it may still send now, and when it was last refilled. */
+  tokens: number;
+  refilledAt: number;
+  /** Frames refused in a row for the rate; past rateBurst more the socket is closed with 4429. */
+  refusedInRow: number;
+  /** Answered the last ping. */
+  alive: boolean;
 }
 
 const READ_BLOCK_MS = 1000;
@@ -80,6 +102,7 @@ export class Gateway {
   /** uid → its connections on this gateway. */
   private readonly byUid = new Map<string, Set<Connection>>();
   private heartbeat: NodeJS.Timeout | null = null;
+  private pinger: NodeJS.Timeout | null = null;
   private reader: BusReader | null = null;
   private loop: Promise<void> | null = null;
   private stopping = false;
@@ -111,6 +134,21 @@ export class Gateway {
       () => void this.refreshPresence(),
       Math.max(100, Math.floor(this.options.presenceTtlMs / 3)),
     );
+    this.pinger = setInterval(() => {
+      this.pingAll();
+    }, this.options.limits.pingIntervalMs);
+  }
+
+  /** Drops peers that did not answer the last ping (dead networks never send a close). */
+  private pingAll(): void {
+    for (const connection of this.connections.values()) {
+      if (!connection.alive) {
+        connection.socket.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.socket.ping();
+    }
   }
 
   /** Keeps this gateway and its uids in the presence map (pushes find them there). */
@@ -135,12 +173,22 @@ export class Gateway {
         socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n");
         return;
       }
+      const origin = request.headers.origin;
+      const allowed = this.options.limits.allowedOrigins;
+      if (origin !== undefined && allowed.length > 0 && !allowed.includes(origin)) {
+        socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n");
+        return;
+      }
       this.wss.handleUpgrade(request, socket, head, (ws) => void this.accept(ws, request, url));
     });
   }
 
   private async accept(socket: WebSocket, request: IncomingMessage, url: URL): Promise<void> {
     const codec = codecFor(socket.protocol || undefined);
+    if (this.connections.size >= this.options.limits.maxConnections) {
+      socket.close(CLOSE.tryAgainLater, "this gateway is full; reconnect elsewhere");
+      return;
+    }
     // Frames the client sends at once arrive while the token is checked: keep them, in order.
     const early: [Buffer, boolean][] = [];
     const keep = (data: Buffer, isBinary: boolean): number => early.push([data, isBinary]);
@@ -171,7 +219,14 @@ export class Gateway {
       userOffset: 0,
       allOffset: 0,
       held: [],
+      tokens: this.options.limits.rateBurst,
+      refilledAt: Date.now(),
+      refusedInRow: 0,
+      alive: true,
     };
+    socket.on("pong", () => {
+      connection.alive = true;
+    });
     this.connections.set(connection.id, connection);
     const mine = this.byUid.get(claims.uid) ?? new Set<Connection>();
     mine.add(connection);
@@ -300,7 +355,36 @@ export class Gateway {
     );
   }
 
+  /** Takes a token from the connection's bucket; false (and an error frame, or 4429) when empty. */
+  private withinRate(connection: Connection): boolean {
+    const { ratePerSecond, rateBurst } = this.options.limits;
+    const now = Date.now();
+    connection.tokens = Math.min(
+      rateBurst,
+      connection.tokens + ((now - connection.refilledAt) / 1000) * ratePerSecond,
+    );
+    connection.refilledAt = now;
+    if (connection.tokens >= 1) {
+      connection.tokens -= 1;
+      connection.refusedInRow = 0;
+      return true;
+    }
+    connection.refusedInRow += 1;
+    if (connection.refusedInRow > rateBurst) {
+      connection.socket.close(CLOSE.rateLimited, "too many messages; slow down and reconnect");
+    } else if (connection.refusedInRow === 1) {
+      this.send(connection, [
+        { msgId: PROTOCOL_MSG.error, push: true, code: "E_RATE_LIMITED" },
+        {
+          message: `more than ${ratePerSecond} messages a second: this one and those until the rate drops are refused`,
+        },
+      ]);
+    }
+    return false;
+  }
+
   private async onFrame(connection: Connection, data: Buffer, isBinary: boolean): Promise<void> {
+    if (!this.withinRate(connection)) return;
     let decoded: unknown;
     try {
       decoded = connection.codec.decode(data, isBinary);
@@ -382,6 +466,17 @@ export class Gateway {
 
   private send(connection: Connection, frame: Frame): void {
     if (connection.socket.readyState !== connection.socket.OPEN) return;
+    if (connection.socket.bufferedAmount > this.options.limits.maxBufferedBytes) {
+      // The client does not read: holding more for it would grow without bound.
+      if (connection.socket.readyState === connection.socket.OPEN) {
+        this.options.log.warn(
+          { event: "slow-consumer", connId: connection.id, uid: connection.claims.uid },
+          "closing a socket whose client does not read",
+        );
+      }
+      connection.socket.close(CLOSE.tryAgainLater, "the client reads too slowly; reconnect");
+      return;
+    }
     connection.socket.send(connection.codec.encode(frame), { binary: connection.codec.binary });
   }
 
@@ -447,6 +542,7 @@ export class Gateway {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.pinger) clearInterval(this.pinger);
     for (const connection of this.connections.values()) {
       connection.socket.close(CLOSE.restart, "the gateway is restarting; reconnect");
     }

@@ -117,6 +117,7 @@ async function startGateway(config: Config, data: string, bus: Bus, log: Logger)
     path: WS_PATH,
     pusher: pusherFor(config, bus),
     presenceTtlMs: c.presenceTtlMs,
+    limits: { ...c.limits, allowedOrigins: c.allowedOrigins },
     log,
   });
   await gateway.start();

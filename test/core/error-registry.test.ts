@@ -32,6 +32,7 @@ describe("error registry", () => {
       "E_EXECUTOR_LOST",
       "E_INTERNAL",
       "E_NOTIFY_FAILED",
+      "E_RATE_LIMITED", // a realtime client may send again when its rate drops
       "E_SERVICE_UNAVAILABLE",
       "E_STAGING_TIMEOUT",
       "E_SUBSCRIBERS_LIMIT",

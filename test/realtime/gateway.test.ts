@@ -5,11 +5,13 @@
  * size, and the handler modules' composition.
  */
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { mintToken } from "../../src/realtime/index.js";
 import { startTestServer, type TestServer } from "../helpers/serve.js";
 import { openSocket } from "./ws-client.js";
+import { sleep } from "../helpers/wait.js";
 
 const SECRET = "gateway-test-secret-0123456789abcdef";
 const secret = new TextEncoder().encode(SECRET);
@@ -196,5 +198,132 @@ describe("handler modules", () => {
       }),
       { code: "E_CONFIG", message: /missing\.js.*cannot be loaded/ },
     );
+  });
+});
+
+describe("gateway limits", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      realtime: {
+        jwtSecret: SECRET,
+        allowedOrigins: ["https://game.example"],
+        limits: {
+          maxConnections: 3,
+          ratePerSecond: 5,
+          rateBurst: 5,
+          maxBufferedBytes: 64 * 1024,
+          pingIntervalMs: 400,
+        },
+      },
+    });
+  });
+  after(() => server.close());
+
+  it("refuses a browser from an origin not allowed (403), accepts an allowed one and non-browsers", async () => {
+    await assert.rejects(
+      openSocket(server.url, {
+        token: await token("o1"),
+        headers: { origin: "https://evil.example" },
+      }),
+      /403/,
+    );
+    const allowed = await openSocket(server.url, {
+      token: await token("o2"),
+      headers: { origin: "https://game.example" },
+    });
+    const noOrigin = await openSocket(server.url, { token: await token("o3") });
+    for (const ws of [allowed, noOrigin]) {
+      await ws.next(([h]) => h.msgId === 1, "the welcome");
+      ws.close();
+      await ws.closed;
+    }
+  });
+
+  it("closes a connection past maxConnections with 1013", async () => {
+    const open = [];
+    for (let i = 0; i < 3; i++) {
+      const ws = await openSocket(server.url, { token: await token(`c${i}`) });
+      await ws.next(([h]) => h.msgId === 1, "the welcome");
+      open.push(ws);
+    }
+    const extra = await openSocket(server.url, { token: await token("c-extra") });
+    const closed = await extra.closed;
+    assert.deepEqual([closed.code, /full/.test(closed.reason)], [1013, true]);
+    for (const ws of open) {
+      ws.close();
+      await ws.closed;
+    }
+  });
+
+  it("refuses frames past the rate with E_RATE_LIMITED, then closes with 4429 if they go on", async () => {
+    const ws = await openSocket(server.url, { token: await token("rapid") });
+    await ws.next(([h]) => h.msgId === 1, "the welcome");
+    for (let seq = 1; seq <= 8; seq++) ws.send([{ msgId: 1001, seq }, seq]);
+    const [head, body] = await ws.next(([h]) => h.code === "E_RATE_LIMITED", "the rate refusal");
+    assert.deepEqual(head, { msgId: 3, push: true, code: "E_RATE_LIMITED" });
+    assert.match((body as { message: string }).message, /5 messages a second/);
+    const answered = () => ws.frames.filter(([h]) => typeof h.seq === "number").length;
+    await ws.next(() => answered() >= 5, "the 5 frames within the burst answered");
+    for (let seq = 100; seq < 120; seq++) ws.send([{ msgId: 1001, seq }, seq]);
+    const closed = await ws.closed;
+    assert.equal(closed.code, 4429);
+  });
+
+  it("drops a peer that stops answering pings", async () => {
+    const silent = await openSocket(server.url, { token: await token("silent") });
+    await silent.next(([h]) => h.msgId === 1, "the welcome");
+    silent.pause(); // reads nothing: no pong either
+    await sleep(3 * 400);
+    silent.resume();
+    const closed = await silent.closed;
+    assert.equal(closed.code, 1006, "terminated without a close frame");
+  });
+});
+
+describe("slow consumers", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      realtime: {
+        jwtSecret: SECRET,
+        limits: { maxBufferedBytes: 64 * 1024, pingIntervalMs: 600_000 },
+      },
+    });
+  });
+  after(() => server.close());
+
+  it("closes a socket whose client does not read with 1013, and keeps serving the others", async () => {
+    const slow = await openSocket(server.url, { token: await token("slow") });
+    await slow.next(([h]) => h.msgId === 1, "the welcome");
+    const reader = await openSocket(server.url, { token: await token("reader") });
+    await reader.next(([h]) => h.msgId === 1, "the welcome");
+    slow.pause();
+    const big = "x".repeat(30_000);
+    const gaveUp = async () =>
+      (await readFile(join(server.data, "gamedock.log"), "utf8").catch(() => "")).includes(
+        '"slow-consumer"',
+      );
+    let sent = 0;
+    while (sent < 1000 && !(sent % 20 === 0 && (await gaveUp()))) {
+      // persist: false, so the history does not keep the megabytes meanwhile
+      await server.api("POST", "/api/v1/push", {
+        to: { uid: "slow" },
+        msgId: 1500,
+        body: big,
+        persist: false,
+      });
+      sent++;
+    }
+    assert.ok(await gaveUp(), `the server gave up on the slow reader after ${sent} pushes`);
+    slow.resume(); // it reads what was buffered, then the close frame
+    const closed = await slow.closed;
+    assert.deepEqual(
+      [closed.code, /too slowly/.test(closed.reason)],
+      [1013, true],
+      `after ${sent} pushes`,
+    );
+    assert.deepEqual((await reader.request(1001, "still served", 1))[1], "still served");
+    reader.close();
   });
 });

@@ -18,6 +18,9 @@ export interface TestSocket {
   request(msgId: number, body: unknown, seq: number): Promise<Frame>;
   /** Waits for a frame matching `match`. */
   next(match: (frame: Frame) => boolean, what: string): Promise<Frame>;
+  /** Stops reading the socket (no frames, no pongs) until resume(). */
+  pause(): void;
+  resume(): void;
   close(): void;
 }
 
@@ -73,6 +76,12 @@ export async function openSocket(
       return next(([head]) => head.seq === seq && !head.push, `the answer to seq ${seq}`);
     },
     next,
+    pause: () => {
+      ws.pause();
+    },
+    resume: () => {
+      ws.resume();
+    },
     close: () => {
       ws.close();
     },
