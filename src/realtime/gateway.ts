@@ -191,7 +191,14 @@ export class Gateway {
     }
     // Frames the client sends at once arrive while the token is checked: keep them, in order.
     const early: [Buffer, boolean][] = [];
-    const keep = (data: Buffer, isBinary: boolean): number => early.push([data, isBinary]);
+    // At most a burst of them: a client flooding before it is let in is closed (4429).
+    const keep = (data: Buffer, isBinary: boolean): void => {
+      if (early.length >= this.options.limits.rateBurst) {
+        socket.close(CLOSE.rateLimited, "too many messages before the token was checked");
+        return;
+      }
+      early.push([data, isBinary]);
+    };
     socket.on("message", keep);
     // ws reports a protocol violation (a frame over maxPayload: it closes with 1009) as an error.
     socket.on("error", (err) => {

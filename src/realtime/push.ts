@@ -35,6 +35,8 @@ export interface PushResult {
 /** Presence holds gateways under this name too; no uid can take it (uids have no control characters). */
 export const GATEWAYS_PRESENCE = "\u0000gateways";
 export const MAX_PUSH_UIDS = 10_000;
+/** Bytes a persisted push to users may add to the histories (its size × its uids). */
+export const MAX_PERSISTED_FANOUT_BYTES = 64 * 1024 * 1024;
 
 export interface PushSettings {
   history: HistoryLimits;
@@ -73,6 +75,13 @@ export class Pusher {
     const offsets: Record<string, number> = {};
     if (persist) {
       const entry = encodeHistoryEntry({ msgId, body });
+      if (entry.length * uids.length > MAX_PERSISTED_FANOUT_BYTES) {
+        // One copy per user's history: size × fan-out must stay bounded.
+        throw new GamedockError(
+          "E_INVALID_REQUEST",
+          `a persisted push of ${entry.length} bytes to ${uids.length} uids would store ${entry.length * uids.length} bytes (more than ${MAX_PERSISTED_FANOUT_BYTES}): push to {all: true}, to fewer uids, or with persist: false`,
+        );
+      }
       await Promise.all(
         uids.map(async (uid) => {
           offsets[uid] = (await this.userHistory(uid).append(entry)).offset;

@@ -270,6 +270,12 @@ describe("gateway limits", () => {
     assert.equal(closed.code, 4429);
   });
 
+  it("closes with 4429 a client that floods at once, before or after its token is checked", async () => {
+    const ws = await openSocket(server.url, { token: await token("flood") });
+    for (let seq = 0; seq < 200; seq++) ws.send([{ msgId: 1001, seq }, seq]);
+    assert.equal((await ws.closed).code, 4429);
+  });
+
   it("drops a peer that stops answering pings", async () => {
     const silent = await openSocket(server.url, { token: await token("silent") });
     await silent.next(([h]) => h.msgId === 1, "the welcome");

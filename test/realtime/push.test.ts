@@ -162,6 +162,15 @@ describe("pushes", () => {
       [{ to: { uid: "x" }, msgId: 1500 }, /body/],
       [{ to: { uid: "x" }, msgId: 1500, body: 1, persist: "yes" }, /persist/],
       [{ to: { uid: "x" }, msgId: 1500, body: 1, extra: 1 }, /unknown field extra/],
+      // 2 MB to 40 users would be 80 MB in the histories
+      [
+        {
+          to: { uids: Array.from({ length: 40 }, (_, i) => `u${i}`) },
+          msgId: 1500,
+          body: "x".repeat(2_000_000),
+        },
+        /persist: false/,
+      ],
     ];
     for (const [payload, message] of cases) {
       const answer = await server.api("POST", "/api/v1/push", payload);
