@@ -3,20 +3,25 @@
 // own has the same shape; list its path in realtime.handlers.
 //
 //   1001 echo       replies with the body it got
-//   1002 counter    adds body.by (default 1) to the caller's counter, replies {count}
+//   1002 counter    adds body.by (default 1) to the caller's counter, replies {count};
+//                   kept in Redis when the bus is Redis (shared by every worker), else in memory
 //   1003 whoami     replies with what the gateway knows of the caller
 //   1004 notify-me  pushes body to the caller as msgId 1050 (kept in its history), replies {offset}
 
-/** Counters per uid. In memory: one process's, gone at restart (a Redis-backed one is a later step). */
+/** Counters per uid when there is no Redis: one process's, gone at restart. */
 const counters = new Map();
 
 export default {
   name: "samples",
   range: [1000, 1099], // leaves 1100–1999 to applications
+  // ctx.services.redis: the bus's Redis (keys under "<prefix>:app:"), absent on the memory bus.
+  services: { redis: "optional" },
   handlers: {
     1001: (_ctx, body) => body,
-    1002: (ctx, body) => {
-      const by = body && Number.isInteger(body.by) ? body.by : 1;
+    1002: async (ctx, body) => {
+      const by = body && Number.isSafeInteger(body.by) ? body.by : 1;
+      const { redis } = ctx.services;
+      if (redis) return { count: await redis.incrby(`counter:${ctx.uid}`, by) };
       const count = (counters.get(ctx.uid) ?? 0) + by;
       counters.set(ctx.uid, count);
       return { count };

@@ -15,6 +15,10 @@
  * - **Presence**: which gateways hold a uid, each entry expiring unless
  *   refreshed.
  * - **Markers**: short-lived keys that make an append happen once.
+ * - **Sets**: durable sets of names (a uid's application groups, the
+ *   gateways ever started), kept until removed.
+ * - **Records**: small values that expire unless rewritten (a gateway's
+ *   status for the operations API).
  *
  * Stream, history and marker names are the bus's own (see keys.ts): the
  * driver puts its prefix in front. Names built by keys.ts carry a hash tag,
@@ -181,6 +185,21 @@ export interface Bus {
   leavePresence(uid: string, gatewayId: string): Promise<void>;
   /** For each uid, the gateways holding it now (none: absent from the map). */
   presence(uids: readonly string[]): Promise<Map<string, string[]>>;
+
+  // --- sets -------------------------------------------------------------------------
+  /** Adds a member to a durable set; true when it was not there. */
+  addMember(set: string, member: string): Promise<boolean>;
+  /** Removes a member; true when it was there. The set goes with its last member. */
+  removeMember(set: string, member: string): Promise<boolean>;
+  /** The set's members, in no order; [] when it does not exist. */
+  members(set: string): Promise<string[]>;
+
+  // --- records ------------------------------------------------------------------------
+  /** Stores a small value under `name` for ttlMs (rewriting it renews it). */
+  putRecord(name: string, payload: Buffer, ttlMs: number): Promise<void>;
+  /** The records' values in the order asked; null for one missing or expired. */
+  getRecords(names: readonly string[]): Promise<(Buffer | null)[]>;
+  deleteRecord(name: string): Promise<void>;
 
   close(): Promise<void>;
 }

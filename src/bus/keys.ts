@@ -8,9 +8,13 @@
  * - `{g:<group>}:c2l`                   one logic group's requests
  * - `{gw:<gatewayId>}:l2c`              replies and pushes for one gateway,
  *   `{gw:<gatewayId>}:replied:<msg>`    with the markers that make a reply once
- * - `{u:<uid>}:history`, `…:presence`   one user's pushes and gateways
+ * - `{gw:<gatewayId>}:status`           its record for the operations API
+ * - `{u:<uid>}:history`, `…:presence`   one user's pushes and gateways,
+ *   `{u:<uid>}:groups`                  and the application groups it is in
  * - `{a:<group>}:history`               an application group's pushes
  * - `{all}:history`                     pushes to everyone
+ * - `{all}:gateways`, `{all}:logic`     gateways ever started (until cleaned
+ *                                       up), logic groups with workers
  *
  * Parts are escaped ("%", "{", "}" as %25, %7B, %7D) so that no uid or group
  * can end a tag early or make one name look like another.
@@ -22,12 +26,16 @@ const escapePart = (part: string): string =>
 export const busKeys = {
   requests: (group: string): string => `{g:${escapePart(group)}}:c2l`,
   gatewayStream: (gatewayId: string): string => `{gw:${escapePart(gatewayId)}}:l2c`,
+  gatewayStatus: (gatewayId: string): string => `{gw:${escapePart(gatewayId)}}:status`,
   replied: (gatewayId: string, messageId: string): string =>
     `{gw:${escapePart(gatewayId)}}:replied:${escapePart(messageId)}`,
   userHistory: (uid: string): string => `{u:${escapePart(uid)}}:history`,
   userPresence: (uid: string): string => `{u:${escapePart(uid)}}:presence`,
+  userGroups: (uid: string): string => `{u:${escapePart(uid)}}:groups`,
   groupHistory: (group: string): string => `{a:${escapePart(group)}}:history`,
   broadcastHistory: (): string => `{all}:history`,
+  gatewayRegistry: (): string => `{all}:gateways`,
+  logicGroups: (): string => `{all}:logic`,
 };
 
 /** The part of a key Redis Cluster hashes: the first non-empty {…}, else the whole key. */

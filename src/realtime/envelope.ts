@@ -34,7 +34,8 @@ export interface ReplyEnvelope {
 /**
  * A push for this gateway's connections. `stream: "user"` names the target
  * uids with, when persisted, the offset the push got in each one's history;
- * `"all"` is for every connection, with the broadcast history's offset.
+ * `"all"` is for every connection, with the broadcast history's offset;
+ * `"group"` for the members of an application group, with its history's.
  */
 export type PushEnvelope =
   | {
@@ -44,9 +45,30 @@ export type PushEnvelope =
       msgId: number;
       body: unknown;
     }
-  | { kind: "push"; stream: "all"; offset?: number; msgId: number; body: unknown };
+  | { kind: "push"; stream: "all"; offset?: number; msgId: number; body: unknown }
+  | { kind: "push"; stream: "group"; group: string; offset?: number; msgId: number; body: unknown };
 
-export type GatewayEnvelope = ReplyEnvelope | PushEnvelope;
+/**
+ * A uid joined or left an application group while its connections may be
+ * open here. A join carries the group history's position at the join: the
+ * gateway replays from it (what was pushed before is not the member's).
+ */
+export interface MembershipEnvelope {
+  kind: "membership";
+  uid: string;
+  group: string;
+  joined: boolean;
+  position?: { epoch: string; offset: number };
+}
+
+/** An operator's kick: the uid's connections here are closed with 4403. */
+export interface KickEnvelope {
+  kind: "kick";
+  uid: string;
+  reason: string;
+}
+
+export type GatewayEnvelope = ReplyEnvelope | PushEnvelope | MembershipEnvelope | KickEnvelope;
 
 /** What a history keeps of a push: enough to send it again. */
 export interface HistoryRecord {

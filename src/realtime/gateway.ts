@@ -19,11 +19,14 @@ import {
   decodeGatewayEnvelope,
   encodeEnvelope,
   type GatewayEnvelope,
+  type MembershipEnvelope,
   type PushEnvelope,
 } from "./envelope.js";
+import { MAX_GROUPS_PER_UID } from "./groups.js";
 import type { HandlerLog } from "./handlers.js";
-import { GATEWAYS_PRESENCE, type Pusher } from "./push.js";
-import { replay, resumePoint, type Replay } from "./resume.js";
+import { GATEWAYS_PRESENCE, groupPresence } from "./names.js";
+import type { Pusher } from "./push.js";
+import { groupResumePoints, replay, resumePoint, type Replay } from "./resume.js";
 import {
   CLOSE,
   PROTOCOL_MSG,
@@ -78,8 +81,14 @@ interface Connection {
   /** The newest offset sent of the user's history, and of the broadcast one (dedupe, order). */
   userOffset: number;
   allOffset: number;
-  /** Live pushes held back while the missed ones are replayed; null once replayed. */
+  /** Application group → the newest offset sent of its history. */
+  groups: Map<string, number>;
+  /** Live pushes held back while missed ones are replayed (welcome, a join); null when none is. */
   held: PushEnvelope[] | null;
+  /** Replays under way; `held` is sent when the last ends. */
+  replays: number;
+  /** When the socket was let in (ms since the epoch). */
+  since: number;
   /** Token bucket: frames it may still send now, and when it was last refilled. */
   tokens: number;
   refilledAt: number;
@@ -95,12 +104,32 @@ const READ_COUNT = 256;
 const TRIM_EVERY = 1024;
 /** setTimeout's ceiling (~24.8 days); a later expiry is re-armed when reached. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Which history a push belongs to. */
+type StreamRef = { stream: "user" | "all" } | { stream: "group"; group: string };
+
+/** Connections listed in the gateway's status record (the operations API). */
+const STATUS_CONNECTIONS = 200;
+
+/** What a gateway publishes about itself for the operations API. */
+export interface GatewayStatus {
+  gatewayId: string;
+  startedAt: string;
+  updatedAt: string;
+  connections: number;
+  uids: number;
+  groups: number;
+  /** The first connections, oldest first (at most 200). */
+  listed: { connId: string; uid: string; group: string; ip: string; since: string }[];
+}
 
 export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<string, Connection>();
   /** uid → its connections on this gateway. */
   private readonly byUid = new Map<string, Set<Connection>>();
+  /** Application group → its members' connections on this gateway. */
+  private readonly byGroup = new Map<string, Set<Connection>>();
+  private readonly startedAt = new Date();
   private heartbeat: NodeJS.Timeout | null = null;
   private pinger: NodeJS.Timeout | null = null;
   private reader: BusReader | null = null;
@@ -130,6 +159,7 @@ export class Gateway {
     await this.reader.join(this.stream, GATEWAY_GROUP, "begin");
     this.loop = this.deliverLoop(this.reader);
     await this.refreshPresence();
+    await this.options.bus.addMember(busKeys.gatewayRegistry(), this.options.gatewayId);
     this.heartbeat = setInterval(
       () => void this.refreshPresence(),
       Math.max(100, Math.floor(this.options.presenceTtlMs / 3)),
@@ -151,17 +181,69 @@ export class Gateway {
     }
   }
 
-  /** Keeps this gateway and its uids in the presence map (pushes find them there). */
+  /**
+   * Keeps this gateway, its uids and its groups in the presence map (pushes
+   * find them there), renews its status record, and removes what gateways
+   * that died left behind.
+   */
   private async refreshPresence(): Promise<void> {
     const { bus, gatewayId, presenceTtlMs } = this.options;
     try {
       await bus.touchPresence(GATEWAYS_PRESENCE, gatewayId, presenceTtlMs);
-      await Promise.all(
-        [...this.byUid.keys()].map((uid) => bus.touchPresence(uid, gatewayId, presenceTtlMs)),
+      await Promise.all([
+        ...[...this.byUid.keys()].map((uid) => bus.touchPresence(uid, gatewayId, presenceTtlMs)),
+        ...[...this.byGroup.keys()].map((group) =>
+          bus.touchPresence(groupPresence(group), gatewayId, presenceTtlMs),
+        ),
+      ]);
+      await bus.putRecord(
+        busKeys.gatewayStatus(gatewayId),
+        Buffer.from(JSON.stringify(this.status())),
+        presenceTtlMs,
       );
+      await this.removeDeadGateways();
     } catch (err) {
       this.options.log.warn({ err }, "refreshing presence failed");
     }
+  }
+
+  status(): GatewayStatus {
+    const listed = [...this.connections.values()].slice(0, STATUS_CONNECTIONS).map((c) => ({
+      connId: c.id,
+      uid: c.claims.uid,
+      group: c.group,
+      ip: c.ip,
+      since: new Date(c.since).toISOString(),
+    }));
+    return {
+      gatewayId: this.options.gatewayId,
+      startedAt: this.startedAt.toISOString(),
+      updatedAt: new Date().toISOString(),
+      connections: this.connections.size,
+      uids: this.byUid.size,
+      groups: this.byGroup.size,
+      listed,
+    };
+  }
+
+  /**
+   * A gateway that died (SIGKILL, a lost machine) leaves its stream, with
+   * its consumer group, and its registry entry; its presence entries expire
+   * on their own. Every gateway looks for such leftovers: registered but no
+   * longer present. A live gateway re-registers at each refresh, so one that
+   * only missed refreshes for a while comes back.
+   */
+  private async removeDeadGateways(): Promise<void> {
+    const { bus, log } = this.options;
+    const registered = await bus.members(busKeys.gatewayRegistry());
+    const alive = new Set((await bus.presence([GATEWAYS_PRESENCE])).get(GATEWAYS_PRESENCE) ?? []);
+    for (const dead of registered.filter((id) => !alive.has(id))) {
+      await bus.deleteStream(busKeys.gatewayStream(dead));
+      await bus.deleteRecord(busKeys.gatewayStatus(dead));
+      await bus.removeMember(busKeys.gatewayRegistry(), dead);
+      log.info({ event: "gateway-cleaned", gatewayId: dead }, "removed a dead gateway's stream");
+    }
+    await bus.addMember(busKeys.gatewayRegistry(), this.options.gatewayId);
   }
 
   /** Takes the HTTP server's upgrades to `path`; others are left to other listeners. */
@@ -225,7 +307,10 @@ export class Gateway {
       expiry: null,
       userOffset: 0,
       allOffset: 0,
+      groups: new Map(),
       held: [],
+      replays: 1,
+      since: Date.now(),
       tokens: this.options.limits.rateBurst,
       refilledAt: Date.now(),
       refusedInRow: 0,
@@ -265,6 +350,13 @@ export class Gateway {
     await bus.touchPresence(uid, gatewayId, presenceTtlMs);
     const user = await replay(pusher.userHistory(uid), resumePoint(url, "lastOffset", "epoch"));
     const all = await replay(pusher.broadcastHistory(), resumePoint(url, "allOffset", "allEpoch"));
+    const names = (await bus.members(busKeys.userGroups(uid))).sort().slice(0, MAX_GROUPS_PER_UID);
+    const points = groupResumePoints(url);
+    const groups = new Map<string, Replay>();
+    for (const group of names) {
+      await this.enterGroup(connection, group);
+      groups.set(group, await replay(pusher.groupHistory(group), points.get(group) ?? null));
+    }
     this.send(connection, [
       { msgId: PROTOCOL_MSG.welcome, push: true },
       {
@@ -276,29 +368,117 @@ export class Gateway {
         offset: user.position.offset,
         allEpoch: all.position.epoch,
         allOffset: all.position.offset,
-        recovered: user.recovered && all.recovered,
+        groups: Object.fromEntries(
+          [...groups].map(([group, r]) => [
+            group,
+            { epoch: r.position.epoch, offset: r.position.offset },
+          ]),
+        ),
+        recovered:
+          user.recovered && all.recovered && [...groups.values()].every((r) => r.recovered),
       },
     ]);
-    this.sendMissed(connection, user, "user");
-    this.sendMissed(connection, all, "all");
-    connection.userOffset = Math.max(connection.userOffset, user.position.offset);
-    connection.allOffset = Math.max(connection.allOffset, all.position.offset);
+    this.sendMissed(connection, user, { stream: "user" });
+    this.sendMissed(connection, all, { stream: "all" });
+    for (const [group, missed] of groups)
+      this.sendMissed(connection, missed, { stream: "group", group });
+    this.endReplay(connection);
+  }
+
+  /** Sends a replay's pushes and records that the connection holds up to its position. */
+  private sendMissed(connection: Connection, missed: Replay, to: StreamRef): void {
+    for (const { offset, record } of missed.missed) {
+      this.send(connection, [{ msgId: record.msgId, push: true, ...to, offset }, record.body]);
+    }
+    const held = this.heldOffset(connection, to);
+    this.setHeldOffset(connection, to, Math.max(held, missed.position.offset));
+  }
+
+  private heldOffset(connection: Connection, to: StreamRef): number {
+    if (to.stream === "group") return connection.groups.get(to.group) ?? 0;
+    return to.stream === "user" ? connection.userOffset : connection.allOffset;
+  }
+
+  private setHeldOffset(connection: Connection, to: StreamRef, offset: number): void {
+    if (to.stream === "group") {
+      if (connection.groups.has(to.group)) connection.groups.set(to.group, offset);
+    } else if (to.stream === "user") connection.userOffset = offset;
+    else connection.allOffset = offset;
+  }
+
+  /** Counts the connection among the group's here and registers the group's presence. */
+  private async enterGroup(connection: Connection, group: string): Promise<void> {
+    connection.groups.set(group, connection.groups.get(group) ?? 0);
+    let members = this.byGroup.get(group);
+    if (!members) this.byGroup.set(group, (members = new Set()));
+    members.add(connection);
+    const { bus, gatewayId, presenceTtlMs } = this.options;
+    await bus.touchPresence(groupPresence(group), gatewayId, presenceTtlMs);
+  }
+
+  private leaveGroup(connection: Connection, group: string): void {
+    connection.groups.delete(group);
+    const members = this.byGroup.get(group);
+    members?.delete(connection);
+    if (members?.size !== 0) return;
+    this.byGroup.delete(group);
+    this.options.bus
+      .leavePresence(groupPresence(group), this.options.gatewayId)
+      .catch((err: unknown) => {
+        this.options.log.warn({ err, group }, "leaving a group's presence failed");
+      });
+  }
+
+  private startReplay(connection: Connection): void {
+    connection.replays += 1;
+    connection.held ??= [];
+  }
+
+  /** Sends the live pushes held during the replays once the last ends. */
+  private endReplay(connection: Connection): void {
+    connection.replays -= 1;
+    if (connection.replays > 0) return;
     const held = connection.held ?? [];
     connection.held = null;
     for (const push of held) this.deliverPush(connection, push);
   }
 
-  private sendMissed(connection: Connection, missed: Replay, stream: "user" | "all"): void {
-    for (const { offset, record } of missed.missed) {
-      this.send(connection, [{ msgId: record.msgId, push: true, stream, offset }, record.body]);
-      if (stream === "user") connection.userOffset = offset;
-      else connection.allOffset = offset;
+  /** A uid joined or left a group: its connections here follow (joins replay from the join). */
+  private async changeMembership(envelope: MembershipEnvelope): Promise<void> {
+    for (const connection of this.byUid.get(envelope.uid) ?? []) {
+      const { group } = envelope;
+      if (!envelope.joined) {
+        if (!connection.groups.has(group)) continue;
+        this.leaveGroup(connection, group);
+        this.send(connection, [
+          { msgId: PROTOCOL_MSG.membership, push: true },
+          { joined: {}, left: [group] },
+        ]);
+        continue;
+      }
+      if (connection.groups.has(group) || !envelope.position) continue;
+      this.startReplay(connection);
+      try {
+        await this.enterGroup(connection, group);
+        const missed = await replay(this.options.pusher.groupHistory(group), envelope.position);
+        const { epoch, offset } = envelope.position;
+        this.send(connection, [
+          { msgId: PROTOCOL_MSG.membership, push: true },
+          { joined: { [group]: { epoch, offset } }, left: [] },
+        ]);
+        this.sendMissed(connection, missed, { stream: "group", group });
+      } catch (err) {
+        this.options.log.error({ err, group, connId: connection.id }, "joining a group failed");
+      } finally {
+        this.endReplay(connection);
+      }
     }
   }
 
   private forget(connection: Connection): void {
     if (connection.expiry) clearTimeout(connection.expiry);
     this.connections.delete(connection.id);
+    for (const group of [...connection.groups.keys()]) this.leaveGroup(connection, group);
     const uid = connection.claims.uid;
     const mine = this.byUid.get(uid);
     mine?.delete(connection);
@@ -316,24 +496,24 @@ export class Gateway {
       connection.held.push(push);
       return;
     }
-    let offset: number | undefined;
-    if (push.stream === "user") {
-      offset = push.targets.find((t) => t.uid === connection.claims.uid)?.offset;
-      if (offset !== undefined) {
-        if (offset <= connection.userOffset) return;
-        connection.userOffset = offset;
-      }
-    } else {
-      offset = push.offset;
-      if (offset !== undefined) {
-        if (offset <= connection.allOffset) return;
-        connection.allOffset = offset;
-      }
+    // A member that left (or has not joined yet) gets none of the group's pushes.
+    if (push.stream === "group" && !connection.groups.has(push.group)) return;
+    const to: StreamRef =
+      push.stream === "group"
+        ? { stream: push.stream, group: push.group }
+        : { stream: push.stream };
+    const offset =
+      push.stream === "user"
+        ? push.targets.find((t) => t.uid === connection.claims.uid)?.offset
+        : push.offset;
+    if (offset !== undefined) {
+      if (offset <= this.heldOffset(connection, to)) return;
+      this.setHeldOffset(connection, to, offset);
     }
     const head = {
       msgId: push.msgId,
       push: true,
-      stream: push.stream,
+      ...to,
       ...(offset === undefined ? {} : { offset }),
     };
     this.send(connection, [head, push.body]);
@@ -514,18 +694,7 @@ export class Gateway {
           log.error({ err, entryId: entry.id }, "undecodable reply dropped");
           continue;
         }
-        if (envelope.kind === "reply") {
-          const connection = this.connections.get(envelope.connId);
-          if (connection) this.send(connection, [envelope.head, envelope.body]);
-        } else if (envelope.stream === "all") {
-          for (const connection of this.connections.values())
-            this.deliverPush(connection, envelope);
-        } else {
-          for (const { uid } of envelope.targets) {
-            for (const connection of this.byUid.get(uid) ?? [])
-              this.deliverPush(connection, envelope);
-          }
-        }
+        this.dispatch(envelope);
       }
       await bus.ack(
         this.stream,
@@ -539,6 +708,42 @@ export class Gateway {
           log.warn({ err }, "trimming the gateway stream failed");
         });
       }
+    }
+  }
+
+  private dispatch(envelope: GatewayEnvelope): void {
+    switch (envelope.kind) {
+      case "reply": {
+        const connection = this.connections.get(envelope.connId);
+        if (connection) this.send(connection, [envelope.head, envelope.body]);
+        return;
+      }
+      case "membership":
+        // Joins read the group's history: they go on while the next entries are delivered.
+        void this.changeMembership(envelope);
+        return;
+      case "kick":
+        for (const connection of this.byUid.get(envelope.uid) ?? []) {
+          this.options.log.info(
+            { event: "kicked", uid: envelope.uid, connId: connection.id },
+            "closing a kicked uid's connection",
+          );
+          connection.socket.close(CLOSE.kicked, closeReason(envelope.reason));
+        }
+        return;
+      case "push":
+        if (envelope.stream === "all") {
+          for (const connection of this.connections.values())
+            this.deliverPush(connection, envelope);
+        } else if (envelope.stream === "group") {
+          for (const connection of this.byGroup.get(envelope.group) ?? [])
+            this.deliverPush(connection, envelope);
+        } else {
+          for (const { uid } of envelope.targets) {
+            for (const connection of this.byUid.get(uid) ?? [])
+              this.deliverPush(connection, envelope);
+          }
+        }
     }
   }
 
@@ -558,9 +763,13 @@ export class Gateway {
     this.wss.close();
     const { bus, gatewayId } = this.options;
     await Promise.all(
-      [GATEWAYS_PRESENCE, ...this.byUid.keys()].map((uid) => bus.leavePresence(uid, gatewayId)),
+      [GATEWAYS_PRESENCE, ...this.byUid.keys(), ...[...this.byGroup.keys()].map(groupPresence)].map(
+        (name) => bus.leavePresence(name, gatewayId),
+      ),
     ).catch(() => undefined);
     await bus.deleteStream(this.stream).catch(() => undefined);
+    await bus.deleteRecord(busKeys.gatewayStatus(gatewayId)).catch(() => undefined);
+    await bus.removeMember(busKeys.gatewayRegistry(), gatewayId).catch(() => undefined);
   }
 }
 

@@ -15,7 +15,9 @@
 import { isGamedockError } from "../core/index.js";
 import { busKeys, type Bus, type BusEntry, type BusReader } from "../bus/index.js";
 import { decodeRequest, encodeEnvelope, type RequestEnvelope } from "./envelope.js";
-import type { Handler, HandlerContext, HandlerLog } from "./handlers.js";
+import { logicPresence } from "./names.js";
+import type { AppGroups } from "./groups.js";
+import type { HandlerContext, HandlerLog, HandlerRoute } from "./handlers.js";
 import type { ReplyHead } from "./protocol.js";
 import type { Pusher } from "./push.js";
 
@@ -27,12 +29,16 @@ export interface LogicWorkerOptions {
   group: string;
   /** Unique among the group's workers (host/pid/nonce). */
   consumer: string;
-  handlers: ReadonlyMap<number, Handler>;
+  handlers: ReadonlyMap<number, HandlerRoute>;
   concurrency: number;
   handlerTimeoutMs: number;
   claimIdleMs: number;
+  /** The worker's presence entry lives this long unless refreshed (consumers not present are removed). */
+  presenceTtlMs: number;
   /** What `ctx.push` sends with. */
   pusher: Pusher;
+  /** What `ctx.groups` changes. */
+  groups: AppGroups;
   log: HandlerLog;
 }
 
@@ -62,6 +68,8 @@ export class LogicWorker {
     this.reader = await this.options.bus.reader();
     // "begin": requests sent before any worker of the group existed are handled too.
     await this.reader.join(this.stream, LOGIC_GROUP, "begin");
+    await this.announce();
+    await this.options.bus.addMember(busKeys.logicGroups(), this.options.group);
     this.loop = this.readLoop(this.reader);
     const every = Math.max(100, Math.floor(this.options.claimIdleMs / 2));
     this.claimTimer = setInterval(() => void this.claimAbandoned(), every);
@@ -74,6 +82,36 @@ export class LogicWorker {
     await this.reader?.close();
     await this.loop;
     await Promise.all(this.inFlight);
+    // Everything it took is acknowledged: it leaves no consumer behind.
+    const { bus, group, consumer } = this.options;
+    await bus.leavePresence(logicPresence(group), consumer).catch(() => undefined);
+    await bus.removeConsumer(this.stream, LOGIC_GROUP, consumer).catch(() => undefined);
+  }
+
+  /** Tells the group's other workers (and the operations API) this one is alive. */
+  private async announce(): Promise<void> {
+    const { bus, group, consumer, presenceTtlMs } = this.options;
+    await bus.touchPresence(logicPresence(group), consumer, presenceTtlMs);
+  }
+
+  /**
+   * Forgets the consumers of workers that died once nothing is pending for
+   * them any more (claimAbandoned took it): a worker killed with SIGKILL
+   * would otherwise stay listed for ever.
+   */
+  private async removeDeadConsumers(): Promise<void> {
+    const { bus, group, consumer, log } = this.options;
+    const info = (await bus.groups(this.stream)).find((g) => g.name === LOGIC_GROUP);
+    if (!info) return;
+    const alive = new Set(
+      (await bus.presence([logicPresence(group)])).get(logicPresence(group)) ?? [],
+    );
+    for (const dead of info.consumers) {
+      if (dead.name === consumer || alive.has(dead.name) || dead.pending > 0) continue;
+      if (dead.idleMs < this.options.presenceTtlMs) continue;
+      await bus.removeConsumer(this.stream, LOGIC_GROUP, dead.name);
+      log.info({ event: "consumer-removed", group, consumer: dead.name }, "forgot a dead worker");
+    }
   }
 
   private async readLoop(reader: BusReader): Promise<void> {
@@ -104,6 +142,12 @@ export class LogicWorker {
 
   private async claimAbandoned(): Promise<void> {
     if (this.stopping) return;
+    try {
+      await this.announce();
+      await this.removeDeadConsumers();
+    } catch (err) {
+      this.options.log.warn({ err, group: this.options.group }, "refreshing presence failed");
+    }
     const free = this.options.concurrency - this.inFlight.size;
     if (free <= 0) return;
     try {
@@ -181,8 +225,8 @@ export class LogicWorker {
     redelivered: boolean,
   ): Promise<Outcome> {
     const { head, body } = request;
-    const handler = this.options.handlers.get(head.msgId);
-    if (!handler) {
+    const route = this.options.handlers.get(head.msgId);
+    if (!route) {
       return error(
         "E_UNKNOWN_MSG",
         `no handler for msgId ${head.msgId} in group ${this.options.group}`,
@@ -203,6 +247,8 @@ export class LogicWorker {
       log,
       push: (to, msgId, pushBody, options) =>
         this.options.pusher.push(to, msgId, pushBody, options),
+      groups: this.options.groups,
+      services: route.services,
     };
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<Outcome>((resolve) => {
@@ -218,7 +264,7 @@ export class LogicWorker {
     });
     const ran = (async (): Promise<Outcome> => ({
       code: 0,
-      body: (await handler(ctx, body)) ?? null,
+      body: (await route.handler(ctx, body)) ?? null,
     }))().catch((err: unknown): Outcome => {
       if (isGamedockError(err)) return error(err.code, err.message);
       log.error({ err, msgId: head.msgId, messageId }, "handler failed");

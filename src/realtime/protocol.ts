@@ -16,6 +16,8 @@ export const PROTOCOL_MSG = {
   tokenRefresh: 2,
   /** Server → client: a frame that could not be answered by seq was refused. */
   error: 3,
+  /** Server → client: the uid joined or left application groups. */
+  membership: 4,
 } as const;
 
 /** msgIds below this are the protocol's; applications start here. */

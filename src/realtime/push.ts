@@ -4,8 +4,10 @@
  *
  * A persisted push to users goes into each user's bounded history first,
  * with that history's next offset; a push to everyone goes into the
- * broadcast history once. Then it is handed to the gateways that hold the
- * users (the presence map), or to every live gateway for a broadcast: one
+ * broadcast history once, and a push to an application group into that
+ * group's history once (never one write per member). Then it is handed to
+ * the gateways that hold the users or the group's members (the presence
+ * map), or to every live gateway for a broadcast: one
  * bus entry per gateway, never one per connection. A client that was away
  * reads what it missed from the histories when it reconnects (gateway.ts).
  * `persist: false` skips the histories: delivered to whoever is connected
@@ -14,9 +16,11 @@
 import { busKeys, type Bus, type HistoryLimits } from "../bus/index.js";
 import { GamedockError } from "../core/index.js";
 import { encodeEnvelope, encodeHistoryEntry, type PushEnvelope } from "./envelope.js";
+import { GATEWAYS_PRESENCE, groupPresence } from "./names.js";
 import { FIRST_APP_MSG_ID, MAX_MSG_ID } from "./protocol.js";
 
-export type PushTarget = { uid: string } | { uids: readonly string[] } | { all: true };
+export type PushTarget =
+  { uid: string } | { uids: readonly string[] } | { group: string } | { all: true };
 
 export interface PushOptions {
   /** Keep it in the history so a reconnecting client gets it (default true). */
@@ -30,10 +34,9 @@ export interface PushResult {
   offsets: Record<string, number>;
   /** The broadcast history's offset (persisted pushes to everyone). */
   broadcastOffset?: number;
+  /** The group history's offset (persisted pushes to an application group). */
+  groupOffset?: number;
 }
-
-/** Presence holds gateways under this name too; no uid can take it (uids have no control characters). */
-export const GATEWAYS_PRESENCE = "\u0000gateways";
 export const MAX_PUSH_UIDS = 10_000;
 /** Bytes a persisted push to users may add to the histories (its size × its uids). */
 export const MAX_PERSISTED_FANOUT_BYTES = 64 * 1024 * 1024;
@@ -56,6 +59,10 @@ export class Pusher {
     return this.bus.history(busKeys.broadcastHistory(), this.settings.history);
   }
 
+  groupHistory(group: string) {
+    return this.bus.history(busKeys.groupHistory(group), this.settings.history);
+  }
+
   async push(
     to: PushTarget,
     msgId: number,
@@ -65,6 +72,7 @@ export class Pusher {
     checkMsgId(msgId);
     const persist = options.persist ?? true;
     if ("all" in to) return this.pushAll(msgId, body, persist);
+    if ("group" in to) return this.pushGroup(to.group, msgId, body, persist);
     const uids = [...new Set("uid" in to ? [to.uid] : to.uids)];
     if (uids.length === 0 || uids.length > MAX_PUSH_UIDS) {
       throw new GamedockError(
@@ -118,7 +126,6 @@ export class Pusher {
     const offset = persist
       ? (await this.broadcastHistory().append(encodeHistoryEntry({ msgId, body }))).offset
       : undefined;
-    const gateways = (await this.bus.presence([GATEWAYS_PRESENCE])).get(GATEWAYS_PRESENCE) ?? [];
     const envelope: PushEnvelope = {
       kind: "push",
       stream: "all",
@@ -126,16 +133,47 @@ export class Pusher {
       body,
       ...(offset === undefined ? {} : { offset }),
     };
-    await Promise.all(
-      gateways.map((gateway) =>
-        this.bus.append(busKeys.gatewayStream(gateway), encodeEnvelope(envelope)),
-      ),
-    );
+    const gateways = await this.handOver(GATEWAYS_PRESENCE, envelope);
     return {
-      gateways: gateways.length,
+      gateways,
       offsets: {},
       ...(offset === undefined ? {} : { broadcastOffset: offset }),
     };
+  }
+
+  private async pushGroup(
+    group: string,
+    msgId: number,
+    body: unknown,
+    persist: boolean,
+  ): Promise<PushResult> {
+    const offset = persist
+      ? (await this.groupHistory(group).append(encodeHistoryEntry({ msgId, body }))).offset
+      : undefined;
+    const envelope: PushEnvelope = {
+      kind: "push",
+      stream: "group",
+      group,
+      msgId,
+      body,
+      ...(offset === undefined ? {} : { offset }),
+    };
+    const gateways = await this.handOver(groupPresence(group), envelope);
+    return {
+      gateways,
+      offsets: {},
+      ...(offset === undefined ? {} : { groupOffset: offset }),
+    };
+  }
+
+  /** Appends the envelope to each gateway the presence entry names; returns how many. */
+  private async handOver(presenceName: string, envelope: PushEnvelope): Promise<number> {
+    const gateways = (await this.bus.presence([presenceName])).get(presenceName) ?? [];
+    const encoded = encodeEnvelope(envelope);
+    await Promise.all(
+      gateways.map((gateway) => this.bus.append(busKeys.gatewayStream(gateway), encoded)),
+    );
+    return gateways.length;
   }
 }
 

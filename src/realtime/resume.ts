@@ -28,6 +28,32 @@ export function resumePoint(url: URL, offsetParam: string, epochParam: string): 
   return { epoch, offset: Number(offsetText) };
 }
 
+/** Application groups the client can resume: `?groups=` as JSON {name: {epoch, offset}}; malformed entries are ignored. */
+export function groupResumePoints(url: URL): Map<string, ResumePoint> {
+  const points = new Map<string, ResumePoint>();
+  const text = url.searchParams.get("groups");
+  if (text === null || text.length > 64 * 1024) return points;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return points;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return points;
+  for (const [group, point] of Object.entries(parsed as Record<string, unknown>)) {
+    const { epoch, offset } = (point ?? {}) as { epoch?: unknown; offset?: unknown };
+    if (
+      typeof epoch === "string" &&
+      epoch.length <= 64 &&
+      Number.isSafeInteger(offset) &&
+      (offset as number) >= 0
+    ) {
+      points.set(group, { epoch, offset: offset as number });
+    }
+  }
+  return points;
+}
+
 export interface Replay {
   /** The history's position once read: the client holds everything up to `offset`. */
   position: HistoryPosition;

@@ -16,16 +16,20 @@ import {
   type Logger,
 } from "../core/index.js";
 import {
+  AppGroups,
   Gateway,
   LogicWorker,
   Pusher,
+  RealtimeOperations,
   composeHandlers,
   jwksAuthenticator,
   loadHandlerModules,
+  registerOperationsRoutes,
   registerPushRoute,
   secretAuthenticator,
   type Authenticator,
 } from "../realtime/index.js";
+import { openHandlerServices, type SharedServices } from "./handler-services.js";
 import { closeHttpServer, createHttpServer } from "./http.js";
 import { listenOn } from "./listen.js";
 import { checkExposure } from "./runtime.js";
@@ -59,7 +63,7 @@ async function authenticator(config: Config, data: string, logger: Logger): Prom
 }
 
 export interface RealtimeRuntime {
-  /** Takes /ws upgrades on the app's server and adds POST /api/v1/push. */
+  /** Takes /ws upgrades on the app's server and adds POST /api/v1/push and the operations API. */
   attach(app: FastifyInstance): void;
   /** Closes sockets with 1012, lets handlers in flight reply, closes the bus. */
   close(): Promise<void>;
@@ -77,33 +81,60 @@ const processName = (): string => newOwnerName().replace(/\//g, "-");
 const pusherFor = (config: Config, bus: Bus): Pusher =>
   new Pusher(bus, { history: config.realtime.history });
 
+/** POST /api/v1/push and /api/v1/realtime/… on an app, over the bus. */
+function registerRoutes(app: FastifyInstance, config: Config, bus: Bus): void {
+  const pusher = pusherFor(config, bus);
+  registerPushRoute(app, pusher);
+  registerOperationsRoutes(app, new RealtimeOperations(bus), new AppGroups(bus, pusher));
+}
+
+/** A logic worker with the services its modules declared; closing it closes them. */
+interface StartedWorker {
+  stop(): Promise<void>;
+}
+
 async function startLogicWorker(
   config: Config,
   bus: Bus,
   log: Logger,
   options: LogicRoleOptions,
-): Promise<LogicWorker> {
+  shared: SharedServices = {},
+): Promise<StartedWorker> {
   const c = config.realtime;
   const paths = options.handlers?.length
     ? options.handlers
     : c.handlers.length
       ? c.handlers
       : [SAMPLE_HANDLERS];
-  const handlers = composeHandlers(await loadHandlerModules(paths, process.cwd()));
+  const modules = await loadHandlerModules(paths, process.cwd());
+  const services = await openHandlerServices(config, modules, log, shared);
   const group = options.group ?? c.defaultGroup;
+  const pusher = pusherFor(config, bus);
   const worker = new LogicWorker({
     bus,
     group,
     consumer: processName(),
-    handlers,
+    handlers: composeHandlers(modules, (module) => services.servicesOf(module)),
     concurrency: options.concurrency ?? c.concurrency,
     handlerTimeoutMs: c.handlerTimeoutMs,
     claimIdleMs: c.claimIdleMs,
-    pusher: pusherFor(config, bus),
+    presenceTtlMs: c.presenceTtlMs,
+    pusher,
+    groups: new AppGroups(bus, pusher),
     log: log.child({ group }),
   });
-  await worker.start();
-  return worker;
+  try {
+    await worker.start();
+  } catch (err) {
+    await services.close();
+    throw err;
+  }
+  return {
+    async stop() {
+      await worker.stop();
+      await services.close();
+    },
+  };
 }
 
 async function startGateway(config: Config, data: string, bus: Bus, log: Logger): Promise<Gateway> {
@@ -124,18 +155,19 @@ async function startGateway(config: Config, data: string, bus: Bus, log: Logger)
   return gateway;
 }
 
-/** `serve`: the gateway and a logic worker for the default group, on one bus. */
+/** `serve`: the gateway and a logic worker for the default group, on one bus; handlers share serve's database and files. */
 export async function openRealtime(
   config: Config,
   data: string,
   logger: Logger,
+  shared: SharedServices = {},
 ): Promise<RealtimeRuntime> {
   const log = logger.child({ component: "realtime" });
   const bus: Bus = await openBus(config.realtime.bus, { logger: log });
   let gateway: Gateway | null = null;
-  let logic: LogicWorker | null = null;
+  let logic: StartedWorker | null = null;
   try {
-    logic = await startLogicWorker(config, bus, log, {});
+    logic = await startLogicWorker(config, bus, log, {}, shared);
     gateway = await startGateway(config, data, bus, log);
   } catch (err) {
     await logic?.stop().catch(() => undefined);
@@ -147,7 +179,7 @@ export async function openRealtime(
   return {
     attach(app) {
       started.attach(app.server);
-      registerPushRoute(app, pusherFor(config, bus));
+      registerRoutes(app, config, bus);
     },
     async close() {
       await started.stop();
@@ -190,7 +222,7 @@ export async function startGatewayProcess(
     bodyLimit: config.server.maxBodyBytes,
   });
   gateway.attach(app.server);
-  registerPushRoute(app, pusherFor(config, bus));
+  registerRoutes(app, config, bus);
   let url: string;
   try {
     url = await listenOn(app, config);
@@ -221,7 +253,7 @@ export async function startLogicProcess(
   requireSharedBus(config, "logic");
   const log = logger.child({ component: "realtime" });
   const bus = await openBus(config.realtime.bus, { logger: log });
-  let worker: LogicWorker;
+  let worker: StartedWorker;
   try {
     worker = await startLogicWorker(config, bus, log, options);
   } catch (err) {

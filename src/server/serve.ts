@@ -73,7 +73,10 @@ export async function startServe(
   let url: string;
   let realtime: Awaited<ReturnType<typeof openRealtime>> | null = null;
   try {
-    realtime = await openRealtime(config, runtime.resolved.data, logger);
+    realtime = await openRealtime(config, runtime.resolved.data, logger, {
+      database: runtime.database,
+      files: files.ctx,
+    });
     realtime.attach(app);
     await pipeline.start(stages);
     url = await listenOn(app, config);

@@ -353,6 +353,39 @@ export function busConformance(driver: BusUnderTest): void {
       assert.equal((await bus.presence([uid])).has(uid), false);
     });
 
+    it("sets: members kept until removed, the set gone with the last", TIMEOUT, async () => {
+      const set = busKeys.userGroups(`user-${++n}`);
+      assert.deepEqual(await bus.members(set), []);
+      assert.equal(await bus.addMember(set, "room:1"), true);
+      assert.equal(await bus.addMember(set, "room:1"), false);
+      assert.equal(await bus.addMember(set, "room {2}"), true);
+      assert.deepEqual((await bus.members(set)).sort(), ["room {2}", "room:1"]);
+      assert.equal(await bus.removeMember(set, "room:1"), true);
+      assert.equal(await bus.removeMember(set, "room:1"), false);
+      assert.equal(await bus.removeMember(set, "room {2}"), true);
+      assert.deepEqual(await bus.members(set), []);
+    });
+
+    it("records: a value until its ttl, renewed by rewriting, deleted", TIMEOUT, async () => {
+      const a = busKeys.gatewayStatus(`gw-${++n}`);
+      const b = busKeys.gatewayStatus(`gw-${++n}`);
+      await bus.putRecord(a, payload("first"), 60_000);
+      await bus.putRecord(a, payload("second"), 60_000);
+      await bus.putRecord(b, payload("short"), 300);
+      let got = await bus.getRecords([a, b, busKeys.gatewayStatus("none")]);
+      assert.deepEqual(
+        got.map((v) => v?.toString() ?? null),
+        ["second", "short", null],
+      );
+      await waitFor(
+        async () => (await bus.getRecords([b]))[0] === null,
+        "the short record to expire",
+      );
+      await bus.deleteRecord(a);
+      got = await bus.getRecords([a]);
+      assert.deepEqual(got, [null]);
+    });
+
     it("refuses bad arguments with E_INTERNAL naming them", TIMEOUT, async () => {
       const r = await reader();
       const s = stream();

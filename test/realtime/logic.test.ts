@@ -11,7 +11,7 @@ import {
   encodeEnvelope,
   type ReplyEnvelope,
 } from "../../src/realtime/envelope.js";
-import { LogicWorker, Pusher, type Handler } from "../../src/realtime/index.js";
+import { AppGroups, LogicWorker, Pusher, type Handler } from "../../src/realtime/index.js";
 import { SERVICES, dropRedisPrefix, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -32,16 +32,24 @@ for (const driver of DRIVERS) {
       const bus: Bus = await openBus(driver.config);
       const group = `g${++n}`;
       const gatewayId = `gw${n}`;
+      const pusher = new Pusher(bus, { history: { maxLength: 100, maxAgeMs: 60_000 } });
       const worker = () =>
         new LogicWorker({
           bus,
           group,
           consumer: `worker-${Math.random()}`,
-          handlers: new Map(Object.entries(handlers).map(([id, h]) => [Number(id), h])),
+          handlers: new Map(
+            Object.entries(handlers).map(([id, handler]) => [
+              Number(id),
+              { handler, services: {} },
+            ]),
+          ),
           concurrency,
           handlerTimeoutMs: 5000,
           claimIdleMs: 300,
-          pusher: new Pusher(bus, { history: { maxLength: 100, maxAgeMs: 60_000 } }),
+          presenceTtlMs: 10_000,
+          pusher,
+          groups: new AppGroups(bus, pusher),
           log: SILENT,
         });
       const request = (seq: number) =>

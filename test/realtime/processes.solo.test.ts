@@ -2,13 +2,17 @@
  * Gateways and logic workers as separate processes on real Redis: two
  * `gamedock gateway`s and two `gamedock logic` workers; one worker is
  * killed with SIGKILL while 1,000 requests from 50 clients are in flight,
- * and every request still gets exactly one reply.
+ * and every request still gets exactly one reply; a gateway killed the
+ * same way loses its client to the other, which resumes every push. What
+ * the killed processes leave on the bus (a consumer, a stream) is removed.
  */
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { mintToken } from "../../src/realtime/index.js";
+import { Redis } from "ioredis";
+import { busKeys } from "../../src/bus/index.js";
+import { mintToken, type LogicGroupStatus } from "../../src/realtime/index.js";
 import {
   kill9,
   logLines,
@@ -46,6 +50,7 @@ describe("gateways and logic workers as processes on Redis", { skip, timeout: 18
           jwtSecret: SECRET,
           handlers: [join(import.meta.dirname, "fixtures/slow-echo.ts")],
           claimIdleMs: 1500,
+          presenceTtlMs: 3000,
           concurrency: 16,
         },
       }),
@@ -122,6 +127,15 @@ describe("gateways and logic workers as processes on Redis", { skip, timeout: 18
       (l) => l.event === "requests-claimed",
     );
     assert.ok(claims.length > 0, "the surviving worker took over what the killed one held");
+    // The killed worker's consumer goes once nothing is pending for it and its presence expired.
+    const logicGroups = async () => {
+      const response = await fetch(`${gateways[0]!.url}/api/v1/realtime/logic-groups`);
+      return ((await response.json()) as { groups: LogicGroupStatus[] }).groups;
+    };
+    await waitFor(async () => {
+      const group = (await logicGroups()).find((g) => g.group === "default");
+      return group?.consumers.length === 1 && group.consumers[0]!.alive && group.pending === 0;
+    }, "the killed worker's consumer to be removed");
   });
 
   it("a client of a gateway killed with SIGKILL resumes on the other and gets every push once, in order", async () => {
@@ -145,6 +159,7 @@ describe("gateways and logic workers as processes on Redis", { skip, timeout: 18
     await first.next(([, body]) => (body as { n?: number }).n === 3, "the live pushes");
     const seen = first.frames.filter(([h]) => h.msgId === 1500);
     const lastOffset = seen.at(-1)![0].offset as number;
+    const { gatewayId: killed } = welcome as { gatewayId: string };
     await kill9(a.process);
     await first.closed;
     for (let n = 4; n <= 10; n++) await push(b.url, n); // while the client is away
@@ -170,6 +185,19 @@ describe("gateways and logic workers as processes on Redis", { skip, timeout: 18
       "consecutive offsets",
     );
     second.close();
+    // The surviving gateway removes the killed one's stream (its presence expires).
+    const redis = new Redis(SERVICES.redis.url);
+    try {
+      await waitFor(
+        async () => (await redis.exists(`${prefix}:${busKeys.gatewayStream(killed)}`)) === 0,
+        "the killed gateway's stream to be removed",
+      );
+      const response = await fetch(`${b.url}/api/v1/realtime/gateways`);
+      const listed = ((await response.json()) as { gateways: { gatewayId: string }[] }).gateways;
+      assert.ok(!listed.some((g) => g.gatewayId === killed), "the killed gateway is not listed");
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it("refuses to run gateway or logic on the memory bus", async () => {

@@ -25,6 +25,9 @@ export function openMemoryBus(): Bus {
   /** uid → gatewayId → expiry (ms since epoch). */
   const presence = new Map<string, Map<string, number>>();
   const readers = new Set<BusReader>();
+  const sets = new Map<string, Set<string>>();
+  /** name → value and expiry (ms since epoch). */
+  const records = new Map<string, { payload: Buffer; until: number }>();
 
   const isMarked = (marker: string): boolean => {
     const until = markers.get(marker);
@@ -136,6 +139,42 @@ export function openMemoryBus(): Bus {
         else found.set(uid, [...gateways.keys()]);
       }
       return Promise.resolve(found);
+    },
+    addMember: (set, member) =>
+      settle(() => {
+        checkName("set", set);
+        let members = sets.get(set);
+        if (!members) sets.set(set, (members = new Set<string>()));
+        const added = !members.has(member);
+        members.add(member);
+        return added;
+      }),
+    removeMember(set, member) {
+      const members = sets.get(set);
+      const removed = members?.delete(member) ?? false;
+      if (members?.size === 0) sets.delete(set);
+      return Promise.resolve(removed);
+    },
+    members: (set) => Promise.resolve([...(sets.get(set) ?? [])]),
+    putRecord: (name, payload, ttlMs) =>
+      settle(() => {
+        checkName("record", name);
+        checkTtl(ttlMs);
+        records.set(name, { payload: Buffer.from(payload), until: Date.now() + ttlMs });
+      }),
+    getRecords(names) {
+      const now = Date.now();
+      return Promise.resolve(
+        names.map((name) => {
+          const record = records.get(name);
+          if (record && record.until <= now) records.delete(name);
+          return record && record.until > now ? record.payload : null;
+        }),
+      );
+    },
+    deleteRecord(name) {
+      records.delete(name);
+      return Promise.resolve();
     },
     async close() {
       await Promise.all([...readers].map((r) => r.close()));

@@ -221,6 +221,28 @@ export async function openRedisBus(config: RedisBusConfig, log: BusLogger): Prom
       });
       return found;
     },
+    async addMember(set, member) {
+      checkName("set", set);
+      return (await redis.sadd(key(set), member)) === 1;
+    },
+    async removeMember(set, member) {
+      return (await redis.srem(key(set), member)) === 1;
+    },
+    async members(set) {
+      return redis.smembers(key(set));
+    },
+    async putRecord(name, payload, ttlMs) {
+      checkName("record", name);
+      checkTtl(ttlMs);
+      await redis.set(key(name), payload, "PX", ttlMs);
+    },
+    async getRecords(names) {
+      // One GET per record (different slots on a cluster), written together.
+      return Promise.all(names.map((name) => redis.getBuffer(key(name))));
+    },
+    async deleteRecord(name) {
+      await redis.del(key(name));
+    },
     async close() {
       await Promise.all([...readers].map((r) => r.close()));
       redis.disconnect();

@@ -1,0 +1,31 @@
+/**
+ * The file service as other modules' code sees it (realtime handlers: chat
+ * checks that a file exists and hands out links): describe a file, sign a
+ * download path. No bytes move through here.
+ */
+import { clockOf, type FilesContext } from "./context.js";
+import { signedPath } from "./signed-url.js";
+import { fileView, isExpired, type FileView } from "./views.js";
+
+export interface FileLookup {
+  /** The file's description; null when it does not exist or expired. */
+  get(id: string): Promise<FileView | null>;
+  /** A download path signed for ttlSeconds (default files.signedUrlTtlSeconds). */
+  signedUrl(id: string, ttlSeconds?: number): string;
+}
+
+export function fileLookup(
+  ctx: Pick<FilesContext, "metadata" | "signingKey" | "settings" | "clock">,
+): FileLookup {
+  const clock = clockOf(ctx);
+  return {
+    async get(id) {
+      const file = await ctx.metadata.getFile(id);
+      return file && !isExpired(file, clock.now()) ? fileView(file) : null;
+    },
+    signedUrl(id, ttlSeconds = ctx.settings.signedUrlTtlSeconds) {
+      const expires = Math.floor(clock.now() / 1000) + ttlSeconds;
+      return signedPath(ctx.signingKey, id, expires);
+    },
+  };
+}
