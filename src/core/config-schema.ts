@@ -262,6 +262,7 @@ export const configSchema = z
         concurrency: positiveInt(10_000),
         claimIdleMs: z.coerce.number().int().min(100).max(3_600_000),
         presenceTtlMs: z.coerce.number().int().min(300).max(3_600_000),
+        drainTimeoutMs: z.coerce.number().int().min(0).max(600_000),
         allowedOrigins: stringList,
         limits: z
           .object({

@@ -150,6 +150,7 @@ export const DEFAULTS = {
     concurrency: 16, // messages a logic worker handles at once
     claimIdleMs: 15_000, // a message a dead worker held this long is taken over, ms
     presenceTtlMs: 30_000, // a gateway refreshes its uids' presence at a third of this, ms
+    drainTimeoutMs: 10_000, // at shutdown, how long a gateway waits for replies in flight, ms
     /** Origins browsers may connect from (e.g. "https://game.example"); [] = any. */
     allowedOrigins: [] as string[],
     limits: {

@@ -216,6 +216,12 @@ export const ERROR_CODES = {
     summary: "too many realtime messages per second",
     retryable: true,
   },
+  E_DRAINING: {
+    exit: EXIT.unexpected,
+    http: 503,
+    summary: "the realtime gateway is shutting down: send again once reconnected",
+    retryable: true,
+  },
   E_UNKNOWN_MSG: { exit: EXIT.badInput, http: 404, summary: "no handler for this msgId" },
   E_HANDLER: { exit: EXIT.unexpected, http: 500, summary: "the message handler failed" },
   E_TIMEOUT: {

@@ -5,8 +5,10 @@
  *
  * Malformed frames are answered here and never reach the bus. A frame over
  * maxFrameBytes closes the socket with 1009 (ws enforces it before
- * buffering more). On stop, new connections are refused and open ones are
- * closed with 1012 so clients reconnect elsewhere.
+ * buffering more). On stop (drain), new connections are refused, requests
+ * in flight get their replies, new ones are answered E_DRAINING, and each
+ * socket is closed with 1012 once nothing is in flight for it (or at the
+ * drain timeout) so clients reconnect elsewhere.
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
@@ -52,6 +54,8 @@ export interface GatewayOptions {
   pusher: Pusher;
   /** Presence entries (uid → this gateway, and the gateway itself) live this long unless refreshed. */
   presenceTtlMs: number;
+  /** At stop, how long to wait for the replies of requests in flight. */
+  drainTimeoutMs: number;
   limits: GatewayLimits;
   log: HandlerLog;
 }
@@ -96,6 +100,8 @@ interface Connection {
   refusedInRow: number;
   /** Answered the last ping. */
   alive: boolean;
+  /** Requests queued for a worker and not yet answered (a drain waits for them). */
+  inFlight: number;
 }
 
 const READ_BLOCK_MS = 1000;
@@ -135,6 +141,10 @@ export class Gateway {
   private reader: BusReader | null = null;
   private loop: Promise<void> | null = null;
   private stopping = false;
+  /** Set when a drain is over: the delivery loop ends (while draining it still delivers replies). */
+  private readerClosed = false;
+  /** Resolves when the last connection with requests in flight got their replies (during a drain). */
+  private drained: (() => void) | null = null;
   private deliveredSinceTrim = 0;
 
   constructor(private readonly options: GatewayOptions) {
@@ -315,6 +325,7 @@ export class Gateway {
       refilledAt: Date.now(),
       refusedInRow: 0,
       alive: true,
+      inFlight: 0,
     };
     socket.on("pong", () => {
       connection.alive = true;
@@ -479,6 +490,8 @@ export class Gateway {
     if (connection.expiry) clearTimeout(connection.expiry);
     this.connections.delete(connection.id);
     for (const group of [...connection.groups.keys()]) this.leaveGroup(connection, group);
+    if (this.stopping && ![...this.connections.values()].some((c) => c.inFlight > 0))
+      this.drained?.();
     const uid = connection.claims.uid;
     const mine = this.byUid.get(uid);
     mine?.delete(connection);
@@ -593,6 +606,13 @@ export class Gateway {
       await this.refresh(connection, frame.head.seq, frame.token);
       return;
     }
+    if (this.stopping) {
+      this.send(connection, [
+        { msgId: frame.head.msgId, seq: frame.head.seq, code: "E_DRAINING" },
+        { message: "the gateway is shutting down: send this again once reconnected" },
+      ]);
+      return;
+    }
     const envelope = encodeEnvelope({
       head: {
         ...frame.head,
@@ -605,8 +625,10 @@ export class Gateway {
       body: frame.body,
     });
     try {
+      connection.inFlight += 1;
       await this.options.bus.append(busKeys.requests(connection.group), envelope);
     } catch (err) {
+      this.settled(connection);
       this.options.log.error({ err, connId: connection.id }, "request not queued");
       this.send(connection, [
         {
@@ -677,13 +699,15 @@ export class Gateway {
           blockMs: READ_BLOCK_MS,
         });
       } catch (err) {
-        if (this.stopping) return;
+        if (this.readerClosed) return;
         log.error({ err }, "reading replies failed; retrying");
         await new Promise((r) => setTimeout(r, 1000));
+        // The stream may be gone (removed as a dead gateway's while the bus was out of reach).
+        await reader.join(this.stream, GATEWAY_GROUP, "begin").catch(() => undefined);
         continue;
       }
       if (entries.length === 0) {
-        if (this.stopping) return;
+        if (this.readerClosed) return;
         continue;
       }
       for (const entry of entries) {
@@ -715,7 +739,10 @@ export class Gateway {
     switch (envelope.kind) {
       case "reply": {
         const connection = this.connections.get(envelope.connId);
-        if (connection) this.send(connection, [envelope.head, envelope.body]);
+        if (connection) {
+          this.send(connection, [envelope.head, envelope.body]);
+          this.settled(connection);
+        }
         return;
       }
       case "membership":
@@ -747,17 +774,42 @@ export class Gateway {
     }
   }
 
+  /** A request of the connection was answered; during a drain, its socket may close now. */
+  private settled(connection: Connection): void {
+    connection.inFlight = Math.max(0, connection.inFlight - 1);
+    if (!this.stopping || connection.inFlight > 0) return;
+    this.closeForRestart(connection);
+    if (![...this.connections.values()].some((c) => c.inFlight > 0)) this.drained?.();
+  }
+
+  private closeForRestart(connection: Connection): void {
+    connection.socket.close(CLOSE.restart, "the gateway is restarting; reconnect");
+  }
+
   /**
-   * Refuses new sockets and closes open ones with 1012 (ws sends what each
-   * socket has buffered before the close frame), then stops reading.
+   * Drains: refuses new sockets and new requests (E_DRAINING), closes each
+   * socket with 1012 once its requests in flight are answered — at once for
+   * most — or at drainTimeoutMs, then stops reading. ws sends what a socket
+   * has buffered before its close frame.
    */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.pinger) clearInterval(this.pinger);
+    const busy = [...this.connections.values()].filter((c) => c.inFlight > 0);
     for (const connection of this.connections.values()) {
-      connection.socket.close(CLOSE.restart, "the gateway is restarting; reconnect");
+      if (connection.inFlight === 0) this.closeForRestart(connection);
     }
+    if (busy.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        timer = setTimeout(resolve, this.options.drainTimeoutMs);
+      });
+      clearTimeout(timer);
+      for (const connection of this.connections.values()) this.closeForRestart(connection);
+    }
+    this.readerClosed = true;
     await this.reader?.close();
     await this.loop;
     this.wss.close();

@@ -57,6 +57,7 @@ export class LogicWorker {
   private readonly inFlight = new Set<Promise<void>>();
   private loop: Promise<void> | null = null;
   private claimTimer: NodeJS.Timeout | null = null;
+  private handledSinceTrim = 0;
 
   constructor(private readonly options: LogicWorkerOptions) {}
 
@@ -145,6 +146,11 @@ export class LogicWorker {
     try {
       await this.announce();
       await this.removeDeadConsumers();
+      // Handled requests are not needed any more: the stream keeps only what is unacknowledged.
+      if (this.handledSinceTrim > 0) {
+        this.handledSinceTrim = 0;
+        await this.options.bus.trimAcknowledged(this.stream);
+      }
     } catch (err) {
       this.options.log.warn({ err, group: this.options.group }, "refreshing presence failed");
     }
@@ -217,6 +223,7 @@ export class LogicWorker {
       await bus.appendOnce(gatewayStream, reply, marker, MARKER_TTL_MS);
     }
     await bus.ack(this.stream, LOGIC_GROUP, [entry.id]);
+    this.handledSinceTrim += 1;
   }
 
   private async run(

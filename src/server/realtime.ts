@@ -148,6 +148,7 @@ async function startGateway(config: Config, data: string, bus: Bus, log: Logger)
     path: WS_PATH,
     pusher: pusherFor(config, bus),
     presenceTtlMs: c.presenceTtlMs,
+    drainTimeoutMs: c.drainTimeoutMs,
     limits: { ...c.limits, allowedOrigins: c.allowedOrigins },
     log,
   });

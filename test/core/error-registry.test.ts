@@ -29,6 +29,7 @@ describe("error registry", () => {
     );
     assert.deepEqual(retryable.sort(), [
       "E_DISK_FULL",
+      "E_DRAINING", // sent again on the gateway it reconnects to
       "E_EXECUTOR_LOST",
       "E_INTERNAL",
       "E_NOTIFY_FAILED",

@@ -1,20 +1,19 @@
 /**
  * Helpers for tests that check our output with Debian's Android tools (`apksigner`, `aapt`,
- * `zipalign`) or put Debian's `nginx` in front of gamedock. A missing tool skips the suite with
- * a loud message, unless
- * GAMEDOCK_REQUIRE_TOOLS=1 (CI), where it is an error — a skipped verification must never pass
- * silently there.
+ * `zipalign`), put Debian's `nginx` in front of gamedock, or drive Debian's `chromium`. A missing
+ * tool skips the suite with a loud message, unless GAMEDOCK_REQUIRE_TOOLS=1 (CI), where it is an
+ * error — a skipped verification must never pass silently there.
  */
 import { execFile, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
 
-export type ToolName = "apksigner" | "aapt" | "zipalign" | "nginx";
+export type ToolName = "apksigner" | "aapt" | "zipalign" | "nginx" | "chromium";
 
 const INSTALL_HINT = "apt-get install apksigner aapt zipalign android-framework-res";
 const hintFor = (name: ToolName): string =>
-  name === "nginx" ? "apt-get install nginx" : INSTALL_HINT;
+  name === "nginx" || name === "chromium" ? `apt-get install ${name}` : INSTALL_HINT;
 /** nginx lives in /usr/sbin, which is on root's PATH but often not on a user's. */
 const SEARCH_PATH = `${process.env.PATH ?? ""}:/usr/local/sbin:/usr/sbin:/sbin`;
 const available = new Map<ToolName, boolean>();

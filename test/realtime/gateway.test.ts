@@ -333,3 +333,27 @@ describe("slow consumers", () => {
     reader.close();
   });
 });
+
+describe("realtime gateway drain at shutdown", () => {
+  it("answers what is in flight, refuses new requests with E_DRAINING, then closes with 1012", async () => {
+    const server = await startTestServer({
+      realtime: { jwtSecret: SECRET, handlers: [join(FIXTURES, "test-handlers.ts")] },
+    });
+    const busy = await openSocket(server.url, { token: await token("busy") });
+    await busy.next(([h]) => h.msgId === 1, "the welcome");
+    const idle = await openSocket(server.url, { token: await token("idle") });
+    await idle.next(([h]) => h.msgId === 1, "the welcome");
+    busy.send([{ msgId: 1101, seq: 1 }, { ms: 1500 }]);
+    await sleep(200); // the request reaches the worker
+    const closing = server.close();
+    // The idle socket goes at once; the busy one stays for its reply.
+    assert.equal((await idle.closed).code, 1012);
+    const [refusedHead] = await busy.request(1101, { ms: 1 }, 2);
+    assert.equal(refusedHead.code, "E_DRAINING");
+    const [replyHead, reply] = await busy.next(([h]) => h.seq === 1, "the reply in flight");
+    assert.equal(replyHead.code, 0);
+    assert.deepEqual(reply, { slept: 1500, aborted: false });
+    assert.equal((await busy.closed).code, 1012);
+    await closing;
+  });
+});

@@ -200,6 +200,30 @@ describe("gateways and logic workers as processes on Redis", { skip, timeout: 18
     }
   });
 
+  it("drains on SIGTERM: replies in flight are delivered, then sockets close with 1012", async () => {
+    const { process: gw, url } = await gateway();
+    await logic();
+    const token = await mintToken(new TextEncoder().encode(SECRET), {
+      uid: "drained",
+      ttlSeconds: 600,
+    });
+    const ws = await openSocket(url, { token });
+    await ws.next(([h]) => h.msgId === 1, "the welcome");
+    const SENT = 30;
+    for (let seq = 1; seq <= SENT; seq++) ws.send([{ msgId: 1001, seq }, { seq }]);
+    await ws.next(([h]) => h.seq !== undefined, "a first reply");
+    const exited = stopGracefully(gw, 30_000);
+    assert.equal((await ws.closed).code, 1012);
+    assert.equal(await exited, 0, "the gateway exits cleanly after the drain");
+    const answers = ws.frames.filter(([h]) => h.seq !== undefined);
+    assert.deepEqual(
+      answers.map(([h]) => h.seq as number).sort((a, b) => a - b),
+      Array.from({ length: SENT }, (_, i) => i + 1),
+      "every request answered once before the close",
+    );
+    for (const [head] of answers) assert.ok(head.code === 0 || head.code === "E_DRAINING");
+  });
+
   it("refuses to run gateway or logic on the memory bus", async () => {
     const memoryConfig = join(dir, "memory.json");
     await writeFile(
