@@ -364,10 +364,14 @@ export class Gateway {
     const names = (await bus.members(busKeys.userGroups(uid))).sort().slice(0, MAX_GROUPS_PER_UID);
     const points = groupResumePoints(url);
     const groups = new Map<string, Replay>();
-    for (const group of names) {
-      await this.enterGroup(connection, group);
-      groups.set(group, await replay(pusher.groupHistory(group), points.get(group) ?? null));
-    }
+    // Each group: its presence first, then its history (the order welcome keeps for the user's).
+    const replays = await Promise.all(
+      names.map(async (group) => {
+        await this.enterGroup(connection, group);
+        return replay(pusher.groupHistory(group), points.get(group) ?? null);
+      }),
+    );
+    names.forEach((group, i) => groups.set(group, replays[i]!));
     this.send(connection, [
       { msgId: PROTOCOL_MSG.welcome, push: true },
       {
