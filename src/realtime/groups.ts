@@ -7,7 +7,7 @@
  */
 import { busKeys, type Bus } from "../bus/index.js";
 import { GamedockError } from "../core/index.js";
-import { encodeEnvelope, type MembershipEnvelope } from "./envelope.js";
+import { handOver } from "./hand-over.js";
 import { checkName } from "./names.js";
 import type { Pusher } from "./push.js";
 
@@ -47,7 +47,7 @@ export class AppGroups {
     const changed = await this.bus.addMember(set, group);
     // Read after the membership is written: what comes after this position is the member's.
     const position = await this.pusher.groupHistory(group).position();
-    const gateways = await this.tell(uid, {
+    const gateways = await handOver(this.bus, uid, {
       kind: "membership",
       uid,
       group,
@@ -61,16 +61,12 @@ export class AppGroups {
     checkName(uid, "uid");
     checkName(group, "group");
     const changed = await this.bus.removeMember(busKeys.userGroups(uid), group);
-    const gateways = await this.tell(uid, { kind: "membership", uid, group, joined: false });
+    const gateways = await handOver(this.bus, uid, {
+      kind: "membership",
+      uid,
+      group,
+      joined: false,
+    });
     return { changed, gateways };
-  }
-
-  private async tell(uid: string, envelope: MembershipEnvelope): Promise<number> {
-    const gateways = (await this.bus.presence([uid])).get(uid) ?? [];
-    const encoded = encodeEnvelope(envelope);
-    await Promise.all(
-      gateways.map((gateway) => this.bus.append(busKeys.gatewayStream(gateway), encoded)),
-    );
-    return gateways.length;
   }
 }

@@ -5,7 +5,7 @@
  * kicking a uid off every gateway (close 4403).
  */
 import { busKeys, type Bus, type ConsumerInfo } from "../bus/index.js";
-import { encodeEnvelope, type KickEnvelope } from "./envelope.js";
+import { handOver } from "./hand-over.js";
 import type { GatewayStatus } from "./gateway.js";
 import { LOGIC_GROUP } from "./logic.js";
 import { GATEWAYS_PRESENCE, checkName, logicPresence } from "./names.js";
@@ -73,10 +73,6 @@ export class RealtimeOperations {
   /** Closes the uid's connections on every gateway with 4403; returns how many gateways were told. */
   async kick(uid: string, reason: string): Promise<{ gateways: number }> {
     checkName(uid, "uid");
-    const gateways = (await this.bus.presence([uid])).get(uid) ?? [];
-    const envelope: KickEnvelope = { kind: "kick", uid, reason };
-    const encoded = encodeEnvelope(envelope);
-    await Promise.all(gateways.map((g) => this.bus.append(busKeys.gatewayStream(g), encoded)));
-    return { gateways: gateways.length };
+    return { gateways: await handOver(this.bus, uid, { kind: "kick", uid, reason }) };
   }
 }

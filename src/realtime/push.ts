@@ -16,6 +16,7 @@
 import { busKeys, type Bus, type HistoryLimits } from "../bus/index.js";
 import { GamedockError } from "../core/index.js";
 import { encodeEnvelope, encodeHistoryEntry, type PushEnvelope } from "./envelope.js";
+import { handOver } from "./hand-over.js";
 import { GATEWAYS_PRESENCE, groupPresence } from "./names.js";
 import { FIRST_APP_MSG_ID, MAX_MSG_ID } from "./protocol.js";
 
@@ -133,7 +134,7 @@ export class Pusher {
       body,
       ...(offset === undefined ? {} : { offset }),
     };
-    const gateways = await this.handOver(GATEWAYS_PRESENCE, envelope);
+    const gateways = await handOver(this.bus, GATEWAYS_PRESENCE, envelope);
     return {
       gateways,
       offsets: {},
@@ -158,22 +159,12 @@ export class Pusher {
       body,
       ...(offset === undefined ? {} : { offset }),
     };
-    const gateways = await this.handOver(groupPresence(group), envelope);
+    const gateways = await handOver(this.bus, groupPresence(group), envelope);
     return {
       gateways,
       offsets: {},
       ...(offset === undefined ? {} : { groupOffset: offset }),
     };
-  }
-
-  /** Appends the envelope to each gateway the presence entry names; returns how many. */
-  private async handOver(presenceName: string, envelope: PushEnvelope): Promise<number> {
-    const gateways = (await this.bus.presence([presenceName])).get(presenceName) ?? [];
-    const encoded = encodeEnvelope(envelope);
-    await Promise.all(
-      gateways.map((gateway) => this.bus.append(busKeys.gatewayStream(gateway), encoded)),
-    );
-    return gateways.length;
   }
 }
 
