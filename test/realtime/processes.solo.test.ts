@@ -19,7 +19,7 @@ import {
   spawnCli,
   stopGracefully,
   type CliProcess,
-} from "../cluster/cluster-procs.js";
+} from "../helpers/processes.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
 import { SERVICES, dropRedisPrefix, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import { sleep, waitFor } from "../helpers/wait.js";
