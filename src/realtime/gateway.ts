@@ -27,6 +27,7 @@ import {
 import { MAX_GROUPS_PER_UID } from "./groups.js";
 import type { HandlerLog } from "./handlers.js";
 import { GATEWAYS_PRESENCE, groupPresence } from "./names.js";
+import { everySlice, sliceOf } from "./slices.js";
 import type { Pusher } from "./push.js";
 import { groupResumePoints, replay, resumePoint, type Replay } from "./resume.js";
 import {
@@ -100,6 +101,8 @@ interface Connection {
   refusedInRow: number;
   /** Answered the last ping. */
   alive: boolean;
+  /** Which slice of the pings it is in (slices.ts). */
+  slice: number;
   /** Requests queued for a worker and not yet answered (a drain waits for them). */
   inFlight: number;
 }
@@ -168,20 +171,25 @@ export class Gateway {
     this.reader = await this.options.bus.reader();
     await this.reader.join(this.stream, GATEWAY_GROUP, "begin");
     this.loop = this.deliverLoop(this.reader);
-    await this.refreshPresence();
+    await this.refreshPresence(null);
     await this.options.bus.addMember(busKeys.gatewayRegistry(), this.options.gatewayId);
-    this.heartbeat = setInterval(
-      () => void this.refreshPresence(),
+    this.heartbeat = everySlice(
       Math.max(100, Math.floor(this.options.presenceTtlMs / 3)),
+      (slice) => this.refreshPresence(slice),
     );
-    this.pinger = setInterval(() => {
-      this.pingAll();
-    }, this.options.limits.pingIntervalMs);
+    this.pinger = everySlice(this.options.limits.pingIntervalMs, (slice) => {
+      this.ping(slice);
+    });
   }
 
-  /** Drops peers that did not answer the last ping (dead networks never send a close). */
-  private pingAll(): void {
+  /**
+   * Pings one slice of the connections, dropping those that did not answer
+   * their previous ping (dead networks never send a close). Each connection
+   * is pinged once per pingIntervalMs.
+   */
+  private ping(slice: number): void {
     for (const connection of this.connections.values()) {
+      if (connection.slice !== slice) continue;
       if (!connection.alive) {
         connection.socket.terminate();
         continue;
@@ -192,20 +200,25 @@ export class Gateway {
   }
 
   /**
-   * Keeps this gateway, its uids and its groups in the presence map (pushes
-   * find them there), renews its status record, and removes what gateways
-   * that died left behind.
+   * Keeps its uids and groups of one slice (null: all) in the presence map
+   * (pushes find them there); with slice 0 also the gateway itself, its
+   * status record, and the removal of what gateways that died left behind.
+   * Each uid is refreshed once per presenceTtlMs / 3.
    */
-  private async refreshPresence(): Promise<void> {
+  private async refreshPresence(slice: number | null): Promise<void> {
     const { bus, gatewayId, presenceTtlMs } = this.options;
+    const inSlice = (key: string): boolean => slice === null || sliceOf(key) === slice;
     try {
-      await bus.touchPresence(GATEWAYS_PRESENCE, gatewayId, presenceTtlMs);
       await Promise.all([
-        ...[...this.byUid.keys()].map((uid) => bus.touchPresence(uid, gatewayId, presenceTtlMs)),
-        ...[...this.byGroup.keys()].map((group) =>
-          bus.touchPresence(groupPresence(group), gatewayId, presenceTtlMs),
-        ),
+        ...[...this.byUid.keys()]
+          .filter(inSlice)
+          .map((uid) => bus.touchPresence(uid, gatewayId, presenceTtlMs)),
+        ...[...this.byGroup.keys()]
+          .filter(inSlice)
+          .map((group) => bus.touchPresence(groupPresence(group), gatewayId, presenceTtlMs)),
       ]);
+      if (slice !== null && slice !== 0) return;
+      await bus.touchPresence(GATEWAYS_PRESENCE, gatewayId, presenceTtlMs);
       await bus.putRecord(
         busKeys.gatewayStatus(gatewayId),
         Buffer.from(JSON.stringify(this.status())),
@@ -307,8 +320,9 @@ export class Gateway {
       return;
     }
     socket.off("message", keep);
+    const id = randomBytes(9).toString("base64url");
     const connection: Connection = {
-      id: randomBytes(9).toString("base64url"),
+      id,
       socket,
       codec,
       claims,
@@ -325,6 +339,7 @@ export class Gateway {
       refilledAt: Date.now(),
       refusedInRow: 0,
       alive: true,
+      slice: sliceOf(id),
       inFlight: 0,
     };
     socket.on("pong", () => {

@@ -42,8 +42,13 @@ export interface LogicWorkerOptions {
   log: HandlerLog;
 }
 
-/** How long a reply's marker lives: far longer than any redelivery takes. */
-const MARKER_TTL_MS = 10 * 60_000;
+/**
+ * How long a reply's marker lives: long past the redelivery of a request
+ * whose worker died after replying (claimed after claimIdleMs), yet short
+ * enough that markers of a busy group do not pile up in Redis (one per
+ * request: at 5,000 requests/s, ten minutes of them held ~700 MB).
+ */
+const markerTtlMs = (claimIdleMs: number): number => Math.max(60_000, 4 * claimIdleMs);
 const READ_BLOCK_MS = 1000;
 
 interface Outcome {
@@ -58,6 +63,8 @@ export class LogicWorker {
   private loop: Promise<void> | null = null;
   private claimTimer: NodeJS.Timeout | null = null;
   private handledSinceTrim = 0;
+  /** Set while the read loop waits for a free slot. */
+  private slotFreed: (() => void) | null = null;
 
   constructor(private readonly options: LogicWorkerOptions) {}
 
@@ -119,7 +126,8 @@ export class LogicWorker {
     while (!this.stopping) {
       const free = this.options.concurrency - this.inFlight.size;
       if (free <= 0) {
-        await Promise.race(this.inFlight);
+        // One waiter woken by the next handler to finish (not a race over all of them).
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
         continue;
       }
       let entries: BusEntry[];
@@ -190,7 +198,12 @@ export class LogicWorker {
           "request not settled; it will be retried",
         );
       })
-      .finally(() => this.inFlight.delete(work));
+      .finally(() => {
+        this.inFlight.delete(work);
+        const wake = this.slotFreed;
+        this.slotFreed = null;
+        wake?.();
+      });
     this.inFlight.add(work);
   }
 
@@ -220,7 +233,7 @@ export class LogicWorker {
         head,
         body: outcome.body,
       });
-      await bus.appendOnce(gatewayStream, reply, marker, MARKER_TTL_MS);
+      await bus.appendOnce(gatewayStream, reply, marker, markerTtlMs(this.options.claimIdleMs));
     }
     await bus.ack(this.stream, LOGIC_GROUP, [entry.id]);
     this.handledSinceTrim += 1;

@@ -77,9 +77,10 @@ export class MemoryStreams {
     const now = Date.now();
     group.consumers.set(consumer, { seenAt: now });
     const out: BusEntry[] = [];
-    for (const entry of stream.entries) {
+    // Entries are in id order: start after the last delivered, not from the first kept.
+    for (let i = firstAfter(stream.entries, group.lastDelivered); i < stream.entries.length; i++) {
       if (out.length >= count) break;
-      if (compare(entry, group.lastDelivered) <= 0) continue;
+      const entry = stream.entries[i]!;
       group.lastDelivered = { ms: entry.ms, seq: entry.seq };
       group.pending.set(entry.id, { consumer, deliveredAt: now });
       out.push({ id: entry.id, payload: entry.payload, redelivered: false });
@@ -205,4 +206,19 @@ function firstUnacknowledged(group: Group): { ms: number; seq: number } {
 function parseId(id: string): { ms: number; seq: number } {
   const [ms, seq] = id.split("-");
   return { ms: Number(ms), seq: Number(seq) };
+}
+
+/** The index of the first entry after `position` (entries in id order): a binary search. */
+function firstAfter(
+  entries: readonly StoredEntry[],
+  position: { ms: number; seq: number },
+): number {
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compare(entries[middle]!, position) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
