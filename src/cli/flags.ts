@@ -46,3 +46,14 @@ export function nonEmptyFlag(flag: string): (value: string) => string {
     return value;
   };
 }
+
+/** --group: a realtime logic group name (1-64 of A-Z a-z 0-9 _ . -). */
+export function groupFlag(value: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) {
+    throw new GamedockError(
+      "E_USAGE",
+      `--group takes 1-64 of A-Z a-z 0-9 _ . -, not ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}

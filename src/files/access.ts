@@ -3,7 +3,7 @@
  * checks that a file exists and hands out links): describe a file, sign a
  * download path. No bytes move through here.
  */
-import { clockOf, type FilesContext } from "./context.js";
+import { clockOf, type FilesContext, type FilesSettings } from "./context.js";
 import { signedPath } from "./signed-url.js";
 import { fileView, isExpired, type FileView } from "./views.js";
 
@@ -14,9 +14,12 @@ export interface FileLookup {
   signedUrl(id: string, ttlSeconds?: number): string;
 }
 
-export function fileLookup(
-  ctx: Pick<FilesContext, "metadata" | "signingKey" | "settings" | "clock">,
-): FileLookup {
+/** What a lookup needs of the file service: less than a whole FilesContext (no store, no tokens). */
+export type FileLookupContext = Pick<FilesContext, "metadata" | "signingKey" | "clock"> & {
+  settings: Pick<FilesSettings, "signedUrlTtlSeconds">;
+};
+
+export function fileLookup(ctx: FileLookupContext): FileLookup {
   const clock = clockOf(ctx);
   return {
     async get(id) {

@@ -12,7 +12,7 @@ export type {
   UploadRecord,
 } from "./contract.js";
 export type { FileMounts, FilesContext, FilesSettings, TusCaller, TusMount } from "./context.js";
-export { fileLookup, type FileLookup } from "./access.js";
+export { fileLookup, type FileLookup, type FileLookupContext } from "./access.js";
 export { LOCAL_OWNER, tokenOwner } from "./auth.js";
 export { newFileId, validateFileId } from "./ids.js";
 export { localCopyOf } from "./local-copy.js";

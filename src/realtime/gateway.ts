@@ -162,10 +162,6 @@ export class Gateway {
     return busKeys.gatewayStream(this.options.gatewayId);
   }
 
-  get connectionCount(): number {
-    return this.connections.size;
-  }
-
   /** Starts delivering what comes back on the gateway's stream. */
   async start(): Promise<void> {
     this.reader = await this.options.bus.reader();

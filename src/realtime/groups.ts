@@ -36,15 +36,17 @@ export class AppGroups {
     checkName(uid, "uid");
     checkName(group, "group");
     const set = busKeys.userGroups(uid);
-    const current = await this.bus.members(set);
-    if (current.includes(group)) return { changed: false, gateways: 0 };
-    if (current.length >= MAX_GROUPS_PER_UID) {
+    const changed = await this.bus.addMember(set, group);
+    if (!changed) return { changed: false, gateways: 0 };
+    // Counted after the add: of joins racing for the last place, none takes more than the limit.
+    const count = (await this.bus.members(set)).length;
+    if (count > MAX_GROUPS_PER_UID) {
+      await this.bus.removeMember(set, group);
       throw new GamedockError(
         "E_INVALID_REQUEST",
-        `uid ${JSON.stringify(uid)} is in ${current.length} groups already (at most ${MAX_GROUPS_PER_UID}): remove it from one first`,
+        `uid ${JSON.stringify(uid)} is in ${MAX_GROUPS_PER_UID} groups already (the most it may be in): remove it from one first`,
       );
     }
-    const changed = await this.bus.addMember(set, group);
     // Read after the membership is written: what comes after this position is the member's.
     const position = await this.pusher.groupHistory(group).position();
     const gateways = await handOver(this.bus, uid, {

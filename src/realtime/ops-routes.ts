@@ -10,7 +10,7 @@
  *   DELETE /groups/:group/members/:uid     remove it
  */
 import type { FastifyInstance } from "fastify";
-import { GamedockError } from "../core/index.js";
+import { GamedockError, textProblem } from "../core/index.js";
 import type { AppGroups } from "./groups.js";
 import type { RealtimeOperations } from "./operations.js";
 
@@ -34,6 +34,8 @@ function kickReason(body: unknown): string {
       `reason must be a string of at most ${MAX_REASON} characters (it is the close reason)`,
     );
   }
+  const problem = textProblem(reason);
+  if (problem) throw new GamedockError("E_INVALID_REQUEST", `reason ${problem}`);
   return reason;
 }
 

@@ -9,7 +9,12 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { GamedockError, type Config, type Logger } from "../core/index.js";
 import { openDatabase, type Database } from "../db/index.js";
-import { fileLookup, SqlFileMetadata, type FilesContext } from "../files/index.js";
+import {
+  fileLookup,
+  SqlFileMetadata,
+  type FileLookupContext,
+  type FilesContext,
+} from "../files/index.js";
 import type { HandlerModule, HandlerServices, ServiceName } from "../realtime/index.js";
 import { resolveConfig } from "./resolve.js";
 import { loadSigningKey } from "./signing-key.js";
@@ -94,13 +99,13 @@ async function ownFiles(
   config: Config,
   database: Database,
   logger: Logger,
-): Promise<Pick<FilesContext, "metadata" | "signingKey" | "settings">> {
+): Promise<FileLookupContext> {
   const signingKey = config.files.signingSecret
     ? Buffer.from(config.files.signingSecret, "utf8")
     : await loadSigningKey(join(resolveConfig(config).data, "signing.key"), logger);
   return {
     metadata: new SqlFileMetadata(database),
     signingKey,
-    settings: { signedUrlTtlSeconds: config.files.signedUrlTtlSeconds } as FilesContext["settings"],
+    settings: { signedUrlTtlSeconds: config.files.signedUrlTtlSeconds },
   };
 }

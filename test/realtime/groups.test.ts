@@ -184,6 +184,11 @@ describe("application groups, operations and handler services", () => {
       reason: "x".repeat(101),
     });
     assert.equal(tooLong.status, 400);
+    const bidi = await server.api("POST", "/api/v1/realtime/users/kick-gus/kick", {
+      reason: "ok\u202Eevil",
+    });
+    assert.equal(bidi.status, 400);
+    assert.match(JSON.stringify(bidi.json), /reason.*bidirectional/);
     other.ws.close();
   });
 

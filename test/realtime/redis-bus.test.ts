@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { mintToken } from "../../src/realtime/index.js";
+import { MAX_GROUPS_PER_UID, mintToken } from "../../src/realtime/index.js";
 import { startTestServer, type TestServer } from "../helpers/serve.js";
 import { SERVICES, dropRedisPrefix, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import { waitFor } from "../helpers/wait.js";
@@ -79,6 +79,27 @@ describe("serve's realtime on a shared Redis bus", { skip }, () => {
     const [head] = await lee.next(([h]) => h.msgId === 1500, "the group push");
     assert.equal(head.group, "lobby");
     lee.close();
+  });
+
+  it("never lets joins racing for a uid's last group place exceed the limit", async () => {
+    const member = (group: string) => `/api/v1/realtime/groups/${group}/members/limit-uma`;
+    for (let i = 0; i < MAX_GROUPS_PER_UID - 1; i++) {
+      assert.equal((await servers[i % 2]!.api("PUT", member(`g${i}`))).status, 200);
+    }
+    const racing = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) => servers[i % 2]!.api("PUT", member(`race${i}`))),
+    );
+    const joined = racing.filter((a) => a.status === 200).length;
+    for (const refused of racing.filter((a) => a.status !== 200)) {
+      assert.equal(refused.status, 400);
+      assert.match(JSON.stringify(refused.json), /"E_INVALID_REQUEST"/);
+      assert.match(JSON.stringify(refused.json), /most it may be in/);
+    }
+    assert.ok(joined <= 1, `${joined} of the racing joins got in`);
+    const { groups } = (await servers[0]!.api("GET", "/api/v1/realtime/users/limit-uma")).json as {
+      groups: string[];
+    };
+    assert.equal(groups.length, MAX_GROUPS_PER_UID - 1 + joined, "refused joins left nothing");
   });
 
   it("shows both gateways in either server's operations API", async () => {

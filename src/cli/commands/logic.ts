@@ -4,8 +4,7 @@
  * handlers, replies (docs/realtime.md).
  */
 import type { Command } from "commander";
-import { GamedockError } from "../../core/index.js";
-import { integerFlag, nonEmptyFlag } from "../flags.js";
+import { groupFlag, integerFlag, nonEmptyFlag } from "../flags.js";
 import { collect } from "../output.js";
 import { configFlags, runUntilSignal, type ProcessOptions } from "./serve.js";
 
@@ -13,16 +12,6 @@ interface LogicOptions extends ProcessOptions {
   group?: string;
   handlers?: string[];
   concurrency?: number;
-}
-
-function groupFlag(value: string): string {
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) {
-    throw new GamedockError(
-      "E_USAGE",
-      `--group takes 1-64 of A-Z a-z 0-9 _ . -, not ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
 }
 
 export function register(program: Command): void {

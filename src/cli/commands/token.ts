@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { GamedockError, createLogger } from "../../core/index.js";
-import { nonEmptyFlag } from "../flags.js";
+import { groupFlag, nonEmptyFlag } from "../flags.js";
 import { configFlags, effectiveConfig, type ProcessOptions } from "./serve.js";
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -22,16 +22,6 @@ export function ttlFlag(value: string): number {
     );
   }
   return seconds;
-}
-
-function groupFlag(value: string): string {
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) {
-    throw new GamedockError(
-      "E_USAGE",
-      `--group takes 1-64 of A-Z a-z 0-9 _ . -, not ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
 }
 
 interface TokenOptions extends ProcessOptions {
