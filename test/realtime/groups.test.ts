@@ -130,6 +130,23 @@ describe("application groups, operations and handler services", () => {
     newcomer.ws.close();
   });
 
+  it("replays a group's history only to its members, whatever ?groups= names", async () => {
+    await ok("PUT", member("secret-room", "s-owner"));
+    const owner = await connect("s-owner");
+    const point = owner.welcome.groups["secret-room"]!;
+    await ok("POST", "/api/v1/push", { to: { group: "secret-room" }, msgId: 1600, body: "x" });
+    const groups = encodeURIComponent(
+      JSON.stringify({ "secret-room": { epoch: point.epoch, offset: 0 } }),
+    );
+    const spy = await connect("s-spy", `groups=${groups}`);
+    assert.deepEqual(spy.welcome.groups, {});
+    await ok("POST", "/api/v1/push", { to: { group: "secret-room" }, msgId: 1600, body: "y" });
+    await owner.ws.next(([, b]) => b === "y", "the owner's live push");
+    assert.equal(groupPushes(spy.ws, "secret-room").length, 0, "nothing reached a non-member");
+    owner.ws.close();
+    spy.ws.close();
+  });
+
   it("refuses bad group names and targets with 400 naming the field", async () => {
     const bad = await server.api("PUT", member("a\u202Eb", "x"));
     assert.equal(bad.status, 400);
