@@ -10,6 +10,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { waitFor } from "../helpers/wait.js";
 import Database from "better-sqlite3";
 import { useTempDir } from "../helpers/cli.js";
 import { spawnGamedock, type ServeProcess } from "../packer/serve-process.js";
@@ -145,11 +146,16 @@ describe("gamedock serve: HTTP errors", () => {
         "no internals in the answer",
       );
 
-      const lines = (await readFile(logFile(), "utf8")).trim().split("\n");
-      const logged = lines
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .find((entry) => entry.requestId === requestId && entry.level === "error");
-      assert.ok(logged, "an error line with the request id");
+      // The logger writes to its file asynchronously: the line may land just after the answer.
+      let logged: Record<string, unknown> | undefined;
+      await waitFor(async () => {
+        const lines = (await readFile(logFile(), "utf8")).trim().split("\n");
+        logged = lines
+          .filter((line) => line.startsWith("{"))
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .find((entry) => entry.requestId === requestId && entry.level === "error");
+        return logged !== undefined;
+      }, "an error line with the request id");
       assert.match(JSON.stringify(logged), /no such table: pack_jobs/);
       assert.match(JSON.stringify(logged), /\\n\s+at /, "with the stack");
     } finally {
