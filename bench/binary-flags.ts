@@ -1,15 +1,22 @@
 /**
- * The node flags the `gamedock` binary starts with (its shebang line,
- * src/cli/main.ts says why). The benches start the CLI as `node <flags>
- * main.js`, so they measure the processes users run.
+ * The node flags the `gamedock` binary (bin/gamedock, a shell script) starts
+ * a command with: the benches start the CLI as `node <flags> main.js
+ * <command>`, so they measure the processes users run.
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-const MAIN = join(resolve(import.meta.dirname, ".."), "src/cli/main.ts");
+const BIN = join(resolve(import.meta.dirname, ".."), "bin/gamedock");
 
-export function binaryNodeFlags(): string[] {
-  const shebang = readFileSync(MAIN, "utf8").split("\n", 1)[0] ?? "";
-  const match = /^#!\/usr\/bin\/env -S node\b(.*)$/.exec(shebang);
-  return match?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+/** The flags for `command`, read off the script's `case` lines (`a | b) young=N ;;`). */
+export function binaryNodeFlags(command: string): string[] {
+  for (const line of readFileSync(BIN, "utf8").split("\n")) {
+    const match = /^\s*([\w*| -]+)\)\s*young=(\d+)\s*;;/.exec(line);
+    if (!match) continue;
+    const patterns = match[1]!.split("|").map((p) => p.trim());
+    if (patterns.includes(command) || patterns.includes("*")) {
+      return [`--max-semi-space-size=${match[2]}`];
+    }
+  }
+  throw new Error(`bin/gamedock has no young-generation size for "${command}"`);
 }

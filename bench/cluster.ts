@@ -29,17 +29,17 @@
  *   npm run bench:cluster
  *   BENCH_TASKS=500 BENCH_MB=100 npm run bench:cluster
  */
-import { execFile, execFileSync } from "node:child_process";
+import { privateCli } from "./private-cli.js";
+import { execFile } from "node:child_process";
 import { randomFillSync } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import {
-  TSX_CLI,
   dropRedisPrefix,
   startClusterServe,
   startExecutor,
@@ -51,9 +51,7 @@ import {
 import { startCountingProxy, type CountingProxy } from "../test/cluster/counting-proxy.js";
 import { SERVICES, uniquePrefix } from "../test/helpers/services.js";
 import { baselineRate, inPool } from "./cluster-baseline.js";
-import { binaryNodeFlags } from "./binary-flags.js";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const TASKS = Number(process.env.BENCH_TASKS ?? 2000);
 const MB = Number(process.env.BENCH_MB ?? 500);
 const STAGING_TASKS = Number(process.env.BENCH_STAGING_TASKS ?? 20);
@@ -64,28 +62,6 @@ const SLOTS = 2; // the executors' default
 const STALL_MS = 120_000;
 const MiB = 1024 * 1024;
 const execFileAsync = promisify(execFile);
-
-/** The CLI compiled into a private copy (as bench:service), or the sources through tsx. */
-function compiledCli(): { cli: readonly string[]; label: string } {
-  const dir = join(ROOT, "bench/.cache/cluster-cli");
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(join(ROOT, "package.json"), join(dir, "package.json"));
-  try {
-    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
-    execFileSync(
-      process.execPath,
-      [tsc, "-p", "tsconfig.build.json", "--outDir", join(dir, "dist")],
-      { cwd: ROOT, stdio: "pipe" },
-    );
-    return {
-      cli: [...binaryNodeFlags(), join(dir, "dist/cli/main.js")],
-      label: "compiled (tsc) private copy",
-    };
-  } catch {
-    return { cli: [...binaryNodeFlags(), ...TSX_CLI], label: "sources through tsx (tsc failed)" };
-  }
-}
 
 const load = (): string =>
   loadavg()
@@ -190,7 +166,7 @@ async function randomFile(path: string, bytes: number): Promise<void> {
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "gamedock-bench-cluster-"));
   const prefix = uniquePrefix("bench");
-  const { cli, label } = compiledCli();
+  const { cli, label } = privateCli("cluster-cli");
   const node = `${process.execPath} ${cli.join(" ")}`;
   console.log(
     `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,

@@ -21,16 +21,10 @@
  *   npm run bench:files                            # 1 GiB, 3 rounds + warm-up
  *   BENCH_MIB=256 BENCH_ROUNDS=1 npm run bench:files
  */
+import { privateCli } from "./private-cli.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  copyFileSync,
-  createReadStream,
-  existsSync,
-  readFileSync,
-  rmSync,
-  statfsSync,
-} from "node:fs";
+import { createReadStream, existsSync, readFileSync, statfsSync } from "node:fs";
 import {
   copyFile,
   link,
@@ -49,7 +43,6 @@ import { pipeline } from "node:stream/promises";
 import { createMD5, createSHA256 } from "hash-wasm";
 import { startNginx, type Nginx } from "../test/helpers/nginx.js";
 import { MiB, TusClient, randomFile } from "../test/files/tus-kit.js";
-import { binaryNodeFlags } from "./binary-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = join(ROOT, "bench/.cache");
@@ -62,26 +55,6 @@ const C1_REPEAT = 4;
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 const MB = 1e6;
 const GiB = 1024 * MiB;
-
-/** The compiled CLI in a private copy, so a concurrent `npm run build` cannot pull it away. */
-function compileCli(): string[] {
-  const out = join(CACHE, "files-cli");
-  rmSync(out, { recursive: true, force: true });
-  try {
-    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
-    execFileSync(
-      process.execPath,
-      [tsc, "-p", "tsconfig.build.json", "--outDir", join(out, "dist")],
-      { cwd: ROOT, stdio: "inherit" },
-    );
-    // main.js reads ../../package.json, and "type": "module" must apply to the copy.
-    copyFileSync(join(ROOT, "package.json"), join(out, "package.json"));
-    return [...binaryNodeFlags(), join(out, "dist/cli/main.js")];
-  } catch {
-    process.stderr.write("tsc failed; running src/cli/main.ts through tsx instead\n");
-    return [...binaryNodeFlags(), "--import", "tsx", join(ROOT, "src/cli/main.ts")];
-  }
-}
 
 /** The random source file, cached with its sha256 between runs. */
 async function sourceFile(): Promise<{ path: string; sha256: string }> {
@@ -287,7 +260,7 @@ async function uploadPhase(
 async function main(): Promise<void> {
   await mkdir(CACHE, { recursive: true });
   checkSpace();
-  const cli = compileCli();
+  const { cli } = privateCli("files-cli");
   const source = await sourceFile();
   const work = await mkdtemp(join(tmpdir(), "gamedock-bench-files-"));
   let gamedock: Gamedock | null = null;

@@ -17,14 +17,14 @@
  *   npm run bench:pack                       # ~300 MB mother, 7 rounds + warm-up
  *   BENCH_MB=100 BENCH_ROUNDS=1 npm run bench:pack
  */
+import { privateCli } from "./private-cli.js";
 import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { copyFile, mkdir, rm, stat } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { buildSignedApk } from "../scripts/signed-apk.js";
-import { binaryNodeFlags } from "./binary-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = join(ROOT, "bench/.cache");
@@ -35,25 +35,7 @@ const CHANNELS = 10;
  * The private CLI. Removed when the run ends: eslint does not read .gitignore,
  * and `eslint .` would otherwise lint the compiled JavaScript.
  */
-const CLI_DIR = join(CACHE, "pack-cli");
-
-/** src/ compiled by tsc into CLI_DIR; returns its main.js. */
-function compileCli(): string {
-  const out = CLI_DIR;
-  rmSync(out, { recursive: true, force: true });
-  const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
-  execFileSync(
-    process.execPath,
-    [tsc, "-p", "tsconfig.build.json", "--outDir", join(out, "dist")],
-    {
-      cwd: ROOT,
-      stdio: "inherit",
-    },
-  );
-  // main.js reads ../../package.json, and "type": "module" must apply to the copy.
-  copyFileSync(join(ROOT, "package.json"), join(out, "package.json"));
-  return join(out, "dist/cli/main.js");
-}
+const CLI_NAME = "pack-cli";
 
 interface Run {
   seconds: number;
@@ -117,19 +99,9 @@ interface Side {
   run: (target: Target, channels: string) => Promise<Run>;
 }
 
-function buildSides(cli: string): Side[] {
+function buildSides(cli: readonly string[]): Side[] {
   const pack = (t: Target, channels: string, extra: string[]): Promise<Run> =>
-    timed(process.execPath, [
-      ...binaryNodeFlags(),
-      cli,
-      "pack",
-      t.mother,
-      "-c",
-      channels,
-      "-o",
-      t.out,
-      ...extra,
-    ]);
+    timed(process.execPath, [...cli, "pack", t.mother, "-c", channels, "-o", t.out, ...extra]);
   return [
     {
       // Named explicitly, so a GAMEDOCK_PACK_CONCURRENCY in the environment cannot change it.
@@ -192,9 +164,9 @@ function report(sides: Side[], target: Target, runs: Run[][]): void {
 async function main(): Promise<void> {
   await mkdir(CACHE, { recursive: true });
   try {
-    await measure(buildSides(compileCli()));
+    await measure(buildSides(privateCli(CLI_NAME).cli));
   } finally {
-    rmSync(CLI_DIR, { recursive: true, force: true });
+    rmSync(join(CACHE, CLI_NAME), { recursive: true, force: true });
   }
 }
 

@@ -5,45 +5,36 @@
  * what the bench reads of them from /proc — CPU time, RSS — or through the
  * inspector (a full GC before an RSS reading).
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { privateCli } from "./private-cli.js";
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { binaryNodeFlags } from "./binary-flags.js";
 import type { LoadCommand, LoadReport, StepCommand, StepResult } from "./realtime-load.js";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const TSX = ["--import", "tsx"];
 
-/** The CLI compiled into a private copy (as bench:cluster), or the sources through tsx. */
+/**
+ * The CLI compiled into a private copy (as bench:cluster), or the sources
+ * through tsx: node's arguments up to the command, without flags (each
+ * process gets the binary's flags for its command: binaryNodeFlags).
+ */
 export function gamedockCli(mode: "compiled" | "tsx" | "reuse"): { cli: string[]; label: string } {
-  const tsx = { cli: [...binaryNodeFlags(), ...TSX, join(ROOT, "src/cli/main.ts")], label: "" };
-  if (mode === "tsx") return { ...tsx, label: "sources through tsx (BENCH_CLI=tsx)" };
-  const dir = join(ROOT, "bench/.cache/realtime-cli");
-  const main = join(dir, "dist/cli/main.js");
+  if (mode === "tsx") {
+    return {
+      cli: [...TSX, join(ROOT, "src/cli/main.ts")],
+      label: "sources through tsx (BENCH_CLI=tsx)",
+    };
+  }
   if (mode === "reuse") {
     // An experiment on a copy changed by hand: run it as it is.
     return {
-      cli: [...binaryNodeFlags(), main],
+      cli: [join(ROOT, "bench/.cache/realtime-cli/dist/cli/main.js")],
       label: "the private copy as it is (BENCH_CLI=reuse)",
     };
   }
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(join(ROOT, "package.json"), join(dir, "package.json"));
-  try {
-    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
-    execFileSync(
-      process.execPath,
-      [tsc, "-p", "tsconfig.build.json", "--outDir", join(dir, "dist")],
-      { cwd: ROOT, stdio: "pipe" },
-    );
-    return {
-      cli: [...binaryNodeFlags(), main],
-      label: "compiled (tsc) private copy",
-    };
-  } catch {
-    return { ...tsx, label: "sources through tsx (tsc failed: src/ is being edited)" };
-  }
+  const { main, label } = privateCli("realtime-cli");
+  return { cli: main, label };
 }
 
 /** Soft and hard limits on open files of this process (children inherit them). */

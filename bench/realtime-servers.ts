@@ -42,7 +42,7 @@ export interface ServerContext {
   dir: string;
   redisUrl: string;
   prefix: string;
-  /** Node arguments that run the gamedock CLI. */
+  /** Node arguments that run the gamedock CLI, without flags (each process adds its role's). */
   cli: readonly string[];
   /** realtime.limits the run needs (printed; defaults where they suffice). */
   limits: { maxConnections: number; ratePerSecond: number; rateBurst: number };
@@ -104,10 +104,17 @@ export async function startServer(
   const close = async (): Promise<void> => {
     for (const proc of [...procs].reverse()) await proc.stop();
   };
-  const start = async (name: string, args: string[], ready: RegExp, front: boolean) => {
+  /** `role`: whose flags of the binary it runs with (a baseline takes those of the role it stands for). */
+  const start = async (
+    name: string,
+    role: string,
+    args: string[],
+    ready: RegExp,
+    front: boolean,
+  ) => {
     const proc = await startNode(
       name,
-      [...binaryNodeFlags(), ...nodeFlags(options, front), ...args],
+      [...binaryNodeFlags(role), ...nodeFlags(options, front), ...args],
       ready,
       { needFiles: ctx.needFiles },
     );
@@ -118,6 +125,7 @@ export async function startServer(
     if (key === "echo") {
       const echo = await start(
         "raw ws echo",
+        "gateway",
         [...TSX, join(ROOT, "bench/realtime-echo.ts")],
         LISTENING,
         true,
@@ -129,12 +137,13 @@ export async function startServer(
       const redis = [ctx.redisUrl, `${ctx.prefix}-relay`];
       const gateway = await start(
         "relay gateway",
+        "gateway",
         [...relay, "gateway", ...redis],
         LISTENING,
         true,
       );
       if (!options.gatewayOnly)
-        await start("relay worker", [...relay, "worker", ...redis], /ready/, false);
+        await start("relay worker", "logic", [...relay, "worker", ...redis], /ready/, false);
       return { ...base, url: wsUrl(gateway.match[1]!), procs, close };
     }
     const configFile = gamedockConfig(ctx, key);
@@ -142,6 +151,7 @@ export async function startServer(
     if (key === "memory") {
       const serve = await start(
         "gamedock serve",
+        "serve",
         [...ctx.cli, "serve", "--config", configFile, "--stages", "none"],
         LISTENING,
         true,
@@ -150,6 +160,7 @@ export async function startServer(
     }
     const gateway = await start(
       "gamedock gateway",
+      "gateway",
       [...ctx.cli, "gateway", "--config", configFile],
       LISTENING,
       true,
@@ -157,6 +168,7 @@ export async function startServer(
     if (!options.gatewayOnly)
       await start(
         "gamedock logic",
+        "logic",
         [...ctx.cli, "logic", "--config", configFile],
         /handling/,
         false,

@@ -20,24 +20,15 @@
  *   BENCH_LOG_DIR=/tmp/logs npm run bench:service   # keep serve's JSON logs per round
  *   BENCH_WAIT=poll npm run bench:service            # poll the job instead of SSE
  */
+import { privateCli } from "./private-cli.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-} from "node:fs";
+import { readFileSync } from "node:fs";
 import { copyFile, link, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildSignedApk } from "../scripts/signed-apk.js";
-import { binaryNodeFlags } from "./binary-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = join(ROOT, "bench/.cache");
@@ -51,52 +42,7 @@ const POLL_MS = 20;
 /** A job whose channels do not move for this long is stuck (a broken build): fail the run. */
 const STALL_MS = 60_000;
 
-/**
- * The compiled CLI, in a private copy: `npm run build` (which the test suite
- * runs) deletes dist/ while it rebuilds, and a round must not lose its binary.
- * dist/ is copied when it is newer than every source file; otherwise the
- * sources are compiled into the copy (as bench:pack builds a missing dist/).
- * If that fails too (sources mid-edit), the sources run through tsx.
- */
-function cliCommand(): { args: string[]; label: string } {
-  const snapshot = join(CACHE, "cli");
-  const built = join(ROOT, "dist/cli/main.js");
-  rmSync(snapshot, { recursive: true, force: true });
-  mkdirSync(snapshot, { recursive: true });
-  // main.js reads ../../package.json, and "type": "module" must apply to the copy.
-  copyFileSync(join(ROOT, "package.json"), join(snapshot, "package.json"));
-  try {
-    const builtAt = existsSync(built) ? statSync(built).mtimeMs : -1;
-    const sources = readdirSync(join(ROOT, "src"), { recursive: true, encoding: "utf8" });
-    const fresh = sources.every((f) => statSync(join(ROOT, "src", f)).mtimeMs <= builtAt);
-    if (fresh) {
-      cpSync(join(ROOT, "dist"), join(snapshot, "dist"), { recursive: true });
-      if (existsSync(join(snapshot, "dist/cli/main.js"))) {
-        return {
-          args: [...binaryNodeFlags(), join(snapshot, "dist/cli/main.js")],
-          label: "dist/ (a private copy)",
-        };
-      }
-    }
-    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
-    const outDir = join(snapshot, "dist");
-    execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", outDir], {
-      cwd: ROOT,
-      stdio: "inherit",
-    });
-    return {
-      args: [...binaryNodeFlags(), join(outDir, "cli/main.js")],
-      label: "src/ compiled by tsc into a private dist",
-    };
-  } catch (err) {
-    process.stderr.write(`no compiled CLI (${String(err)}); running the sources through tsx\n`);
-    return {
-      args: [...binaryNodeFlags(), "--import", "tsx", join(ROOT, "src/cli/main.ts")],
-      label: "src/cli/main.ts via tsx",
-    };
-  }
-}
-const CLI = cliCommand();
+const { cli: CLI_ARGS, label: CLI_LABEL } = privateCli("cli");
 
 interface Run {
   seconds: number;
@@ -132,7 +78,7 @@ function packRun(mother: string, channels: string, out: string): Promise<Run> {
     const started = performance.now();
     const child = spawn(
       process.execPath,
-      [...CLI.args, "pack", mother, "-c", channels, "-o", out],
+      [...CLI_ARGS, "pack", mother, "-c", channels, "-o", out],
       {
         stdio: ["ignore", "ignore", "inherit"],
       },
@@ -166,7 +112,7 @@ interface Serve {
 
 /** Starts `gamedock serve` on a free port and reads its URL from the banner (as the tests do). */
 async function startServe(data: string, logFile: string | undefined): Promise<Serve> {
-  const args = [...CLI.args, "serve", "--data", data, "--port", "0"];
+  const args = [...CLI_ARGS, "serve", "--data", data, "--port", "0"];
   if (logFile !== undefined) args.push("--log-file", logFile);
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
@@ -362,7 +308,7 @@ async function main(): Promise<void> {
   const SERVICE = 0;
   const BASELINE = 1;
 
-  console.log(`cli: ${CLI.label}`);
+  console.log(`cli: ${CLI_LABEL}`);
   // Round 0 warms up (page cache, the VM's memory) and is not counted; the order flips every round.
   const runs: Run[][] = sides.map(() => []);
   for (let round = 0; round <= ROUNDS; round++) {

@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   const child = spawn(
     process.execPath,
     [
-      ...binaryNodeFlags(),
+      ...binaryNodeFlags("serve"),
       "--import",
       "tsx",
       join(ROOT, "src/cli/main.ts"),

@@ -38,6 +38,12 @@ export type BusConfig =
       prefix: string;
     };
 
+/** An entry to append unless its marker is set (appendOnceMany). */
+export interface OnceItem {
+  payload: Buffer;
+  marker: string;
+}
+
 /** An entry of a work stream as a consumer receives it. */
 export interface BusEntry {
   /** The stream's id, "<ms>-<seq>": increasing in append order. */
@@ -52,6 +58,12 @@ export interface ReadOptions {
   count: number;
   /** Wait this long for a first entry when none is there (ms; 0 = do not wait). */
   blockMs: number;
+  /**
+   * Deliver without keeping the entries pending (nothing to acknowledge,
+   * nothing to claim): for a consumer whose entries no other could take over
+   * when it dies — a gateway's own stream, gone with the gateway.
+   */
+  noAck?: boolean;
 }
 
 export interface ClaimOptions {
@@ -141,6 +153,12 @@ export interface Bus {
   // --- work streams -----------------------------------------------------------
   append(stream: string, payload: Buffer): Promise<string>;
   /**
+   * Appends several entries in the order given, as one call (one command on
+   * Redis): their ids in that order. What a gateway read from its sockets in
+   * one event-loop turn goes to the bus together.
+   */
+  appendMany(stream: string, payloads: readonly Buffer[]): Promise<string[]>;
+  /**
    * Appends unless `marker` is set, and sets it for `ttlMs`, in one step: of
    * two racing calls with one marker, one appends. Returns the entry id, or
    * null when the marker was set. `marker` must carry the stream's hash tag.
@@ -151,6 +169,17 @@ export interface Bus {
     marker: string,
     ttlMs: number,
   ): Promise<string | null>;
+  /**
+   * appendOnce for several entries of one stream, as one call: each appended
+   * unless its marker is set (markers repeated within the call count as set
+   * after their first use). Results in the order given. Every marker must
+   * carry the stream's hash tag.
+   */
+  appendOnceMany(
+    stream: string,
+    items: readonly OnceItem[],
+    ttlMs: number,
+  ): Promise<(string | null)[]>;
   /** Whether the marker is set (an appendOnce with it happened within its ttl). */
   marked(marker: string): Promise<boolean>;
   /** Opens a reader (blocking reads). */
@@ -180,8 +209,8 @@ export interface Bus {
   history(name: string, limits: HistoryLimits): History;
 
   // --- presence -------------------------------------------------------------------
-  /** Records (or refreshes) that `gatewayId` holds `uid`, for ttlMs. */
-  touchPresence(uid: string, gatewayId: string, ttlMs: number): Promise<void>;
+  /** Records (or refreshes) that `gatewayId` holds each of `uids`, for ttlMs, in one call. */
+  touchPresence(uids: readonly string[], gatewayId: string, ttlMs: number): Promise<void>;
   leavePresence(uid: string, gatewayId: string): Promise<void>;
   /** For each uid, the gateways holding it now (none: absent from the map). */
   presence(uids: readonly string[]): Promise<Map<string, string[]>>;

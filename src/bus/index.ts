@@ -21,10 +21,12 @@ export type {
   HistoryLimits,
   HistoryPosition,
   HistoryRead,
+  OnceItem,
   ReadOptions,
 } from "./contract.js";
 export type { BusLogger } from "./redis/bus.js";
 export { busKeys, hashTag, keySlot } from "./keys.js";
+export { TurnBatch } from "./turn-batch.js";
 
 const SILENT: BusLogger = { warn: () => undefined };
 

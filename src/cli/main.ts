@@ -1,13 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env node
 /**
  * The `gamedock` binary: one file per command under commands/, wired here.
  *
- * Node runs it with a 1 MiB semi-space (V8's young generation; 16 MiB by
- * default): gamedock's processes keep their bytes in Buffers, outside the
- * heap, and allocate little that lives, so a large young generation is only
- * resident memory — 20 to 35 MiB per process under load — that every fork of
- * a tool copies too (docs/benchmarks.md, bench:cluster and bench:files).
- * `node dist/cli/main.js` runs without it; add the flag there by hand.
+ * The installed binary is bin/gamedock, which starts Node on this file with
+ * V8's young generation sized for the command (it says why);
+ * `node dist/cli/main.js` runs without that: add the flag by hand.
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";

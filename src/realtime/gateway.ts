@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import { busKeys, type Bus, type BusReader } from "../bus/index.js";
+import { busKeys, TurnBatch, type Bus, type BusReader } from "../bus/index.js";
 import { isGamedockError } from "../core/index.js";
 import type { Authenticator, TokenClaims } from "./auth.js";
 import {
@@ -149,6 +149,8 @@ export class Gateway {
   /** Resolves when the last connection with requests in flight got their replies (during a drain). */
   private drained: (() => void) | null = null;
   private deliveredSinceTrim = 0;
+  /** Requests read from the sockets in one event-loop turn go to their logic group's stream in one call. */
+  private readonly requests: TurnBatch<string, Buffer, string>;
 
   constructor(private readonly options: GatewayOptions) {
     this.wss = new WebSocketServer({
@@ -156,6 +158,7 @@ export class Gateway {
       maxPayload: options.maxFrameBytes,
       handleProtocols: (offered) => SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,
     });
+    this.requests = new TurnBatch((stream, payloads) => options.bus.appendMany(stream, payloads));
   }
 
   get stream(): string {
@@ -205,16 +208,16 @@ export class Gateway {
     const { bus, gatewayId, presenceTtlMs } = this.options;
     const inSlice = (key: string): boolean => slice === null || sliceOf(key) === slice;
     try {
-      await Promise.all([
-        ...[...this.byUid.keys()]
-          .filter(inSlice)
-          .map((uid) => bus.touchPresence(uid, gatewayId, presenceTtlMs)),
-        ...[...this.byGroup.keys()]
-          .filter(inSlice)
-          .map((group) => bus.touchPresence(groupPresence(group), gatewayId, presenceTtlMs)),
-      ]);
+      await bus.touchPresence(
+        [
+          ...[...this.byUid.keys()].filter(inSlice),
+          ...[...this.byGroup.keys()].filter(inSlice).map(groupPresence),
+        ],
+        gatewayId,
+        presenceTtlMs,
+      );
       if (slice !== null && slice !== 0) return;
-      await bus.touchPresence(GATEWAYS_PRESENCE, gatewayId, presenceTtlMs);
+      await bus.touchPresence([GATEWAYS_PRESENCE], gatewayId, presenceTtlMs);
       await bus.putRecord(
         busKeys.gatewayStatus(gatewayId),
         Buffer.from(JSON.stringify(this.status())),
@@ -369,7 +372,7 @@ export class Gateway {
   private async welcome(connection: Connection, url: URL): Promise<void> {
     const { bus, gatewayId, presenceTtlMs, pusher } = this.options;
     const uid = connection.claims.uid;
-    await bus.touchPresence(uid, gatewayId, presenceTtlMs);
+    await bus.touchPresence([uid], gatewayId, presenceTtlMs);
     const user = await replay(pusher.userHistory(uid), resumePoint(url, "lastOffset", "epoch"));
     const all = await replay(pusher.broadcastHistory(), resumePoint(url, "allOffset", "allEpoch"));
     const names = (await bus.members(busKeys.userGroups(uid))).sort().slice(0, MAX_GROUPS_PER_UID);
@@ -439,7 +442,7 @@ export class Gateway {
     if (!members) this.byGroup.set(group, (members = new Set()));
     members.add(connection);
     const { bus, gatewayId, presenceTtlMs } = this.options;
-    await bus.touchPresence(groupPresence(group), gatewayId, presenceTtlMs);
+    await bus.touchPresence([groupPresence(group)], gatewayId, presenceTtlMs);
   }
 
   private leaveGroup(connection: Connection, group: string): void {
@@ -641,7 +644,7 @@ export class Gateway {
     });
     try {
       connection.inFlight += 1;
-      await this.options.bus.append(busKeys.requests(connection.group), envelope);
+      await this.requests.add(busKeys.requests(connection.group), envelope);
     } catch (err) {
       this.settled(connection);
       this.options.log.error({ err, connId: connection.id }, "request not queued");
@@ -712,6 +715,8 @@ export class Gateway {
         entries = await reader.read(this.stream, GATEWAY_GROUP, gatewayId, {
           count: READ_COUNT,
           blockMs: READ_BLOCK_MS,
+          // Nothing to acknowledge: no other process could deliver this gateway's entries.
+          noAck: true,
         });
       } catch (err) {
         if (this.readerClosed) return;
@@ -735,11 +740,6 @@ export class Gateway {
         }
         this.dispatch(envelope);
       }
-      await bus.ack(
-        this.stream,
-        GATEWAY_GROUP,
-        entries.map((e) => e.id),
-      );
       this.deliveredSinceTrim += entries.length;
       if (this.deliveredSinceTrim >= TRIM_EVERY) {
         this.deliveredSinceTrim = 0;

@@ -4,16 +4,26 @@
  * gateway's stream, then acknowledges.
  *
  * Exactly one reply per request, even when a worker dies mid-way: the reply
- * is appended together with a marker named by the request (`appendOnce`,
+ * is appended together with a marker named by the request (`appendOnceMany`,
  * one script in the gateway's hash tag), and the request is acknowledged
  * after. A worker that dies before the reply leaves the request pending:
  * after `claimIdleMs` another worker claims it and runs the handler again
  * (same `ctx.messageId`). One that dies between the reply and the
  * acknowledgement leaves the marker: the claimer sees it and only
  * acknowledges.
+ *
+ * Replies and acknowledgements finished in one event-loop turn go out
+ * together (`TurnBatch`): under load a few commands carry many requests.
  */
 import { isGamedockError } from "../core/index.js";
-import { busKeys, type Bus, type BusEntry, type BusReader } from "../bus/index.js";
+import {
+  busKeys,
+  TurnBatch,
+  type Bus,
+  type BusEntry,
+  type BusReader,
+  type OnceItem,
+} from "../bus/index.js";
 import { decodeRequest, encodeEnvelope, type RequestEnvelope } from "./envelope.js";
 import { logicPresence } from "./names.js";
 import type { AppGroups } from "./groups.js";
@@ -66,7 +76,24 @@ export class LogicWorker {
   /** Set while the read loop waits for a free slot. */
   private slotFreed: (() => void) | null = null;
 
-  constructor(private readonly options: LogicWorkerOptions) {}
+  /**
+   * Replies finished in one event-loop turn go to each gateway's stream in
+   * one call, and their requests are acknowledged in one call after: one
+   * Redis command per turn and gateway instead of two per request.
+   */
+  private readonly replies: TurnBatch<string, OnceItem, string | null>;
+  private readonly acks: TurnBatch<string, string, undefined>;
+
+  constructor(private readonly options: LogicWorkerOptions) {
+    const { bus, claimIdleMs } = options;
+    this.replies = new TurnBatch((stream, items) =>
+      bus.appendOnceMany(stream, items, markerTtlMs(claimIdleMs)),
+    );
+    this.acks = new TurnBatch(async (stream, ids) => {
+      await bus.ack(stream, LOGIC_GROUP, ids);
+      return ids.map(() => undefined);
+    });
+  }
 
   private get stream(): string {
     return busKeys.requests(this.options.group);
@@ -99,7 +126,7 @@ export class LogicWorker {
   /** Tells the group's other workers (and the operations API) this one is alive. */
   private async announce(): Promise<void> {
     const { bus, group, consumer, presenceTtlMs } = this.options;
-    await bus.touchPresence(logicPresence(group), consumer, presenceTtlMs);
+    await bus.touchPresence([logicPresence(group)], consumer, presenceTtlMs);
   }
 
   /**
@@ -214,7 +241,7 @@ export class LogicWorker {
       request = decodeRequest(entry.payload);
     } catch (err) {
       this.options.log.error({ err, entryId: entry.id }, "undecodable request dropped");
-      await bus.ack(this.stream, LOGIC_GROUP, [entry.id]);
+      await this.acks.add(this.stream, entry.id);
       return;
     }
     const messageId = `${group}:${entry.id}`;
@@ -233,9 +260,10 @@ export class LogicWorker {
         head,
         body: outcome.body,
       });
-      await bus.appendOnce(gatewayStream, reply, marker, markerTtlMs(this.options.claimIdleMs));
+      await this.replies.add(gatewayStream, { payload: reply, marker });
     }
-    await bus.ack(this.stream, LOGIC_GROUP, [entry.id]);
+    // After the reply is on the bus: a worker that dies before this leaves the request pending.
+    await this.acks.add(this.stream, entry.id);
     this.handledSinceTrim += 1;
   }
 

@@ -241,6 +241,82 @@ export function busConformance(driver: BusUnderTest): void {
       assert.equal(await bus.length(s), 2);
     });
 
+    it(
+      "appendMany appends in order, as separate entries with increasing ids",
+      TIMEOUT,
+      async () => {
+        const s = stream();
+        const r = await reader();
+        await r.join(s, "g", "begin");
+        assert.deepEqual(await bus.appendMany(s, []), []);
+        const ids = await bus.appendMany(s, ["a", "b", "c"].map(payload));
+        assert.equal(ids.length, 3);
+        const got = await readAll(r, s, "g", "c");
+        assert.deepEqual(
+          got.map((e) => e.id),
+          ids,
+        );
+        assert.deepEqual(texts(got), ["a", "b", "c"]);
+      },
+    );
+
+    it(
+      "noAck reads leave nothing pending, and trimming removes what they delivered",
+      TIMEOUT,
+      async () => {
+        const s = stream();
+        const r = await reader();
+        await r.join(s, "g", "begin");
+        await bus.appendMany(s, ["a", "b", "c"].map(payload));
+        const got = await r.read(s, "g", "c", { count: 2, blockMs: 0, noAck: true });
+        assert.deepEqual(texts(got), ["a", "b"]);
+        const [group] = await bus.groups(s);
+        assert.equal(group?.pending, 0);
+        assert.equal(group?.lag, 1);
+        assert.deepEqual(await bus.claimIdle(s, "g", "other", { minIdleMs: 0, count: 10 }), []);
+        assert.equal(await bus.trimAcknowledged(s), 2);
+        assert.deepEqual(texts(await r.read(s, "g", "c", { count: 10, blockMs: 0, noAck: true })), [
+          "c",
+        ]);
+      },
+    );
+
+    it("appendOnceMany appends each entry once per marker, in order", TIMEOUT, async () => {
+      const s = busKeys.gatewayStream(`gw${++n}`);
+      const marker = (m: string): string => busKeys.replied(`gw${n}`, m);
+      assert.notEqual(await bus.appendOnce(s, payload("first"), marker("m1"), 60_000), null);
+      const ids = await bus.appendOnceMany(
+        s,
+        [
+          { payload: payload("dup-of-earlier"), marker: marker("m1") },
+          { payload: payload("new"), marker: marker("m2") },
+          { payload: payload("dup-in-call"), marker: marker("m2") },
+          { payload: payload("other"), marker: marker("m3") },
+        ],
+        60_000,
+      );
+      assert.equal(ids[0], null, "a marker set earlier");
+      assert.equal(typeof ids[1], "string");
+      assert.equal(ids[2], null, "a marker repeated in the call counts once");
+      assert.equal(typeof ids[3], "string");
+      const r = await reader();
+      await r.join(s, "g", "begin");
+      assert.deepEqual(texts(await readAll(r, s, "g", "c")), ["first", "new", "other"]);
+      assert.equal(await bus.marked(marker("m3")), true);
+      // Racing calls over the same markers: each entry still lands once.
+      const racing = await Promise.all(
+        Array.from({ length: 4 }, (_, i) =>
+          bus.appendOnceMany(
+            s,
+            ["r1", "r2"].map((m) => ({ payload: payload(`${m}-${i}`), marker: marker(m) })),
+            60_000,
+          ),
+        ),
+      );
+      assert.equal(racing.flat().filter((id) => id !== null).length, 2);
+      assert.equal(await bus.length(s), 5);
+    });
+
     it("carries any bytes unchanged", TIMEOUT, async () => {
       const s = stream();
       const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i)); // not UTF-8
@@ -334,9 +410,9 @@ export function busConformance(driver: BusUnderTest): void {
     it("presence: which gateways hold a uid, until it expires or leaves", TIMEOUT, async () => {
       const uid = `user-${++n}`;
       const other = `user-${++n}`;
-      await bus.touchPresence(uid, "gw-a", 60_000);
-      await bus.touchPresence(uid, "gw-b", 300);
-      await bus.touchPresence(other, "gw-a", 60_000);
+      await bus.touchPresence([uid, other], "gw-a", 60_000);
+      await bus.touchPresence([uid], "gw-b", 300);
+      await bus.touchPresence([], "gw-c", 60_000);
       let map = await bus.presence([uid, other, "nobody"]);
       assert.deepEqual(map.get(uid)?.sort(), ["gw-a", "gw-b"]);
       assert.deepEqual(map.get(other), ["gw-a"]);
@@ -345,7 +421,7 @@ export function busConformance(driver: BusUnderTest): void {
         async () => (await bus.presence([uid])).get(uid)?.length === 1,
         "gw-b to expire",
       );
-      await bus.touchPresence(uid, "gw-b", 60_000);
+      await bus.touchPresence([uid], "gw-b", 60_000);
       await bus.leavePresence(uid, "gw-a");
       map = await bus.presence([uid]);
       assert.deepEqual(map.get(uid), ["gw-b"]);

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { openBus, type BusConfig } from "../../src/bus/index.js";
+import { Redis } from "ioredis";
+import { busKeys, openBus, type BusConfig } from "../../src/bus/index.js";
 import { SERVICES, dropRedisPrefix, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import { busConformance } from "./conformance.js";
 import { takeInChildAndKill } from "./helpers.js";
@@ -54,5 +55,29 @@ describe("redis bus driver", { skip }, () => {
       code: "E_CONFIG",
       message: /memory.*redis/,
     });
+  });
+
+  it("runs its scripts again once the server forgot them (a restart: SCRIPT FLUSH)", async () => {
+    const bus = await openBus(config);
+    const admin = new Redis(SERVICES.redis.url);
+    try {
+      const stream = busKeys.gatewayStream("flushed");
+      await bus.touchPresence(["flush-a"], "gw", 60_000);
+      await bus.appendOnce(stream, Buffer.from("one"), busKeys.replied("flushed", "m1"), 60_000);
+      await admin.script("FLUSH");
+      await bus.touchPresence(["flush-a", "flush-b"], "gw", 60_000);
+      const ids = await bus.appendOnceMany(
+        stream,
+        [{ payload: Buffer.from("two"), marker: busKeys.replied("flushed", "m2") }],
+        60_000,
+      );
+      assert.equal(typeof ids[0], "string");
+      const map = await bus.presence(["flush-a", "flush-b"]);
+      assert.deepEqual([map.get("flush-a"), map.get("flush-b")], [["gw"], ["gw"]]);
+    } finally {
+      admin.disconnect();
+      await bus.close();
+      await deleteRunKeys();
+    }
   });
 });

@@ -4,7 +4,7 @@
  * with the process, so a restart starts every history on a new epoch.
  */
 import { asError } from "../../core/index.js";
-import type { Bus, BusReader } from "../contract.js";
+import type { Bus, BusReader, OnceItem } from "../contract.js";
 import { checkClaim, checkName, checkRead, checkTtl } from "../check.js";
 import { MemoryHistories } from "./history.js";
 import { MemoryStreams } from "./streams.js";
@@ -37,6 +37,21 @@ export function openMemoryBus(): Bus {
     return false;
   };
 
+  const appendOnceMany = (
+    stream: string,
+    items: readonly OnceItem[],
+    ttlMs: number,
+  ): (string | null)[] => {
+    checkName("stream", stream);
+    checkTtl(ttlMs);
+    for (const { marker } of items) checkName("marker", marker);
+    return items.map(({ payload, marker }) => {
+      if (isMarked(marker)) return null;
+      markers.set(marker, Date.now() + ttlMs);
+      return streams.append(stream, payload);
+    });
+  };
+
   const openReader = (): BusReader => {
     let cancelWait: (() => void) | null = null;
     let closed = false;
@@ -53,7 +68,7 @@ export function openMemoryBus(): Bus {
         const deadline = Date.now() + options.blockMs;
         for (;;) {
           if (closed) return [];
-          const entries = streams.readNew(stream, group, consumer, options.count);
+          const entries = streams.readNew(stream, group, consumer, options.count, options.noAck);
           const left = deadline - Date.now();
           if (entries.length > 0 || left <= 0) return entries;
           await streams.wait(stream, left, (cancel) => (cancelWait = cancel));
@@ -78,15 +93,14 @@ export function openMemoryBus(): Bus {
         checkName("stream", stream);
         return streams.append(stream, payload);
       }),
-    appendOnce: (stream, payload, marker, ttlMs) =>
+    appendMany: (stream, payloads) =>
       settle(() => {
         checkName("stream", stream);
-        checkName("marker", marker);
-        checkTtl(ttlMs);
-        if (isMarked(marker)) return null;
-        markers.set(marker, Date.now() + ttlMs);
-        return streams.append(stream, payload);
+        return payloads.map((payload) => streams.append(stream, payload));
       }),
+    appendOnce: (stream, payload, marker, ttlMs) =>
+      settle(() => appendOnceMany(stream, [{ payload, marker }], ttlMs)[0] ?? null),
+    appendOnceMany: (stream, items, ttlMs) => settle(() => appendOnceMany(stream, items, ttlMs)),
     marked(marker) {
       return Promise.resolve(isMarked(marker));
     },
@@ -115,12 +129,14 @@ export function openMemoryBus(): Bus {
       checkName("history", name);
       return histories.open(name, limits);
     },
-    touchPresence: (uid, gatewayId, ttlMs) =>
+    touchPresence: (uids, gatewayId, ttlMs) =>
       settle(() => {
         checkTtl(ttlMs);
-        let gateways = presence.get(uid);
-        if (!gateways) presence.set(uid, (gateways = new Map<string, number>()));
-        gateways.set(gatewayId, Date.now() + ttlMs);
+        for (const uid of uids) {
+          let gateways = presence.get(uid);
+          if (!gateways) presence.set(uid, (gateways = new Map<string, number>()));
+          gateways.set(gatewayId, Date.now() + ttlMs);
+        }
       }),
     leavePresence(uid, gatewayId) {
       const gateways = presence.get(uid);

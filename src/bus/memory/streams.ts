@@ -70,7 +70,13 @@ export class MemoryStreams {
   }
 
   /** Delivers new entries now; [] when there are none (the caller waits with `wait`). */
-  readNew(name: string, groupName: string, consumer: string, count: number): BusEntry[] {
+  readNew(
+    name: string,
+    groupName: string,
+    consumer: string,
+    count: number,
+    noAck = false,
+  ): BusEntry[] {
     const stream = this.streams.get(name);
     const group = stream?.groups.get(groupName);
     if (!stream || !group) throw new Error(`NOGROUP ${groupName} on ${name}`);
@@ -82,7 +88,7 @@ export class MemoryStreams {
       if (out.length >= count) break;
       const entry = stream.entries[i]!;
       group.lastDelivered = { ms: entry.ms, seq: entry.seq };
-      group.pending.set(entry.id, { consumer, deliveredAt: now });
+      if (!noAck) group.pending.set(entry.id, { consumer, deliveredAt: now });
       out.push({ id: entry.id, payload: entry.payload, redelivered: false });
     }
     return out;

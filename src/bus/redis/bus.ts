@@ -10,15 +10,15 @@
  */
 import { Redis, type RedisOptions } from "ioredis";
 import { GamedockError, redactUrl, serviceUnavailable, withTimeout } from "../../core/index.js";
-import type { Bus, BusConfig, BusReader, GroupInfo } from "../contract.js";
+import type { Bus, BusConfig, BusReader, GroupInfo, OnceItem } from "../contract.js";
 import { checkClaim, checkName, checkRead, checkTtl } from "../check.js";
 import { parseEntries, parseGroups, readEntries, type Reply } from "./replies.js";
 import { openRedisHistory } from "./history.js";
 import { busKeys } from "../keys.js";
 import { script } from "./script-runner.js";
-import { APPEND_ONCE, PRESENCE_READ, PRESENCE_TOUCH, TRIM_ACKNOWLEDGED } from "./scripts.js";
+import { APPEND_ONCE_MANY, PRESENCE_READ, PRESENCE_TOUCH, TRIM_ACKNOWLEDGED } from "./scripts.js";
 
-const appendOnce = script(APPEND_ONCE);
+const appendOnceMany = script(APPEND_ONCE_MANY);
 const trimAcknowledged = script(TRIM_ACKNOWLEDGED);
 const touchPresence = script(PRESENCE_TOUCH);
 const readPresence = script(PRESENCE_READ);
@@ -100,6 +100,7 @@ export async function openRedisBus(config: RedisBusConfig, log: BusLogger): Prom
         if (closed) return [];
         // BLOCK 0 would mean "for ever": no wait is no BLOCK at all.
         const block = options.blockMs > 0 ? ["BLOCK", options.blockMs] : [];
+        const noAck = options.noAck ? ["NOACK"] : [];
         try {
           const reply = (await connection.callBuffer(
             "XREADGROUP",
@@ -109,6 +110,7 @@ export async function openRedisBus(config: RedisBusConfig, log: BusLogger): Prom
             "COUNT",
             options.count,
             ...block,
+            ...noAck,
             "STREAMS",
             key(stream),
             ">",
@@ -130,19 +132,46 @@ export async function openRedisBus(config: RedisBusConfig, log: BusLogger): Prom
     return reader;
   };
 
+  const appendOnceItems = async (
+    stream: string,
+    items: readonly OnceItem[],
+    ttlMs: number,
+  ): Promise<(string | null)[]> => {
+    checkName("stream", stream);
+    checkTtl(ttlMs);
+    if (items.length === 0) return [];
+    const keys = [key(stream)];
+    const args: Buffer[] = [];
+    for (const { payload, marker } of items) {
+      checkName("marker", marker);
+      keys.push(key(marker));
+      args.push(payload);
+    }
+    const ids = (await appendOnceMany.run(redis, keys, [ttlMs, ...args])) as (string | null)[];
+    return ids.map((id) => id ?? null);
+  };
+
   return {
     driver: "redis",
     async append(stream, payload) {
       checkName("stream", stream);
       return (await redis.call("XADD", key(stream), "*", "p", payload)) as string;
     },
-    async appendOnce(stream, payload, marker, ttlMs) {
+    async appendMany(stream, payloads) {
       checkName("stream", stream);
-      checkName("marker", marker);
-      checkTtl(ttlMs);
-      const id = await appendOnce.run(redis, [key(stream), key(marker)], [payload, ttlMs]);
-      return id === null ? null : (id as string);
+      // One write for all (a pipeline); plain XADDs cost Redis far less than a script.
+      const pipeline = redis.pipeline();
+      for (const payload of payloads) pipeline.xadd(key(stream), "*", "p", payload);
+      const results = (await pipeline.exec()) ?? [];
+      return results.map(([err, id]) => {
+        if (err) throw err;
+        return id as string;
+      });
     },
+    async appendOnce(stream, payload, marker, ttlMs) {
+      return (await appendOnceItems(stream, [{ payload, marker }], ttlMs))[0] ?? null;
+    },
+    appendOnceMany: appendOnceItems,
     async marked(marker) {
       return (await redis.exists(key(marker))) === 1;
     },
@@ -201,9 +230,13 @@ export async function openRedisBus(config: RedisBusConfig, log: BusLogger): Prom
       checkName("history", name);
       return openRedisHistory(redis, name, key(name), limits);
     },
-    async touchPresence(uid, gatewayId, ttlMs) {
+    async touchPresence(uids, gatewayId, ttlMs) {
       checkTtl(ttlMs);
-      await touchPresence.run(redis, [key(busKeys.userPresence(uid))], [gatewayId, ttlMs]);
+      // One write for all of them (their keys are in different slots: one script each).
+      await touchPresence.runMany(
+        redis,
+        uids.map((uid) => ({ keys: [key(busKeys.userPresence(uid))], args: [gatewayId, ttlMs] })),
+      );
     },
     async leavePresence(uid, gatewayId) {
       await redis.hdel(key(busKeys.userPresence(uid)), gatewayId);

@@ -8,12 +8,20 @@
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-/** KEYS: stream, marker. ARGV: payload, ttlMs. The id, or nil when the marker was set. */
-export const APPEND_ONCE = `
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then
-  return redis.call('XADD', KEYS[1], '*', 'p', ARGV[1])
+/**
+ * KEYS: stream, then one marker per entry. ARGV: ttlMs, then the payloads.
+ * Per entry, its id, or nil when its marker was set.
+ */
+export const APPEND_ONCE_MANY = `
+local ids = {}
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
+    ids[i - 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[i])
+  else
+    ids[i - 1] = false
+  end
 end
-return false`;
+return ids`;
 
 /**
  * KEYS: stream. Removes what every group acknowledged: entries before the
