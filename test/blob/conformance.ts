@@ -52,8 +52,12 @@ const INVALID_KEYS = [
   ".gamedock/tmp/x",
 ];
 
-export function blobStoreConformance(name: string, setup: () => Promise<ConformanceTarget>): void {
-  describe(`BlobStore conformance: ${name}`, () => {
+export function blobStoreConformance(
+  name: string,
+  setup: () => Promise<ConformanceTarget>,
+  options: { skip?: string | false } = {},
+): void {
+  describe(`BlobStore conformance: ${name}`, { skip: options.skip ?? false }, () => {
     let target: ConformanceTarget;
     let store: BlobStore;
     let dir = "";

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 
-export type ServiceName = "redis" | "rabbitmq" | "mariadb" | "postgres";
+export type ServiceName = "redis" | "rabbitmq" | "mariadb" | "postgres" | "radosgw";
 
 export const SERVICES: Record<ServiceName, { port: number; url: string; start: string }> = {
   redis: {
@@ -30,6 +30,12 @@ export const SERVICES: Record<ServiceName, { port: number; url: string; start: s
     port: 5432,
     url: "postgres://postgres@127.0.0.1:5432/test",
     start: "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+  },
+  // Ceph's S3 gateway on a throwaway in-memory cluster (test/helpers/radosgw.ts).
+  radosgw: {
+    port: 7480,
+    url: "http://127.0.0.1:7480",
+    start: "scripts/radosgw.sh start (Debian: ceph-mon ceph-osd radosgw ceph-common)",
   },
 };
 

@@ -3,6 +3,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  HeadObjectCommand,
   ListPartsCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
@@ -77,7 +78,15 @@ export async function completeUpload(
       { abortSignal: signal },
     ),
   );
-  return bareEtag(completed.ETag);
+  const etag = bareEtag(completed.ETag);
+  if (etag !== "") return etag;
+  // Ceph radosgw 16 answers CompleteMultipartUpload with an empty ETag: ask the object.
+  const found = await call(target, "read", key, signal, () =>
+    target.client.send(new HeadObjectCommand({ Bucket: target.bucket, Key: key }), {
+      abortSignal: signal,
+    }),
+  );
+  return bareEtag(found.ETag);
 }
 
 /** Abort that treats "already gone" as done: abort is idempotent for our callers. */
