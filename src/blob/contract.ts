@@ -170,6 +170,33 @@ export interface BlobStore {
    * and periodically; safe from any number of processes at once.
    */
   removeAbandoned(): Promise<number>;
+  /**
+   * Writes `key` as `source.length` bytes of the object `source.key` from
+   * `source.start`, followed by `tail`, without the source's bytes leaving
+   * the store: s3 starts a multipart upload whose first parts are copies of
+   * the range (UploadPartCopy, split at the store's copy limit) and whose
+   * last part is the tail; fs copies inside the kernel. Atomic like every
+   * write; a compose cut short leaves what putFile would (an incomplete
+   * upload, a temp file). A range past the source's end: E_RANGE; no source:
+   * E_NOT_FOUND; a store without server-side copy: E_UPLOAD_FAILED, not
+   * retryable (`probeCompose` tells beforehand). With a tail, the range must
+   * be at least `composeMinBytes` long (every part but the last has the
+   * store's minimum part size): E_RANGE otherwise.
+   */
+  compose(
+    key: BlobKey,
+    source: ComposeSource,
+    tail: Buffer,
+    options?: { contentType?: string; signal?: AbortSignal },
+  ): Promise<PutResult>;
+  /** The shortest range `compose` takes when a tail follows (s3: 5 MiB; fs: 1). */
+  readonly composeMinBytes: number;
+  /**
+   * Whether `compose` works here. s3: creates a multipart upload with one
+   * copy part in the store's own area and aborts it — a store answering
+   * NotImplemented, or credentials that cannot write there, say no. fs: yes.
+   */
+  probeCompose(): Promise<ComposeProbe>;
   /** Uploads that grow by appends and appear whole on completion (tus). */
   readonly resumable: ResumableUploads;
   /**
@@ -182,6 +209,19 @@ export interface BlobStore {
   publicUrl(key: BlobKey): string | null;
   close(): Promise<void>;
 }
+
+/** The part of another object a composed object starts with (compose). */
+export interface ComposeSource {
+  /** An object of the same target. */
+  key: BlobKey;
+  /** Its first byte to take (0-based). */
+  start: number;
+  /** How many bytes to take (≥ 1). */
+  length: number;
+}
+
+/** Whether `compose` works on a target, and if not, why (for logs and `gamedock doctor`). */
+export type ComposeProbe = { supported: true } | { supported: false; reason: string };
 
 /** Target options as they appear in config (`targets.<name>`). */
 export type BlobTargetConfig =

@@ -11,6 +11,8 @@ export type {
   BlobStore,
   BlobTargetConfig,
   ByteRange,
+  ComposeProbe,
+  ComposeSource,
   IncompleteUpload,
   PutFileOptions,
   PutResult,

@@ -20,6 +20,7 @@ import {
   sha256Of,
   type TestFile,
 } from "./blob-kit.js";
+import { composeConformance } from "./conformance-compose.js";
 import { resumableConformance } from "./conformance-resumable.js";
 
 export interface ConformanceTarget {
@@ -29,6 +30,8 @@ export interface ConformanceTarget {
    * multipart uploads (s3); false: it copies whole and has none (fs).
    */
   multipart: boolean;
+  /** compose works (server-side copy); false: the store lacks it (s3rver), and says so. */
+  compose: boolean;
   /** Bytes of the large test file: more than two parts where there are parts. */
   largeFileSize: number;
   /** Leaves what a writer killed while uploading `file` to `key` leaves behind. */
@@ -360,5 +363,10 @@ export function blobStoreConformance(
     });
 
     resumableConformance(() => target, `${prefix}resumable/`);
+    composeConformance(
+      () => target,
+      `${prefix}compose/`,
+      () => large,
+    );
   });
 }

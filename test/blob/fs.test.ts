@@ -51,6 +51,7 @@ blobStoreConformance("fs", async () => {
   return {
     store,
     multipart: false,
+    compose: true,
     largeFileSize: 4 * MiB,
     // A crash mid-write leaves the temp file of a process that no longer exists.
     async leaveIncompleteUpload(_key, file) {

@@ -19,6 +19,7 @@ blobStoreConformance(
     return {
       store,
       multipart: true,
+      compose: true,
       largeFileSize: 13 * 1024 * 1024,
       async leaveIncompleteUpload(key, file) {
         // Stop after the first stored part, as a writer killed mid-upload.

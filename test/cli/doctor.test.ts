@@ -12,7 +12,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { openDatabase } from "../../src/db/index.js";
 import { DATABASE_TARGETS, createTestDatabase } from "../helpers/databases.js";
+import { openRadosgwBucket } from "../helpers/radosgw.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
+import { s3TargetOf, startS3rver } from "../helpers/s3rver.js";
 import { SERVICES, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import { runCli, useTempDir, type CliResult } from "../helpers/cli.js";
 
@@ -27,6 +29,7 @@ interface Check {
 const skip = await skipUnlessService("redis", "rabbitmq");
 const skipMariadb = await skipUnlessService("mariadb");
 const skipPostgres = await skipUnlessService("postgres");
+const skipRadosgw = await skipUnlessService("radosgw");
 
 async function doctor(
   dir: string,
@@ -227,6 +230,34 @@ describe("gamedock doctor", { skip }, () => {
     );
     assert.equal(checks.get("targets.fs")!.ok, true);
   });
+
+  it(
+    "says whether each target copies server-side (compose): radosgw and fs do, s3rver does not",
+    { skip: skipRadosgw },
+    async () => {
+      const rgw = await openRadosgwBucket("doctor");
+      const s3rver = await startS3rver();
+      try {
+        const { result, checks } = await doctor(dir, {
+          targets: {
+            fs: { driver: "fs", root: join(dir, "blobs") },
+            rgw: rgw.target,
+            fake: s3TargetOf(s3rver),
+          },
+        });
+        assert.equal(result.code, 0, result.stdout);
+        assert.match(checks.get("targets.rgw")!.detail, /; server-side copy \(compose\) works$/);
+        assert.match(checks.get("targets.fs")!.detail, /; server-side copy \(compose\) works$/);
+        assert.match(
+          checks.get("targets.fake")!.detail,
+          /no server-side copy \(compose\): the store does not implement UploadPartCopy \(NotImplemented/,
+        );
+      } finally {
+        await s3rver.close();
+        await rgw.drop();
+      }
+    },
+  );
 
   it("a host that accepts connections but never answers fails within --timeout", async () => {
     const sockets: Socket[] = [];

@@ -16,6 +16,8 @@ import type {
   BlobStore,
   BlobTargetConfig,
   ByteRange,
+  ComposeProbe,
+  ComposeSource,
   IncompleteUpload,
   PutFileOptions,
   PutResult,
@@ -35,7 +37,8 @@ import { abortUpload } from "./s3-multipart.js";
 import { putFileToS3 } from "./s3-put-file.js";
 import { putStreamToS3 } from "./s3-put-stream.js";
 import { S3ResumableUploads } from "./s3-resumable.js";
-import { bareEtag, call, type S3Target } from "./s3-target.js";
+import { MIN_PART_SIZE, bareEtag, call, type S3Target } from "./s3-target.js";
+import { composeOnS3, probeComposeOnS3 } from "./s3-compose.js";
 import { readState } from "./s3-upload-state.js";
 
 type S3Config = Extract<BlobTargetConfig, { driver: "s3" }>;
@@ -53,6 +56,21 @@ class S3BlobStore implements BlobStore {
 
   putFile(key: BlobKey, file: string, options?: PutFileOptions): Promise<PutResult> {
     return putFileToS3(this.target, key, file, options);
+  }
+
+  readonly composeMinBytes = MIN_PART_SIZE;
+
+  compose(
+    key: BlobKey,
+    source: ComposeSource,
+    tail: Buffer,
+    options: { contentType?: string; signal?: AbortSignal } = {},
+  ): Promise<PutResult> {
+    return composeOnS3(this.target, key, source, tail, options);
+  }
+
+  probeCompose(): Promise<ComposeProbe> {
+    return probeComposeOnS3(this.target);
   }
 
   putStream(

@@ -1,7 +1,9 @@
 /**
  * Upload targets: each gets a write / read / delete round trip of a small
  * object under `gamedock/doctor/`, the area gamedock reserves for itself
- * (src/blob/reserved.ts), so no user key can collide with the probe. An fs
+ * (src/blob/reserved.ts), so no user key can collide with the probe, and
+ * the store's compose probe (a one-byte server-side copy, aborted), whose
+ * answer the check reports. An fs
  * target's root is checked before the store is opened: opening creates it,
  * and a root that cannot be created must fail the check, not hang it.
  */
@@ -14,7 +16,8 @@ import { pass, reason, runProbe, type Check } from "./check.js";
 import { writableDir } from "./paths.js";
 import { endpointOf, reachTcp } from "./reach.js";
 
-async function roundTrip(config: BlobTargetConfig): Promise<void> {
+/** The round trip; then whether the store copies server-side (compose), as one phrase. */
+async function roundTrip(config: BlobTargetConfig): Promise<string> {
   const store = await openBlobStore(config);
   const key = `gamedock/doctor/${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
   const payload = Buffer.from(`gamedock doctor ${new Date().toISOString()}\n`);
@@ -32,6 +35,10 @@ async function roundTrip(config: BlobTargetConfig): Promise<void> {
     }
     if ((await store.head(key)) !== null)
       throw new Error("the probe object is still there after delete");
+    const probe = await store.probeCompose();
+    return probe.supported
+      ? "server-side copy (compose) works"
+      : `no server-side copy (compose): ${probe.reason}`;
   } finally {
     await store.close();
   }
@@ -63,10 +70,13 @@ export function checkTarget(
         const endpoint = endpointOf(config.endpoint);
         if (endpoint) await reachTcp(endpoint, timeoutMs);
       }
-      await roundTrip(config);
+      const compose = await roundTrip(config);
       const where =
         config.driver === "fs" ? config.root : `${config.endpoint} bucket ${config.bucket}`;
-      return pass(key, `${config.driver} ${where}: wrote, read and deleted a probe object`);
+      return pass(
+        key,
+        `${config.driver} ${where}: wrote, read and deleted a probe object; ${compose}`,
+      );
     },
     (err) => targetFix(key, config, err),
     config.driver === "fs" ? config.root : config.endpoint,
