@@ -30,6 +30,7 @@
  *   BENCH_TASKS=500 BENCH_MB=100 npm run bench:cluster
  */
 import { privateCli } from "./private-cli.js";
+import { cpuSeconds, machineTicks, memKiB } from "./proc-stats.js";
 import { execFile } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
@@ -69,17 +70,7 @@ const load = (): string =>
     .join(" ");
 
 /** VmHWM (peak RSS) of a live process, in MiB. */
-function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-/** CPU seconds (user + system) a live process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-}
+const peakRssMiB = (pid: number): number => memKiB(pid, "VmHWM") / 1024;
 
 /** The executor's tool launcher (runner/launcher-main.ts): its child process running that file. */
 function launcherOf(pid: number): number | null {
@@ -98,18 +89,6 @@ function launcherOf(pid: number): number | null {
   return null;
 }
 
-/** Busy and total CPU time of the whole machine so far (/proc/stat, in clock ticks). */
-function machineTicks(): { busy: number; total: number } {
-  const fields = readFileSync("/proc/stat", "utf8")
-    .split("\n")[0]!
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  const total = fields.reduce((a, b) => a + b, 0);
-  return { busy: total - fields[3]! - fields[4]!, total }; // minus idle and iowait
-}
-
 /** Adds the ticks since `before` to `sum`. */
 function addTicks(sum: { busy: number; total: number }, before: { busy: number; total: number }) {
   const now = machineTicks();
@@ -123,10 +102,7 @@ const percent = (ticks: { busy: number; total: number }): string =>
 const mibList = (values: number[]): string => values.map((m) => m.toFixed(0)).join(", ");
 
 /** VmRSS (resident now) of a live process, in MiB. */
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-}
+const rssMiB = (pid: number): number => memKiB(pid, "VmRSS") / 1024;
 
 /** Waits until `count` tasks are finished; returns how many failed. */
 async function waitFinished(serve: ClusterServe, count: number): Promise<number> {

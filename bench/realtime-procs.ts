@@ -6,6 +6,7 @@
  * inspector (a full GC before an RSS reading).
  */
 import { privateCli } from "./private-cli.js";
+export { cpuSeconds, machineTicks, memKiB } from "./proc-stats.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -113,35 +114,6 @@ export async function startNode(
       clearTimeout(timer);
     },
   };
-}
-
-function statFields(pid: number): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-}
-
-/** CPU seconds (user + system) a live process has used so far. */
-export function cpuSeconds(pid: number): number {
-  const fields = statFields(pid);
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-}
-
-/** A field of /proc/<pid>/status in KiB: VmRSS (resident now) or VmHWM (peak). */
-export function memKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-}
-
-/** Busy and total CPU ticks of the whole machine so far (/proc/stat). */
-export function machineTicks(): { busy: number; total: number } {
-  const fields = readFileSync("/proc/stat", "utf8")
-    .split("\n")[0]!
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  const total = fields.reduce((a, b) => a + b, 0);
-  return { busy: total - fields[3]! - fields[4]!, total }; // minus idle and iowait
 }
 
 /** The load generator (realtime-load.ts) in its own process, driven over IPC. */

@@ -19,16 +19,15 @@ import { validateBlobKey } from "../keys.js";
 import { STORE_AREA } from "../reserved.js";
 import { s3ErrorName, s3Status } from "./s3-errors.js";
 import { abortUploadQuietly, completeUpload, createUpload, uploadPart } from "./s3-multipart.js";
-import { MIN_PART_SIZE, MiB, bareEtag, call, type S3Target } from "./s3-target.js";
+import { MIN_PART_SIZE, MiB, bareEtag, call, keyPath, type S3Target } from "./s3-target.js";
 
 /** The largest part UploadPartCopy copies in one request (S3, OSS and KS3: 5 GiB). */
 export const MAX_COPY_PART_SIZE = 5 * 1024 * MiB;
 
 /** `x-amz-copy-source`: bucket and key, each path segment URL-encoded. */
-const copySource = (bucket: string, key: string): string =>
-  `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
+const copySource = (bucket: string, key: string): string => `${bucket}/${keyPath(key)}`;
 
-/** [first, last] byte ranges of at most `max` bytes (and, but for the last, at least MIN_PART_SIZE). */
+/** [first, last] byte ranges covering [start, start + length), in even parts of at most `max` bytes. */
 export function copyRanges(start: number, length: number, max: number): [number, number][] {
   const count = Math.ceil(length / max);
   // Even parts: splitting 5 GiB + 1 byte as 5 GiB + 1 byte would leave a last part too small.

@@ -38,6 +38,9 @@ export function contentMd5(body: Buffer): string {
   return createHash("md5").update(body).digest("base64");
 }
 
+/** A key as a URL path: each '/'-separated segment percent-encoded. */
+export const keyPath = (key: string): string => key.split("/").map(encodeURIComponent).join("/");
+
 /** ETags come quoted ("…"); callers compare and store them bare. */
 export function bareEtag(etag: string | undefined): string {
   return (etag ?? "").replace(/^"|"$/g, "");

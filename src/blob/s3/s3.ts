@@ -37,7 +37,7 @@ import { abortUpload } from "./s3-multipart.js";
 import { putFileToS3 } from "./s3-put-file.js";
 import { putStreamToS3 } from "./s3-put-stream.js";
 import { S3ResumableUploads } from "./s3-resumable.js";
-import { MIN_PART_SIZE, bareEtag, call, type S3Target } from "./s3-target.js";
+import { MIN_PART_SIZE, bareEtag, call, keyPath, type S3Target } from "./s3-target.js";
 import { composeOnS3, probeComposeOnS3 } from "./s3-compose.js";
 import { readState } from "./s3-upload-state.js";
 
@@ -192,7 +192,7 @@ class S3BlobStore implements BlobStore {
   publicUrl(key: BlobKey): string | null {
     validateBlobKey(key);
     if (this.publicBase === "") return null;
-    return `${this.publicBase}/${key.split("/").map(encodeURIComponent).join("/")}`;
+    return `${this.publicBase}/${keyPath(key)}`;
   }
 
   close(): Promise<void> {
