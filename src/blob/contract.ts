@@ -16,6 +16,7 @@
  *   `list` never shows it.
  */
 import type { Readable } from "node:stream";
+import type { BlobMetadata } from "./metadata.js";
 
 /** Keys: 1–1024 bytes of UTF-8, '/'-separated, no empty, '.' or '..' segment, no control characters. */
 export type BlobKey = string;
@@ -51,6 +52,11 @@ export interface PutFileOptions {
    * Either way the caller should remove `file` afterwards if it still exists.
    */
   disposable?: boolean;
+  /**
+   * Recorded with the object and returned by `head` (metadata.ts says what
+   * names and values are allowed). Replacing the object replaces it.
+   */
+  metadata?: BlobMetadata;
 }
 
 export interface PutResult {
@@ -66,6 +72,11 @@ export interface BlobInfo {
   size: number;
   etag: string;
   lastModified: Date;
+}
+
+/** What `head` knows of an object: its info and the metadata `putFile` recorded ({} if none). */
+export interface BlobHead extends BlobInfo {
+  metadata: BlobMetadata;
 }
 
 export interface ByteRange {
@@ -147,7 +158,7 @@ export interface BlobStore {
   /** Reads an object or a byte range of it; E_NOT_FOUND if absent. */
   get(key: BlobKey, range?: ByteRange): Promise<Readable>;
   /** null if absent. */
-  head(key: BlobKey): Promise<BlobInfo | null>;
+  head(key: BlobKey): Promise<BlobHead | null>;
   /** Idempotent: deleting an absent key succeeds. */
   delete(key: BlobKey): Promise<void>;
   /** Objects whose key starts with `prefix`; never the store's own bookkeeping. */
@@ -223,9 +234,19 @@ export interface ComposeSource {
 /** Whether `compose` works on a target, and if not, why (for logs and `gamedock doctor`). */
 export type ComposeProbe = { supported: true } | { supported: false; reason: string };
 
+/**
+ * Whether the packer composes children in the target (`compose`) instead of
+ * uploading them whole: "auto" asks `probeCompose` once.
+ */
+export type ServerSideCopy = "auto" | boolean;
+
 /** Target options as they appear in config (`targets.<name>`). */
 export type BlobTargetConfig =
-  | { driver: "fs"; /** directory; default <data>/blobs */ root: string }
+  | {
+      driver: "fs";
+      /** directory; default <data>/blobs */ root: string;
+      serverSideCopy?: ServerSideCopy;
+    }
   | {
       driver: "s3";
       endpoint: string; // https://oss-cn-hangzhou.aliyuncs.com, https://ks3-cn-beijing.ksyuncs.com, http://127.0.0.1:4569
@@ -239,4 +260,5 @@ export type BlobTargetConfig =
       partConcurrency: number; // parts in flight per upload
       /** Base URL the objects are publicly readable at (CDN), or "" for none. */
       publicUrl: string;
+      serverSideCopy?: ServerSideCopy;
     };

@@ -6,6 +6,7 @@ import { GamedockError } from "../core/index.js";
 import type { BlobStore, BlobTargetConfig } from "./contract.js";
 
 export type {
+  BlobHead,
   BlobInfo,
   BlobKey,
   BlobStore,
@@ -13,6 +14,7 @@ export type {
   ByteRange,
   ComposeProbe,
   ComposeSource,
+  ServerSideCopy,
   IncompleteUpload,
   PutFileOptions,
   PutResult,
@@ -28,6 +30,7 @@ export {
   validateBlobPrefix,
   validateResumableKey,
 } from "./keys.js";
+export type { BlobMetadata } from "./metadata.js";
 export { RESERVED_AREAS, STORE_AREA, refuseReserved, reservedAreaOf } from "./reserved.js";
 export {
   asciiFallback,

@@ -42,8 +42,16 @@ const queueEntry = z.discriminatedUnion("driver", [
     .strict(),
 ]);
 
+/** Whether the packer composes children in the target (docs/storage.md, "Server-side copy"). */
+const serverSideCopy = z
+  .preprocess(
+    (value) => (value === "true" ? true : value === "false" ? false : value),
+    z.union([z.literal("auto"), z.boolean()]),
+  )
+  .default("auto");
+
 const targetEntry = z.discriminatedUnion("driver", [
-  z.object({ driver: z.literal("fs"), root: z.string() }).strict(),
+  z.object({ driver: z.literal("fs"), root: z.string(), serverSideCopy }).strict(),
   z
     .object({
       driver: z.literal("s3"),
@@ -61,6 +69,7 @@ const targetEntry = z.discriminatedUnion("driver", [
         .default(16 * 1024 * 1024),
       partConcurrency: positiveInt(32).default(4),
       publicUrl: z.string().default(""),
+      serverSideCopy,
     })
     .strict(),
 ]);
@@ -168,6 +177,7 @@ export const configSchema = z
           .strict(),
         leaseMs: z.coerce.number().int().min(1000).max(3_600_000),
         sweepIntervalMs: z.coerce.number().int().min(100).max(3_600_000),
+        motherRetentionMs: z.coerce.number().int().min(0),
         limits: z
           .object({
             maxChannels: positiveInt(1_000_000),

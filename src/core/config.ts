@@ -42,10 +42,12 @@ export const DEFAULTS = {
   } as Record<string, QueueConfigEntry>,
   /**
    * Upload targets by name; a job picks one with `upload.target` (default packer.target).
-   * driver fs: { root } ("" = <data>/blobs); s3: see docs/storage.md.
+   * driver fs: { root } ("" = <data>/blobs); s3: see docs/storage.md. Either
+   * takes serverSideCopy: "auto" | true | false (compose channel children in
+   * the target; "auto" asks the target once).
    */
   targets: {
-    fs: { driver: "fs", root: "" },
+    fs: { driver: "fs", root: "", serverSideCopy: "auto" },
   } as Record<string, TargetConfigEntry>,
   /** Notification sinks by name (webhook, redis, robot); see docs/notifications.md. */
   notifiers: {} as Record<string, NotifierConfigEntry>,
@@ -86,6 +88,8 @@ export const DEFAULTS = {
     },
     leaseMs: 30_000, // a task whose worker stops renewing for this long is recovered, ms
     sweepIntervalMs: 10_000, // how often undispatched or orphaned work is re-queued, ms
+    /** Mothers uploaded for composing (mothers/<sha256>.apk) stay this long after their last job finished, ms. */
+    motherRetentionMs: 86_400_000,
     /** What one POST /api/v1/pack-jobs may ask for (docs/packer-api.md, "Limits"). */
     limits: {
       maxChannels: 10_000, // channels per job (E_CHANNELS_LIMIT above)

@@ -365,6 +365,28 @@ function clusterTables(dialect: DbDialect): Migration {
   };
 }
 
+/**
+ * Jobs whose children are composed in the target record the mother they
+ * uploaded (mothers/<sha256>.apk), so the sweep deletes a mother only once
+ * no job needs it (docs/storage.md, "Server-side copy").
+ */
+function packerMothers(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("pack_jobs").addColumn("mother_sha256", "varchar(64)").execute();
+      await db.schema
+        .createIndex("pack_jobs_mother")
+        .on("pack_jobs")
+        .columns(["target", "mother_sha256"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex("pack_jobs_mother").on("pack_jobs").execute();
+      await db.schema.alterTable("pack_jobs").dropColumn("mother_sha256").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
@@ -374,6 +396,7 @@ export function migrationProvider(dialect: DbDialect): MigrationProvider {
         "0003_file_quota": fileQuotaTables(dialect),
         "0004_packer_limits": packerLimits(),
         "0005_cluster": clusterTables(dialect),
+        "0006_packer_mothers": packerMothers(),
       }),
   };
 }

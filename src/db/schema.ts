@@ -25,6 +25,8 @@ export interface PackJobTable {
   extras: string | null;
   /** +1 with every change a client can see in one of the job's channels (SSE reads what changed since). */
   change_seq: number;
+  /** SHA-256 of the mother once a channel composes from its upload (mothers/<sha256>.apk on the target); null: none. */
+  mother_sha256: string | null;
   created_at: number;
   updated_at: number;
   finished_at: number | null;

@@ -11,6 +11,7 @@ import { createSink, type Sink, type SinkConfig } from "../notify/index.js";
 import type { Queue, QueueBackend, RetryPolicy } from "../queue/index.js";
 import type { NotifyMessage, StageMessage, TaskRef } from "./model.js";
 import { OWNER, ownerIsLive } from "./owner.js";
+import { choosesCompose } from "./compose-choice.js";
 import { MotherCache } from "./mother-cache.js";
 import type { PackStore } from "./store/index.js";
 
@@ -39,13 +40,18 @@ export interface PackerSettings {
   retry: RetryPolicy;
   leaseMs: number;
   sweepIntervalMs: number;
+  /** How long a composed job's uploaded mother stays after its last job finished, ms. */
+  motherRetentionMs: number;
 }
 
 export class PackerContext {
   readonly events = new EventEmitter();
   readonly mothers = new MotherCache();
+  /** Mothers this process put on a target (mother-upload.ts), by "<target>\0<sha256>": one upload each. */
+  readonly placedMothers = new Map<string, Promise<string>>();
   readonly #targets = new Map<string, Promise<BlobStore>>();
   readonly #sinks = new Map<string, Promise<Sink>>();
+  readonly #composes = new Map<string, Promise<boolean>>();
   readonly #queues = new Map<string, StageQueues>();
   /**
    * Resolves `apk: {fileId}` to a local path inside the packages root; set by
@@ -99,6 +105,24 @@ export class PackerContext {
     store.catch(() => this.#targets.delete(name));
     this.#targets.set(name, store);
     return store;
+  }
+
+  /** Whether channels for target `name` are composed there (compose-choice.ts); asked once. */
+  composes(name: string): Promise<boolean> {
+    const known = this.#composes.get(name);
+    if (known) return known;
+    const config = this.targetConfigs[name];
+    const choice = this.target(name).then((store) =>
+      config ? choosesCompose(name, config, store, this.logger) : false,
+    );
+    choice.catch(() => this.#composes.delete(name));
+    this.#composes.set(name, choice);
+    return choice;
+  }
+
+  /** The targets opened so far (used by a stage of this process), by name. */
+  openedTargets(): [string, Promise<BlobStore>][] {
+    return [...this.#targets];
   }
 
   sink(name: string): Promise<Sink> {

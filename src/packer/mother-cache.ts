@@ -13,6 +13,11 @@ export interface OpenedMother {
   manifest: ManifestInfo;
   /** SHA-256 state after the first `bytes` bytes of the mother. */
   prefixHash(bytes: number): Promise<Hash>;
+  /**
+   * SHA-256 (hex) of the whole mother: the state after `prefixBytes` (a
+   * prefix the children need anyway) fed the rest, so the mother is read once.
+   */
+  digest(prefixBytes: number): Promise<string>;
 }
 
 const KEEP = 8; // mothers kept open; jobs beyond this reopen theirs (a few ms)
@@ -47,25 +52,40 @@ async function open(path: string): Promise<OpenedMother> {
   const { layout, manifest } = await openApk(path);
   requireSigned(layout, false);
   const hashes = new Map<number, Promise<Hash>>();
-  return {
+  let whole: Promise<string> | null = null;
+  const mother: OpenedMother = {
     layout,
     manifest,
     prefixHash(bytes: number) {
       let hash = hashes.get(bytes);
       if (!hash) {
-        hash = hashPrefix(path, bytes);
+        hash = hashRange(path, createHash("sha256"), 0, bytes);
         hash.catch(() => hashes.delete(bytes));
         hashes.set(bytes, hash);
       }
       return hash;
     },
+    digest(prefixBytes: number) {
+      if (whole) return whole;
+      const next = (async () => {
+        const prefix = (await mother.prefixHash(prefixBytes)).copy();
+        const rest = await hashRange(path, prefix, prefixBytes, layout.size);
+        return rest.digest("hex");
+      })();
+      next.catch(() => {
+        whole = null;
+      });
+      whole = next;
+      return next;
+    },
   };
+  return mother;
 }
 
-async function hashPrefix(path: string, bytes: number): Promise<Hash> {
-  const hash = createHash("sha256");
-  if (bytes === 0) return hash;
-  const stream = createReadStream(path, { start: 0, end: bytes - 1, highWaterMark: 1 << 20 });
+/** Feeds `hash` the bytes [start, end) of the file. */
+async function hashRange(path: string, hash: Hash, start: number, end: number): Promise<Hash> {
+  if (end <= start) return hash;
+  const stream = createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 });
   for await (const chunk of stream) hash.update(chunk as Buffer);
   return hash;
 }

@@ -11,6 +11,7 @@ import { handleNotify } from "./notify-stage.js";
 import { handlePack } from "./pack-stage.js";
 import { OWNER } from "./owner.js";
 import { recover } from "./recovery.js";
+import { sweepComposeLeftovers } from "./target-sweep.js";
 import { handleUpload } from "./upload-stage.js";
 import { cleanWorkDir, sweepTargets } from "./work-cleanup.js";
 
@@ -70,6 +71,7 @@ export class PackerPipeline {
       await recover(ctx);
       await cleanWorkDir(ctx);
       await sweepTargets(ctx);
+      await sweepComposeLeftovers(ctx);
     });
   }
 

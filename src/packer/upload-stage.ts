@@ -1,23 +1,20 @@
 /**
- * Stage 2: upload the packed child to the job's target, resuming a multipart
- * upload from the checkpoint saved before the crash. Then the channel moves to
- * `notifying` (its channel.done event is in the outbox, same transaction) or
- * straight to `done` when the job's level sends no per-channel events, and the
- * work file is removed.
+ * Stage 2 (children uploaded whole): upload the packed child to the job's
+ * target, resuming a multipart upload from the checkpoint saved before the
+ * crash; then the channel is stored (channel-stored.ts) and the work file is
+ * removed. Children composed in the target skip this stage.
  */
 import { access, rm } from "node:fs/promises";
 import type { UploadCheckpoint } from "../blob/index.js";
-import { wantsEvent } from "../notify/index.js";
 import type { Delivery } from "../queue/index.js";
 import type { PackerContext } from "./context.js";
-import { dispatchNotifications, dispatchTask } from "./dispatch.js";
+import { abortOtherUploads, childKey, finishStoredChannel } from "./channel-stored.js";
+import { dispatchTask } from "./dispatch.js";
 import type { StageMessage } from "./model.js";
 import { OWNER } from "./owner.js";
 import { claimForStage } from "./stage-claim.js";
 import { settleStageFailure } from "./stage-failure.js";
-import { levelOf, notifyTargetsOf } from "./store/index.js";
 import { moveHeldTask } from "./transition.js";
-import { outputUrl } from "./views.js";
 import { childWorkPath } from "./work-files.js";
 
 export async function handleUpload(
@@ -66,8 +63,7 @@ async function handleUploadHeld(
       await delivery.ack();
       return;
     }
-    // The job's key space: "<prefix><job id>/" (job-create), so no job writes another's keys.
-    const key = `${job.prefix}${task.file_name ?? ""}`;
+    const key = childKey(job, task);
     const store = await ctx.target(job.target);
     const checkpoint = task.upload_checkpoint
       ? (JSON.parse(task.upload_checkpoint) as UploadCheckpoint)
@@ -80,40 +76,11 @@ async function handleUploadHeld(
       disposable: true, // the work file is removed after the upload anyway
       onCheckpoint: (next) => ctx.store.tasks.saveCheckpoint(ref, OWNER, next),
     });
-    // A crash between starting a multipart upload and saving its checkpoint
-    // orphans that upload: only this task writes this key, so drop the others.
-    for (const orphan of await store.incompleteUploads(key)) {
-      if (orphan.key === key) await store.abortUpload(orphan);
-    }
-    const notifying = wantsEvent(levelOf(job), "channel.done") && notifyTargetsOf(job).length > 0;
+    await abortOtherUploads(store, key);
     const size = task.output_size ?? put.size;
     const sha256 = task.output_sha256 ?? "";
-    const url = outputUrl(ctx.settings.baseUrl, job.id, ref.channel, store.publicUrl(key));
-    const result = await moveHeldTask(
-      ctx,
-      ref,
-      notifying ? "notifying" : "done",
-      {
-        output_key: key,
-        upload_checkpoint: null,
-        error_code: null,
-        error_message: null,
-        finished: true,
-      },
-      notifying
-        ? (current) => ({
-            id: `${current.id}:${ref.channel}:done`,
-            type: "channel.done",
-            jobId: current.id,
-            apk: current.apk,
-            channel: ref.channel,
-            output: { key, size, sha256, url },
-            at: new Date().toISOString(),
-          })
-        : null,
-    );
+    await finishStoredChannel(ctx, ref, job, store, { key, size, sha256 });
     await rm(file, { force: true });
-    await dispatchNotifications(ctx, job.queue, result.notifications);
     await delivery.ack();
     log.info(
       {

@@ -58,7 +58,7 @@ export function resolveConfig(config: Config): Resolved {
   const targets: Record<string, BlobTargetConfig> = {};
   for (const [name, entry] of Object.entries(config.targets)) {
     targets[name] =
-      entry.driver === "fs" ? { driver: "fs", root: under(data, entry.root, "blobs") } : entry;
+      entry.driver === "fs" ? { ...entry, root: under(data, entry.root, "blobs") } : entry;
   }
   const host = urlHost(config.server.host);
   const p = config.packer;
@@ -81,6 +81,7 @@ export function resolveConfig(config: Config): Resolved {
       retry: p.retry,
       leaseMs: p.leaseMs,
       sweepIntervalMs: p.sweepIntervalMs,
+      motherRetentionMs: p.motherRetentionMs,
       limits: p.limits,
       events: p.events,
     },

@@ -117,6 +117,33 @@ export function blobStoreConformance(
       assert.equal((await store.head(key))?.size, small.size, "the object outlives the source");
     });
 
+    it("putFile records metadata that head returns; a replacement without it has none", async () => {
+      const digest = "ab".repeat(32);
+      for (const file of [small, large]) {
+        const key = `${prefix}meta/${file.size}.bin`;
+        await store.putFile(key, file.path, { metadata: { "gamedock-sha256": digest } });
+        assert.deepEqual((await store.head(key))?.metadata, { "gamedock-sha256": digest });
+        await store.putFile(key, other.path);
+        assert.deepEqual((await store.head(key))?.metadata, {}, "the old object's metadata went");
+        await store.delete(key);
+        await store.putFile(key, file.path, { metadata: { "gamedock-sha256": digest } });
+        await store.delete(key);
+        assert.equal(await store.head(key), null);
+      }
+      const bad: Record<string, string>[] = [
+        { "Upper-Case": "x" },
+        { name: "line\nbreak" },
+        { n: "é" },
+      ];
+      for (const metadata of bad) {
+        await rejectsWith(
+          store.putFile(`${prefix}meta/bad.bin`, small.path, { metadata }),
+          "E_INVALID_REQUEST",
+        );
+      }
+      assert.equal(await store.head(`${prefix}meta/bad.bin`), null, "nothing written");
+    });
+
     it("putStream stores a generated stream, small, empty, and larger than a part", async () => {
       for (const size of [12_345, 0, Math.ceil(target.largeFileSize / 2)]) {
         const key = `${prefix}stream/${size}`;

@@ -57,6 +57,7 @@ describe("a channel that kills its process every time", () => {
             accessKeyId: "k",
             secretAccessKey: "s",
             forcePathStyle: true,
+            serverSideCopy: false, // the upload stage is the one under test
           },
         },
         packer: { target: "hole", retry: { maxAttempts: MAX_ATTEMPTS } },

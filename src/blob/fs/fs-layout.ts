@@ -6,6 +6,9 @@
  *                                             temp files of writes in progress
  *   <root>/.gamedock/uploads/<sha256 of key>.data / .key
  *                                             resumable uploads in progress
+ *   <root>/.gamedock/meta/<sha256 of key>.json  metadata recorded by putFile,
+ *                                             with the etag of the object it
+ *                                             describes (fs-metadata.ts)
  *
  * Everything of the driver's own is in the reserved area `.gamedock/`, which
  * no key may name: one directory per host to read for leftovers, and renames
@@ -47,12 +50,14 @@ export class FsLayout {
   /** This host's temp directory. */
   readonly tempDir: string;
   readonly uploadsDir: string;
+  readonly metadataDir: string;
 
   constructor(readonly root: string) {
     this.storeDir = join(root, STORE_AREA);
     this.tempRoot = join(this.storeDir, "tmp");
     this.tempDir = join(this.tempRoot, HOST_DIR);
     this.uploadsDir = join(this.storeDir, "uploads");
+    this.metadataDir = join(this.storeDir, "meta");
   }
 
   /** The file of a key; also refuses names the driver keeps for its temp files. */
@@ -73,6 +78,11 @@ export class FsLayout {
       );
     }
     return join(this.root, ...segments);
+  }
+
+  /** The metadata file of a key (the key is already validated). */
+  metadataPath(key: BlobKey): string {
+    return join(this.metadataDir, `${createHash("sha256").update(key, "utf8").digest("hex")}.json`);
   }
 
   /** The files of the resumable upload at `key` (the key is already validated). */

@@ -28,6 +28,7 @@ import {
   directoryError,
 } from "../../core/index.js";
 import type {
+  BlobHead,
   BlobInfo,
   BlobKey,
   BlobStore,
@@ -41,11 +42,13 @@ import type {
 } from "../contract.js";
 import { validateBlobKey, validateBlobPrefix } from "../keys.js";
 import { checkComposeRange } from "../compose.js";
+import { validateMetadata } from "../metadata.js";
 import { clampRange } from "../range.js";
 import { sourceFileSize } from "../source-file.js";
 import { etagOf, writeAtomically } from "./fs-atomic.js";
 import { NOT_THERE, writeError } from "./fs-errors.js";
 import { FsLayout } from "./fs-layout.js";
+import { readMetadata, removeMetadata, writeMetadata } from "./fs-metadata.js";
 import { FsResumableUploads } from "./fs-resumable.js";
 import { removeAbandonedTempFiles } from "./fs-temps.js";
 import { walkFiles } from "./fs-walk.js";
@@ -83,6 +86,7 @@ class FsBlobStore implements BlobStore {
 
   async putFile(key: BlobKey, file: string, options: PutFileOptions = {}): Promise<PutResult> {
     const target = this.layout.objectPath(key);
+    if (options.metadata) validateMetadata(options.metadata);
     options.signal?.throwIfAborted();
     await sourceFileSize(file); // names a missing or unreadable source before anything is written
     const copy = async (temp: string): Promise<void> => {
@@ -109,7 +113,12 @@ class FsBlobStore implements BlobStore {
         throw writeError(err, key, target);
       },
     );
-    return { key, size: Number(stats.size), etag: etagOf(stats), partsUploaded: 0 };
+    const etag = etagOf(stats);
+    // Without metadata, an earlier object's no longer matches the etag: nothing to remove.
+    if (options.metadata && Object.keys(options.metadata).length > 0) {
+      await writeMetadata(this.layout, key, etag, options.metadata);
+    }
+    return { key, size: Number(stats.size), etag, partsUploaded: 0 };
   }
 
   readonly composeMinBytes = 1;
@@ -212,15 +221,18 @@ class FsBlobStore implements BlobStore {
     }
   }
 
-  async head(key: BlobKey): Promise<BlobInfo | null> {
+  async head(key: BlobKey): Promise<BlobHead | null> {
     const path = this.layout.objectPath(key);
+    let info: BlobInfo;
     try {
       const stats = await stat(path, { bigint: true });
-      return stats.isFile() ? infoOf(key, stats) : null;
+      if (!stats.isFile()) return null;
+      info = infoOf(key, stats);
     } catch (err) {
       if (NOT_THERE.includes(errnoCode(err) ?? "")) return null;
       throw fsError(err, path, "object");
     }
+    return { ...info, metadata: await readMetadata(this.layout, key, info.etag) };
   }
 
   async delete(key: BlobKey): Promise<void> {
@@ -230,6 +242,7 @@ class FsBlobStore implements BlobStore {
     await rm(path, { force: true }).catch((err: unknown) => {
       throw fsError(err, path, "object");
     });
+    await removeMetadata(this.layout, key);
   }
 
   async *list(prefix: string): AsyncIterable<BlobInfo> {

@@ -24,6 +24,9 @@ import { MIN_PART_SIZE, MiB, bareEtag, call, keyPath, type S3Target } from "./s3
 /** The largest part UploadPartCopy copies in one request (S3, OSS and KS3: 5 GiB). */
 export const MAX_COPY_PART_SIZE = 5 * 1024 * MiB;
 
+/** How long the probe waits for the store before it counts as a no. */
+const PROBE_TIMEOUT_MS = 20_000;
+
 /** `x-amz-copy-source`: bucket and key, each path segment URL-encoded. */
 const copySource = (bucket: string, key: string): string => `${bucket}/${keyPath(key)}`;
 
@@ -130,11 +133,16 @@ export async function probeComposeOnS3(target: S3Target): Promise<ComposeProbe> 
   const base = `${STORE_AREA}probe/compose-${randomBytes(6).toString("hex")}`;
   const { client, bucket } = target;
   const sourceKey = `${base}.source`;
+  // A store that never answers must not hold up whoever asked: no answer is a no.
+  const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS);
   let uploadId: string | undefined;
   try {
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: sourceKey, Body: "x" }));
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: sourceKey, Body: "x" }), {
+      abortSignal: signal,
+    });
     const created = await client.send(
       new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${base}.copy` }),
+      { abortSignal: signal },
     );
     uploadId = created.UploadId;
     await client.send(
@@ -146,13 +154,15 @@ export async function probeComposeOnS3(target: S3Target): Promise<ComposeProbe> 
         CopySource: copySource(bucket, sourceKey),
         CopySourceRange: "bytes=0-0",
       }),
+      { abortSignal: signal },
     );
     return { supported: true };
   } catch (err) {
     const name = s3ErrorName(err) ?? "error";
     const status = s3Status(err);
-    const why =
-      name === "NotImplemented" || status === 501
+    const why = signal.aborted
+      ? `the store did not answer within ${PROBE_TIMEOUT_MS / 1000} s`
+      : name === "NotImplemented" || status === 501
         ? "the store does not implement UploadPartCopy"
         : `a probe in ${STORE_AREA} failed`;
     return {
@@ -168,11 +178,14 @@ export async function probeComposeOnS3(target: S3Target): Promise<ComposeProbe> 
             Key: `${base}.copy`,
             UploadId: uploadId,
           }),
+          { abortSignal: AbortSignal.timeout(PROBE_TIMEOUT_MS) },
         )
         .catch(() => undefined);
     }
     await client
-      .send(new DeleteObjectCommand({ Bucket: bucket, Key: sourceKey }))
+      .send(new DeleteObjectCommand({ Bucket: bucket, Key: sourceKey }), {
+        abortSignal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      })
       .catch(() => undefined);
   }
 }

@@ -8,6 +8,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import type { StoredPart } from "../contract.js";
+import type { BlobMetadata } from "../metadata.js";
 import { s3Error, s3ErrorName, s3Status } from "./s3-errors.js";
 import { bareEtag, call, contentMd5, type S3Target } from "./s3-target.js";
 
@@ -16,6 +17,7 @@ export async function createUpload(
   key: string,
   contentType: string | undefined,
   signal: AbortSignal | undefined,
+  metadata?: BlobMetadata,
 ): Promise<string> {
   const created = await call(target, "upload", key, signal, () =>
     target.client.send(
@@ -23,6 +25,7 @@ export async function createUpload(
         Bucket: target.bucket,
         Key: key,
         ContentType: contentType,
+        Metadata: metadata,
       }),
       { abortSignal: signal },
     ),

@@ -14,6 +14,7 @@ import { open } from "node:fs/promises";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { PutFileOptions, PutResult, StoredPart, UploadCheckpoint } from "../contract.js";
 import { validateBlobKey } from "../keys.js";
+import { validateMetadata } from "../metadata.js";
 import { runPool } from "../pool.js";
 import {
   abortUploadQuietly,
@@ -61,6 +62,7 @@ async function putSmallFile(
         ContentLength: size,
         ContentMD5: contentMd5(body),
         ContentType: options.contentType,
+        Metadata: options.metadata,
       }),
       { abortSignal: options.signal },
     ),
@@ -146,7 +148,7 @@ async function putLargeFile(
   let checkpoint = await resumeFrom(target, key, size, options.checkpoint, signal);
   if (checkpoint === null) {
     const partSize = partSizeFor(size, target.partSize);
-    const uploadId = await createUpload(target, key, options.contentType, signal);
+    const uploadId = await createUpload(target, key, options.contentType, signal, options.metadata);
     checkpoint = { key, uploadId, partSize, size, parts: [] };
     await report(checkpoint);
   }
@@ -189,6 +191,7 @@ export async function putFileToS3(
   options: PutFileOptions = {},
 ): Promise<PutResult> {
   validateBlobKey(key);
+  if (options.metadata) validateMetadata(options.metadata);
   options.signal?.throwIfAborted();
   const size = await sourceFileSize(file);
   if (size <= target.partSize) {

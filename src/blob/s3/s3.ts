@@ -11,6 +11,7 @@ import {
   ListMultipartUploadsCommand,
 } from "@aws-sdk/client-s3";
 import type {
+  BlobHead,
   BlobInfo,
   BlobKey,
   BlobStore,
@@ -85,7 +86,7 @@ class S3BlobStore implements BlobStore {
     return getFromS3(this.target, key, range);
   }
 
-  async head(key: BlobKey): Promise<BlobInfo | null> {
+  async head(key: BlobKey): Promise<BlobHead | null> {
     validateBlobKey(key);
     const { client, bucket } = this.target;
     return call(this.target, "read", key, undefined, async () => {
@@ -96,6 +97,7 @@ class S3BlobStore implements BlobStore {
           size: found.ContentLength ?? 0,
           etag: bareEtag(found.ETag),
           lastModified: found.LastModified ?? new Date(0),
+          metadata: found.Metadata ?? {},
         };
       } catch (err) {
         // HEAD has no body, so a missing object is just a 404 (named "NotFound").

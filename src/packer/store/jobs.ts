@@ -63,6 +63,7 @@ export function newJobRow(job: NewJob, now: number): JobRow {
     // Shared extras once, on the job: never copied into each channel's row.
     extras: Object.keys(job.sharedExtras).length > 0 ? JSON.stringify(job.sharedExtras) : null,
     change_seq: 0,
+    mother_sha256: null,
     created_at: now,
     updated_at: now,
     finished_at: null,
@@ -252,6 +253,55 @@ export class JobStore {
       const notifications = await finish(trx, { ...job, cancel_requested: 1 });
       return { found: true, finished: false, notifications };
     });
+  }
+
+  /**
+   * Records the mother a job's channels compose from, before it is looked
+   * for on the target: from then on the mother sweep keeps it.
+   */
+  async recordMother(jobId: string, sha256: string): Promise<void> {
+    await this.base.db
+      .updateTable("pack_jobs")
+      .set({ mother_sha256: sha256 })
+      .where("id", "=", jobId)
+      .execute();
+  }
+
+  /**
+   * Whether a job still needs the mother `sha256` on `target`: `unfinished`
+   * jobs use it; otherwise the last of them finished at `lastFinishedAt`
+   * (null: no job recorded it).
+   */
+  async motherUse(
+    target: string,
+    sha256: string,
+  ): Promise<{ unfinished: number; lastFinishedAt: number | null }> {
+    const row = await this.base.db
+      .selectFrom("pack_jobs")
+      .select((eb) => [
+        eb.fn.countAll<number | string>().as("jobs"),
+        eb.fn.count<number | string>("finished_at").as("finished"),
+        eb.fn.max<number | string | null>("finished_at").as("last"),
+      ])
+      .where("target", "=", target)
+      .where("mother_sha256", "=", sha256)
+      .executeTakeFirst();
+    const jobs = Number(row?.jobs ?? 0);
+    const last = row?.last ?? null;
+    return {
+      unfinished: jobs - Number(row?.finished ?? 0),
+      lastFinishedAt: last === null ? null : Number(last),
+    };
+  }
+
+  /** The job whose key space ("<prefix><job id>/") is exactly `prefix` on `target`. */
+  byPrefix(target: string, prefix: string): Promise<JobRow | undefined> {
+    return this.base.db
+      .selectFrom("pack_jobs")
+      .selectAll()
+      .where("target", "=", target)
+      .where("prefix", "=", prefix)
+      .executeTakeFirst();
   }
 
   /**

@@ -44,6 +44,16 @@ export class TaskLeases {
       .executeTakeFirst();
   }
 
+  /** The channel of job `jobId` whose output file is `fileName` (unique in a job). */
+  byFileName(jobId: string, fileName: string): Promise<TaskRow | undefined> {
+    return this.base.db
+      .selectFrom("pack_tasks")
+      .selectAll()
+      .where("job_id", "=", jobId)
+      .where("file_name", "=", fileName)
+      .executeTakeFirst();
+  }
+
   /**
    * Takes the task for a stage, in the job's transaction: only if it is in one
    * of `from` and nobody live holds it. Counts the start; refuses to start a
