@@ -21,13 +21,21 @@
  *   BENCH_WAIT=poll npm run bench:service            # poll the job instead of SSE
  */
 import { privateCli } from "./private-cli.js";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import {
+  pollUntilFinished,
+  requestJson,
+  startServe,
+  stopServe,
+  streamUntilFinished,
+  submitJob,
+  type Serve,
+} from "./serve-proc.js";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { copyFile, link, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { setTimeout as sleep } from "node:timers/promises";
 import { buildSignedApk } from "../scripts/signed-apk.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -36,11 +44,8 @@ const MB = Number(process.env.BENCH_MB ?? 300);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const LOG_DIR = process.env.BENCH_LOG_DIR;
 const CHANNELS = 20;
-/** How the bench learns the job has finished: the SSE stream (default) or GET every POLL_MS. */
+/** How the bench learns the job has finished: the SSE stream (default) or polling GET. */
 const WAIT = process.env.BENCH_WAIT === "poll" ? "poll" : "sse";
-const POLL_MS = 20;
-/** A job whose channels do not move for this long is stuck (a broken build): fail the run. */
-const STALL_MS = 60_000;
 
 const { cli: CLI_ARGS, label: CLI_LABEL } = privateCli("cli");
 
@@ -103,129 +108,6 @@ function packRun(mother: string, channels: string, out: string): Promise<Run> {
   });
 }
 
-interface Serve {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-  stderr: () => string;
-}
-
-/** Starts `gamedock serve` on a free port and reads its URL from the banner (as the tests do). */
-async function startServe(data: string, logFile: string | undefined): Promise<Serve> {
-  const args = [...CLI_ARGS, "serve", "--data", data, "--port", "0"];
-  if (logFile !== undefined) args.push("--log-file", logFile);
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (d: string) => {
-    stderr = (stderr + d).slice(-20_000); // info logs to stderr by default: keep only the end
-  });
-  const exited = new Promise<number | null>((done) => {
-    child.on("exit", (code) => {
-      done(code);
-    });
-  });
-  const url = await new Promise<string>((done, fail) => {
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
-      if (match?.[1] !== undefined) done(match[1]);
-    });
-    void exited.then((code) => {
-      fail(new Error(`gamedock serve exited (${code}) before it was ready: ${stderr}`));
-    });
-  });
-  return { child, url, exited, stderr: () => stderr };
-}
-
-async function stopServe(serve: Serve): Promise<void> {
-  serve.child.kill("SIGTERM");
-  const killed = setTimeout(() => serve.child.kill("SIGKILL"), 10_000);
-  await serve.exited;
-  clearTimeout(killed);
-}
-
-interface JobView {
-  id: string;
-  status: string;
-  channels: { channel: string; state: string; output: { size: number } | null }[];
-}
-
-async function requestJson(url: string, init?: RequestInit): Promise<JobView> {
-  const response = await fetch(url, init);
-  const body = await response.text();
-  if (!response.ok) throw new Error(`${init?.method ?? "GET"} ${url}: ${response.status} ${body}`);
-  return JSON.parse(body) as JobView;
-}
-
-const FINISHED = ["done", "partial", "failed", "cancelled"];
-
-function stalled(serve: Serve, id: string, states: string): Error {
-  return new Error(
-    `job ${id} made no progress for ${STALL_MS / 1000} s (channels: ${states})\n${serve.stderr()}`,
-  );
-}
-
-/** GET the job every POLL_MS until it has finished; returns its status. */
-async function pollUntilFinished(serve: Serve, id: string): Promise<string> {
-  let states = "";
-  let movedAt = performance.now();
-  for (;;) {
-    const job = await requestJson(`${serve.url}/api/v1/pack-jobs/${id}`);
-    if (FINISHED.includes(job.status)) return job.status;
-    const now = job.channels.map((c) => c.state).join();
-    if (now !== states) [states, movedAt] = [now, performance.now()];
-    if (performance.now() - movedAt > STALL_MS) throw stalled(serve, id, now);
-    await sleep(POLL_MS);
-  }
-}
-
-/**
- * Reads GET /events (server-sent events: `event: job` on every change, then
- * `event: end` with the final status) until the end event; returns the status.
- */
-async function streamUntilFinished(serve: Serve, id: string): Promise<string> {
-  const abort = new AbortController();
-  let states = "";
-  const stop = (): void => {
-    abort.abort();
-  };
-  let watchdog = setTimeout(stop, STALL_MS);
-  try {
-    const response = await fetch(`${serve.url}/api/v1/pack-jobs/${id}/events`, {
-      signal: abort.signal,
-    });
-    if (!response.ok || !response.body) throw new Error(`GET events: ${response.status}`);
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for await (const chunk of response.body) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      let end = buffer.indexOf("\n\n");
-      while (end >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        end = buffer.indexOf("\n\n");
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (data === undefined) continue; // a keep-alive comment
-        if (block.startsWith("event: end")) return (JSON.parse(data) as { status: string }).status;
-        const now = (JSON.parse(data) as JobView).channels.map((c) => c.state).join();
-        if (now !== states) {
-          states = now;
-          clearTimeout(watchdog);
-          watchdog = setTimeout(stop, STALL_MS);
-        }
-      }
-    }
-    throw new Error(`the event stream of job ${id} ended without an end event`);
-  } catch (err) {
-    if (abort.signal.aborted) throw stalled(serve, id, states);
-    throw err;
-  } finally {
-    clearTimeout(watchdog);
-    stop(); // closes the stream
-  }
-}
-
 /** One service round: fresh data dir and process, then POST → `done` → sync on the clock. */
 async function serviceRun(mother: string, channels: string[], round: number): Promise<Run> {
   const data = await mkdtemp(join(CACHE, "serve-"));
@@ -238,15 +120,11 @@ async function serviceRun(mother: string, channels: string[], round: number): Pr
     );
     const logFile = LOG_DIR === undefined ? undefined : join(LOG_DIR, `serve-round-${round}.log`);
     if (LOG_DIR !== undefined) await mkdir(LOG_DIR, { recursive: true });
-    serve = await startServe(data, logFile);
+    serve = await startServe(CLI_ARGS, data, { logFile });
     execFileSync("sync");
 
     const started = performance.now();
-    const created = await requestJson(`${serve.url}/api/v1/pack-jobs`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ apk: "mother.apk", channels }),
-    });
+    const created = await submitJob(serve, { apk: "mother.apk", channels });
     const posted = (performance.now() - started) / 1000;
     const status =
       WAIT === "poll"

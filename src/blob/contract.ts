@@ -164,9 +164,10 @@ export interface BlobStore {
   /** Objects whose key starts with `prefix`; never the store's own bookkeeping. */
   list(prefix: string): AsyncIterable<BlobInfo>;
   /**
-   * Multipart uploads of putFile/putStream begun but neither completed nor
-   * aborted, keyed by the object they would become (s3); the fs driver has
-   * none. Never a resumable upload's.
+   * Multipart uploads of putFile/putStream/compose begun but neither
+   * completed nor aborted, keyed by the object they would become (s3); the
+   * fs driver has none. Never a resumable upload's, nor one in the store's
+   * own area (removeAbandoned's business).
    */
   incompleteUploads(prefix?: string): Promise<IncompleteUpload[]>;
   /** Idempotent: an upload already gone is fine. */
@@ -176,9 +177,11 @@ export interface BlobStore {
    * live writer or a resumable upload still needs; returns how many leftovers
    * went. fs: temp files of dead processes of this host (another host's once
    * untouched for a day) and the bookkeeping of uploads a crash cut short;
-   * s3: nothing, since no writer can be proven gone there
-   * (callers judge multipart uploads by `initiated` instead). Run it at start
-   * and periodically; safe from any number of processes at once.
+   * s3: what killed compose probes left in the store's area (older than
+   * 10 minutes; a probe lasts seconds) — of users' keys nothing, since no
+   * writer can be proven gone there (callers judge multipart uploads by
+   * `initiated` instead). Run it at start and periodically; safe from any
+   * number of processes at once.
    */
   removeAbandoned(): Promise<number>;
   /**

@@ -38,6 +38,9 @@ export class PackerPipeline {
         "removed temp files of dead writers",
       );
     }
+    // The default target's compose probe now, so its answer (a warning on a no) is in the
+    // start-up log; not awaited: a store that does not answer must not hold up the start.
+    void ctx.composes(ctx.settings.defaultTarget).catch(() => undefined);
     const counts = await recover(ctx);
     if (counts.uploads + counts.packs + counts.notifications > 0) {
       ctx.logger.info({ event: "recovered", ...counts }, "recovered interrupted work");

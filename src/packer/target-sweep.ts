@@ -8,12 +8,13 @@
  *   finished (or since it was stored, if no job recorded it).
  * - Multipart uploads of gamedock's keys that nobody will finish: a child's
  *   key whose channel no live process is storing (an upload a checkpoint
- *   will resume is kept), a mother's whose jobs have all finished, and the
- *   probe's. Uploads of keys outside gamedock's areas and job key spaces
- *   (another program's, in a shared bucket) are left alone.
+ *   will resume is kept) and a mother's whose jobs have all finished.
+ *   Uploads of keys outside gamedock's areas and job key spaces (another
+ *   program's, in a shared bucket) are left alone.
+ * - What the store's driver left of its own (`removeAbandoned`: on s3, the
+ *   leftovers of killed compose probes).
  */
 import type { BlobStore, IncompleteUpload } from "../blob/index.js";
-import { STORE_AREA } from "../blob/index.js";
 import type { PackerContext } from "./context.js";
 import { MOTHER_AREA, forgetMother } from "./mother-upload.js";
 
@@ -31,6 +32,8 @@ export async function sweepComposeLeftovers(ctx: PackerContext): Promise<TargetS
     if (store === null) continue; // the stage that opens it reports why it cannot
     counts.mothers += await deleteUnneededMothers(ctx, name, store);
     counts.uploads += await abortOrphanedUploads(ctx, name, store);
+    // fs targets: sweepTargets (work-cleanup.ts) already did, opened or not.
+    if (store.driver !== "fs") counts.uploads += await store.removeAbandoned();
   }
   return counts;
 }
@@ -86,8 +89,6 @@ async function ownerOf(
   upload: IncompleteUpload,
 ): Promise<"live" | "orphan" | "foreign"> {
   const { key } = upload;
-  // A probe aborts its own upload at once; one is left only by a killed process.
-  if (key.startsWith(`${STORE_AREA}probe/`)) return "orphan";
   const mother = MOTHER_NAME.exec(key)?.[1];
   if (mother !== undefined) {
     return (await ctx.store.jobs.motherUse(target, mother)).unfinished > 0 ? "live" : "orphan";

@@ -4,7 +4,16 @@
  * where s3rver's gaps (ListParts, ListMultipartUploads, Abort, Content-MD5,
  * the minimum part size) are the real server's behaviour.
  */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { openBlobStore, type UploadCheckpoint } from "../../src/blob/index.js";
+import { removeAbandonedProbes } from "../../src/blob/s3/s3-compose.js";
 import { openRadosgwBucket } from "../helpers/radosgw.js";
 import { skipUnlessService } from "../helpers/services.js";
 import { blobStoreConformance } from "./conformance.js";
@@ -46,3 +55,41 @@ blobStoreConformance(
   },
   { skip },
 );
+
+describe("s3 removeAbandoned on radosgw", { skip }, () => {
+  it("removes what a killed compose probe left once it is old, and nothing of users' keys", async () => {
+    const bucket = await openRadosgwBucket("probe");
+    const store = await openBlobStore(bucket.target);
+    try {
+      const Bucket = bucket.target.bucket;
+      const probe = ".gamedock/probe/compose-killed";
+      await bucket.client.send(new PutObjectCommand({ Bucket, Key: `${probe}.source`, Body: "x" }));
+      await bucket.client.send(new CreateMultipartUploadCommand({ Bucket, Key: `${probe}.copy` }));
+      await bucket.client.send(new CreateMultipartUploadCommand({ Bucket, Key: "user/file.bin" }));
+      const uploadKeys = async () =>
+        ((await bucket.client.send(new ListMultipartUploadsCommand({ Bucket }))).Uploads ?? []).map(
+          (u) => u.Key,
+        );
+      assert.deepEqual(
+        (await store.incompleteUploads()).map((u) => u.key),
+        ["user/file.bin"],
+        "the store's own area is not reported",
+      );
+      assert.equal(await store.removeAbandoned(), 0, "a probe minutes old may still be running");
+      const target = {
+        client: bucket.client,
+        endpoint: bucket.target.endpoint,
+        bucket: Bucket,
+        partSize: bucket.target.partSize,
+        partConcurrency: 1,
+      };
+      assert.equal(await removeAbandonedProbes(target, 0), 2, "an upload and a source object");
+      assert.deepEqual(await uploadKeys(), ["user/file.bin"]);
+      const left = await bucket.client.send(new ListObjectsV2Command({ Bucket }));
+      assert.equal(left.KeyCount ?? 0, 0);
+    } finally {
+      await store.close();
+      await bucket.drop();
+    }
+  });
+});

@@ -22,6 +22,7 @@ import { s3TargetOf, startS3rver, type S3rverHandle } from "../helpers/s3rver.js
 import { startTestServer, waitForJob, type TestServer } from "../helpers/serve.js";
 import { skipUnlessService } from "../helpers/services.js";
 import { apksignerVerify, skipUnlessTool } from "../helpers/tools.js";
+import { packedByCli } from "./crash-kit.js";
 import type { JobJson } from "./jobs.js";
 
 const skip = (await skipUnlessService("radosgw")) || skipUnlessTool("apksigner");
@@ -40,18 +41,6 @@ async function keysUnder(bucket: RadosgwBucket, prefix: string): Promise<string[
     new ListObjectsV2Command({ Bucket: bucket.target.bucket, Prefix: prefix }),
   );
   return (page.Contents ?? []).map((o) => o.Key!);
-}
-
-/** What `gamedock pack` writes for `channels` of `apk`, by channel. */
-async function packedByCli(apk: string, channels: string[]): Promise<Map<string, Buffer>> {
-  const out = await tempDir();
-  const packed = await runCli(["pack", apk, "-c", channels.join(","), "-o", out, "--json"]);
-  assert.equal(packed.code, 0, packed.stderr);
-  const report = JSON.parse(packed.stdout) as { channels: { channel: string; file: string }[] };
-  const bytes = new Map<string, Buffer>();
-  for (const c of report.channels) bytes.set(c.channel, await readFile(c.file));
-  await rm(out, { recursive: true, force: true });
-  return bytes;
 }
 
 /** Checks a stored child: signatures valid, channel readable, bytes = gamedock pack's = the record. */

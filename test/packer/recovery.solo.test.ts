@@ -20,21 +20,12 @@ import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { s3TargetOf, startS3rver, type S3rverHandle } from "../helpers/s3rver.js";
 import { waitForJob } from "../helpers/serve.js";
 import { skipUnlessTool } from "../helpers/tools.js";
+import { api } from "./crash-kit.js";
 import type { JobJson } from "./jobs.js";
 import { kill9, spawnGamedock, type ServeProcess } from "./serve-process.js";
 
 const CHANNELS = Array.from({ length: 20 }, (_, i) => `ch${String(i).padStart(2, "0")}`);
 const sha256 = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
-
-async function api(url: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json: unknown = await response.json();
-  return { status: response.status, json };
-}
 
 async function until(check: () => boolean, what: string, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;

@@ -2,13 +2,16 @@
  * compose on S3: an object made of a range of another object plus a tail,
  * assembled by the store (UploadPartCopy), so the range's bytes never cross
  * the network again — what lets 100 channels of a 2 GB APK upload for the
- * bytes of one. And the probe that tells whether a store implements it.
+ * bytes of one. And the probe that tells whether a store implements it,
+ * with the sweep of what killed probes left.
  */
 import { randomBytes } from "node:crypto";
 import {
   AbortMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
@@ -26,6 +29,8 @@ export const MAX_COPY_PART_SIZE = 5 * 1024 * MiB;
 
 /** How long the probe waits for the store before it counts as a no. */
 const PROBE_TIMEOUT_MS = 20_000;
+/** A probe's leftovers older than this have no live writer (a probe makes four requests). */
+const PROBE_ABANDONED_MS = 10 * 60_000;
 
 /** `x-amz-copy-source`: bucket and key, each path segment URL-encoded. */
 const copySource = (bucket: string, key: string): string => `${bucket}/${keyPath(key)}`;
@@ -188,4 +193,35 @@ export async function probeComposeOnS3(target: S3Target): Promise<ComposeProbe> 
       })
       .catch(() => undefined);
   }
+}
+
+/**
+ * What killed probes left in the probe area: a probe lasts seconds (each of
+ * its requests gives up after PROBE_TIMEOUT_MS), so an upload or object
+ * there older than `olderThanMs` has no live writer. Returns how many went.
+ */
+export async function removeAbandonedProbes(
+  target: S3Target,
+  olderThanMs = PROBE_ABANDONED_MS,
+): Promise<number> {
+  const { client, bucket } = target;
+  const area = `${STORE_AREA}probe/`;
+  const before = Date.now() - olderThanMs;
+  let removed = 0;
+  const uploads = await client.send(
+    new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: area }),
+  );
+  for (const upload of uploads.Uploads ?? []) {
+    if (upload.Key === undefined || upload.UploadId === undefined) continue;
+    if ((upload.Initiated?.getTime() ?? 0) > before) continue;
+    await abortUploadQuietly(target, upload.Key, upload.UploadId);
+    removed++;
+  }
+  const objects = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: area }));
+  for (const object of objects.Contents ?? []) {
+    if (object.Key === undefined || (object.LastModified?.getTime() ?? 0) > before) continue;
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key }));
+    removed++;
+  }
+  return removed;
 }

@@ -39,8 +39,9 @@ import { putFileToS3 } from "./s3-put-file.js";
 import { putStreamToS3 } from "./s3-put-stream.js";
 import { S3ResumableUploads } from "./s3-resumable.js";
 import { MIN_PART_SIZE, bareEtag, call, keyPath, type S3Target } from "./s3-target.js";
-import { composeOnS3, probeComposeOnS3 } from "./s3-compose.js";
+import { composeOnS3, probeComposeOnS3, removeAbandonedProbes } from "./s3-compose.js";
 import { readState } from "./s3-upload-state.js";
+import { STORE_AREA } from "../reserved.js";
 
 type S3Config = Extract<BlobTargetConfig, { driver: "s3" }>;
 
@@ -146,6 +147,7 @@ class S3BlobStore implements BlobStore {
       );
       for (const upload of page.Uploads ?? []) {
         if (upload.Key === undefined || upload.UploadId === undefined) continue;
+        if (upload.Key.startsWith(STORE_AREA)) continue; // the driver's own (probes): removeAbandoned
         found.push({
           key: upload.Key,
           uploadId: upload.UploadId,
@@ -164,12 +166,13 @@ class S3BlobStore implements BlobStore {
   }
 
   /**
-   * No writer can be proven gone on a bucket (no pids, no leases): callers
-   * judge multipart uploads by `initiated` and resumable uploads by
-   * `lastModified` instead.
+   * No writer of a user's key can be proven gone on a bucket (no pids, no
+   * leases): callers judge multipart uploads by `initiated` and resumable
+   * uploads by `lastModified` instead. The compose probe's leftovers are the
+   * driver's own, and a probe lasts seconds: those of killed probes go.
    */
   removeAbandoned(): Promise<number> {
-    return Promise.resolve(0);
+    return removeAbandonedProbes(this.target);
   }
 
   /** A resumable upload's multipart upload is its books' business, not an orphan. */
