@@ -93,3 +93,21 @@ describe("s3 removeAbandoned on radosgw", { skip }, () => {
     }
   });
 });
+
+describe("compose probe on radosgw", { skip }, () => {
+  it("says no, with the store's reason, to credentials that cannot write", async () => {
+    const bucket = await openRadosgwBucket("probe-denied");
+    const denied = await openBlobStore({ ...bucket.target, secretAccessKey: "not-the-secret" });
+    try {
+      const probe = await denied.probeCompose();
+      assert.equal(probe.supported, false);
+      assert.match(probe.supported ? "" : probe.reason, /SignatureDoesNotMatch|AccessDenied|403/);
+      const allowed = await openBlobStore(bucket.target);
+      assert.deepEqual(await allowed.probeCompose(), { supported: true });
+      await allowed.close();
+    } finally {
+      await denied.close();
+      await bucket.drop();
+    }
+  });
+});
