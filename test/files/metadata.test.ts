@@ -93,6 +93,7 @@ for (const target of DATABASE_TARGETS) {
           "0003_file_quota",
           "0004_packer_limits",
           "0005_cluster",
+          "0006_packer_mothers",
         ]);
       } finally {
         await again.close();
