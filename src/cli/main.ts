@@ -15,6 +15,7 @@ import { register as registerDoctor } from "./commands/doctor.js";
 import { register as registerExecutor } from "./commands/executor.js";
 import { register as registerFiles } from "./commands/files.js";
 import { register as registerGateway } from "./commands/gateway.js";
+import { register as registerGuess } from "./commands/guess.js";
 import { register as registerLogic } from "./commands/logic.js";
 import { register as registerPack } from "./commands/pack.js";
 import { register as registerServe } from "./commands/serve.js";
@@ -77,6 +78,7 @@ export function buildProgram(onEnter: (command: Command) => void = () => undefin
   registerGateway(program);
   registerLogic(program);
   registerExecutor(program);
+  registerGuess(program);
   configure(program, onEnter);
   return program;
 }

@@ -230,6 +230,18 @@ export const ERROR_CODES = {
     summary: "the message handler ran past its time limit",
     retryable: true,
   },
+  // Match guessing (docs/guess.md).
+  E_MATCH_STATE: { exit: EXIT.badInput, http: 409, summary: "match cannot do that in its state" },
+  E_INSUFFICIENT_FUNDS: {
+    exit: EXIT.badInput,
+    http: 409,
+    summary: "the wallet's balance is too low",
+  },
+  E_LEDGER_MISMATCH: {
+    exit: EXIT.unexpected,
+    http: 500,
+    summary: "a wallet balance differs from the sum of its ledger",
+  },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -387,6 +387,48 @@ function packerMothers(): Migration {
   };
 }
 
+/**
+ * Match guessing's money (docs/guess.md, "Wallets"): one balance per uid that
+ * can never go negative (a CHECK, besides the conditional update that
+ * debits), and an append-only ledger whose primary key is each entry's
+ * cause, so an entry is written once however often its cause is retried.
+ */
+function guessWallets(dialect: DbDialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("guess_wallets")
+        .addColumn("uid", key(dialect, 128), (c) => c.primaryKey())
+        .addColumn("balance", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addCheckConstraint("guess_wallets_balance_not_negative", sql`balance >= 0`)
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createTable("guess_ledger")
+        .addColumn("cause", key(dialect, 191), (c) => c.primaryKey())
+        .addColumn("uid", key(dialect, 128), (c) => c.notNull())
+        .addColumn("kind", "varchar(16)", (c) => c.notNull())
+        .addColumn("amount", "bigint", (c) => c.notNull())
+        .addColumn("balance_after", "bigint", (c) => c.notNull())
+        .addColumn("match_id", key(dialect, 64))
+        .addColumn("reason", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createIndex("guess_ledger_uid_created")
+        .on("guess_ledger")
+        .columns(["uid", "created_at"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable("guess_ledger").execute();
+      await db.schema.dropTable("guess_wallets").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
@@ -397,6 +439,7 @@ export function migrationProvider(dialect: DbDialect): MigrationProvider {
         "0004_packer_limits": packerLimits(),
         "0005_cluster": clusterTables(dialect),
         "0006_packer_mothers": packerMothers(),
+        "0007_guess_wallets": guessWallets(dialect),
       }),
   };
 }

@@ -199,6 +199,30 @@ export interface ClusterResultTable {
   created_at: number;
 }
 
+/** Kinds of ledger entries (docs/guess.md): what caused the balance to change. */
+export type GuessLedgerKind = "topup" | "stake" | "payout" | "refund" | "adjust";
+
+export interface GuessWalletTable {
+  uid: string;
+  /** Minor units (fen); never negative (a CHECK constraint). */
+  balance: number;
+  updated_at: number;
+}
+
+export interface GuessLedgerTable {
+  /** What caused the entry, unique: "<kind>:<bet id or order id …>"; a repeat is the same entry. */
+  cause: string;
+  uid: string;
+  kind: GuessLedgerKind;
+  /** Signed minor units: credits positive, debits negative. */
+  amount: number;
+  balance_after: number;
+  match_id: string | null;
+  /** An operator's reason (adjust), or null. */
+  reason: string | null;
+  created_at: number;
+}
+
 export interface Tables {
   pack_jobs: PackJobTable;
   pack_tasks: PackTaskTable;
@@ -211,4 +235,6 @@ export interface Tables {
   cluster_results: ClusterResultTable;
   file_reservations: FileReservationTable;
   file_quota_owners: FileQuotaOwnerTable;
+  guess_wallets: GuessWalletTable;
+  guess_ledger: GuessLedgerTable;
 }

@@ -5,3 +5,4 @@ export { openFilesService, startFiles, type FilesService, type RunningFiles } fr
 export { resolveConfig, isLoopback } from "./resolve.js";
 export { runDoctor, type Check, type DoctorOptions } from "./doctor/index.js";
 export { mintRealtimeToken, startGatewayProcess, startLogicProcess } from "./realtime.js";
+export { reconcileWallets } from "./guess.js";

@@ -94,6 +94,7 @@ for (const target of DATABASE_TARGETS) {
           "0004_packer_limits",
           "0005_cluster",
           "0006_packer_mothers",
+          "0007_guess_wallets",
         ]);
       } finally {
         await again.close();
