@@ -429,6 +429,83 @@ function guessWallets(dialect: DbDialect): Migration {
   };
 }
 
+/**
+ * Guessing matches (docs/guess.md, "Matches"): one row per match, unique by
+ * the feed's external id, with its state (iGuessState) and approval; its
+ * options with odds; and the audit trail of every admin action.
+ */
+function guessMatches(dialect: DbDialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("guess_matches")
+        .addColumn("id", key(dialect, 40), (c) => c.primaryKey())
+        .addColumn("external_id", key(dialect, 128), (c) => c.notNull().unique())
+        .addColumn("type", key(dialect, 32), (c) => c.notNull())
+        .addColumn("title", "text", (c) => c.notNull())
+        .addColumn("teams", "text", (c) => c.notNull())
+        .addColumn("starts_at", "bigint", (c) => c.notNull())
+        .addColumn("lock_at", "bigint", (c) => c.notNull())
+        .addColumn("state", "integer", (c) => c.notNull())
+        .addColumn("approved", "integer", (c) => c.notNull())
+        .addColumn("result", key(dialect, 64))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      // The lists: by state (all types, or one) in start order.
+      await db.schema
+        .createIndex("guess_matches_state_start")
+        .on("guess_matches")
+        .columns(["state", "starts_at", "id"])
+        .execute();
+      await db.schema
+        .createIndex("guess_matches_type_state_start")
+        .on("guess_matches")
+        .columns(["type", "state", "starts_at", "id"])
+        .execute();
+      await db.schema
+        .createTable("guess_options")
+        .addColumn("match_id", key(dialect, 40), (c) => c.notNull())
+        .addColumn("option_id", key(dialect, 64), (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addColumn("label", "text", (c) => c.notNull())
+        .addColumn("odds", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("guess_options_pk", ["match_id", "option_id"])
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createTable("guess_audit")
+        .addColumn("id", key(dialect, 40), (c) => c.primaryKey())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("actor", key(dialect, 128), (c) => c.notNull())
+        .addColumn("action", "varchar(32)", (c) => c.notNull())
+        .addColumn("match_id", key(dialect, 40))
+        .addColumn("uid", key(dialect, 128))
+        .addColumn("before_state", "text")
+        .addColumn("after_state", "text")
+        .addColumn("reason", "text")
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createIndex("guess_audit_at")
+        .on("guess_audit")
+        .columns(["at", "id"])
+        .execute();
+      await db.schema
+        .createIndex("guess_audit_match")
+        .on("guess_audit")
+        .columns(["match_id", "at"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable("guess_audit").execute();
+      await db.schema.dropTable("guess_options").execute();
+      await db.schema.dropTable("guess_matches").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
@@ -440,6 +517,7 @@ export function migrationProvider(dialect: DbDialect): MigrationProvider {
         "0005_cluster": clusterTables(dialect),
         "0006_packer_mothers": packerMothers(),
         "0007_guess_wallets": guessWallets(dialect),
+        "0008_guess_matches": guessMatches(dialect),
       }),
   };
 }

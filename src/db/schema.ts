@@ -223,6 +223,50 @@ export interface GuessLedgerTable {
   created_at: number;
 }
 
+export interface GuessMatchTable {
+  id: string;
+  /** The feed's id of the match: imports are idempotent by it. */
+  external_id: string;
+  /** The game or league the lists group by ("lol", "dota2" …). */
+  type: string;
+  title: string;
+  /** JSON array of {id, name}. */
+  teams: string;
+  starts_at: number;
+  /** Betting stops by itself at this time (ms). */
+  lock_at: number;
+  /** iGuessState (docs/guess.md, "States"). */
+  state: number;
+  approved: number;
+  /** The winning option's id once a result is set; null otherwise. */
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface GuessOptionTable {
+  match_id: string;
+  option_id: string;
+  seq: number;
+  label: string;
+  /** Decimal odds × 1000 (1850 = 1.85). */
+  odds: number;
+}
+
+export interface GuessAuditTable {
+  id: string;
+  at: number;
+  /** Who: "token:<id>", "local" (loopback without tokens) or "system". */
+  actor: string;
+  action: string;
+  match_id: string | null;
+  uid: string | null;
+  /** JSON of what changed, before and after. */
+  before_state: string | null;
+  after_state: string | null;
+  reason: string | null;
+}
+
 export interface Tables {
   pack_jobs: PackJobTable;
   pack_tasks: PackTaskTable;
@@ -237,4 +281,7 @@ export interface Tables {
   file_quota_owners: FileQuotaOwnerTable;
   guess_wallets: GuessWalletTable;
   guess_ledger: GuessLedgerTable;
+  guess_matches: GuessMatchTable;
+  guess_options: GuessOptionTable;
+  guess_audit: GuessAuditTable;
 }

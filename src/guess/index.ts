@@ -1,13 +1,15 @@
 /**
  * Match guessing (design note 003): matches through their lifecycle, wallets
  * with an append-only ledger, bets, settlement, payment callbacks and the
- * admin API. This first part holds the lifecycle table and the wallets.
+ * admin API. Landed so far: the lifecycle table, wallets and the ledger,
+ * matches with the feed import, the admin actions, the audit and the lists.
  */
 export {
   MATCH_ACTIONS,
   MATCH_STATE,
   allowedActions,
   nextState,
+  stateLabel,
   stateName,
   type MatchAction,
   type MatchFacts,
@@ -15,3 +17,14 @@ export {
 } from "./match-states.js";
 export { reconcile, type Mismatch, type Reconciliation } from "./reconcile.js";
 export { Wallets, type LedgerPosting, type Posted } from "./wallet.js";
+export { listAudit, writeAudit, type AuditEntry, type AuditView } from "./audit.js";
+export { MAX_FEED_MATCHES, parseFeed, type Feed, type FeedMatch } from "./feed.js";
+export {
+  MATCH_STATUSES,
+  Matches,
+  type ImportResult,
+  type MatchFilter,
+  type MatchStatus,
+} from "./matches.js";
+export { registerGuessRoutes } from "./routes.js";
+export type { MatchView } from "./views.js";

@@ -43,6 +43,12 @@ const NAMES: Record<MatchState, string> = {
   9: "paid",
 };
 
+/** "settled", "betting open" …: the state's meaning in words. */
+export function stateLabel(state: MatchState): string {
+  return NAMES[state];
+}
+
+/** "4 (settled)": the number and its meaning, for messages. */
 export function stateName(state: MatchState): string {
   return `${state} (${NAMES[state]})`;
 }

@@ -12,6 +12,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import { GamedockError } from "../core/index.js";
 import type { Database, DbDialect, GuessLedgerKind, Tables } from "../db/index.js";
+import { isDeadlock, isDuplicateKey } from "./sql-errors.js";
 
 export interface LedgerPosting {
   /** Unique per entry: "<kind>:<id of what caused it>". */
@@ -32,25 +33,6 @@ export interface Posted {
 }
 
 const MAX_AMOUNT = Number.MAX_SAFE_INTEGER;
-
-/** What a key collision looks like on each driver (a cause posted concurrently). */
-function isDuplicateKey(err: unknown): boolean {
-  if (typeof err !== "object" || err === null) return false;
-  const code = (err as { code?: unknown }).code;
-  return (
-    code === "ER_DUP_ENTRY" || // mysql2
-    code === "23505" || // pg unique_violation
-    code === "SQLITE_CONSTRAINT_PRIMARYKEY" ||
-    code === "SQLITE_CONSTRAINT_UNIQUE"
-  );
-}
-
-/** MySQL's and PostgreSQL's deadlock errors: the database rolled the transaction back. */
-function isDeadlock(err: unknown): boolean {
-  if (typeof err !== "object" || err === null) return false;
-  const code = (err as { code?: unknown }).code;
-  return code === "ER_LOCK_DEADLOCK" || code === "40P01";
-}
 
 const DEADLOCK_RETRIES = 5;
 

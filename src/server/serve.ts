@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { localCopyOf, registerFileRoutes } from "../files/index.js";
 import { openFilesService } from "./files.js";
 import { openCluster } from "./cluster.js";
+import { openGuess } from "./guess.js";
 import { openRealtime } from "./realtime.js";
 import { closeHttpServer, createHttpServer } from "./http.js";
 import { listenOn } from "./listen.js";
@@ -68,6 +69,8 @@ export async function startServe(
     (ids) => queueNotifications(runtime.ctx, ids),
   );
   await cluster.register(app);
+  const guess = openGuess(runtime.database, logger);
+  await guess.register(app);
   await registerMetrics(app, runtime.ctx.store);
   const pipeline = new PackerPipeline(runtime.ctx);
   let url: string;
@@ -83,6 +86,7 @@ export async function startServe(
     await cluster.startExecutor(url);
   } catch (err) {
     await realtime?.close().catch(() => undefined);
+    await guess.close().catch(() => undefined);
     await cluster.close().catch(() => undefined);
     await pipeline.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
@@ -94,6 +98,7 @@ export async function startServe(
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       await realtime.close(); // first: its sockets are not the HTTP server's to wait for
+      await guess.close();
       await cluster.close();
       await closeHttpServer(app);
       await pipeline.stop();

@@ -95,6 +95,7 @@ for (const target of DATABASE_TARGETS) {
           "0005_cluster",
           "0006_packer_mothers",
           "0007_guess_wallets",
+          "0008_guess_matches",
         ]);
       } finally {
         await again.close();

@@ -1,0 +1,172 @@
+/**
+ * HTTP routes of match guessing (docs/guess.md, "HTTP API"): the admin API
+ * (note 003's `gm`) under /api/v1/guess/admin — import a feed, the lifecycle
+ * actions, a match, the audit trail — and the match lists under
+ * /api/v1/guess/matches. Off loopback every route needs an API token (the
+ * server-wide check); the token's id is the audit's actor.
+ */
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from "fastify";
+import { z } from "zod";
+import {
+  GamedockError,
+  bearerToken,
+  enumParam,
+  intParam,
+  invalidField,
+  textProblem,
+  tokenId,
+} from "../core/index.js";
+import type { Database } from "../db/index.js";
+import { listAudit } from "./audit.js";
+import { parseFeed } from "./feed.js";
+import type { MatchAction } from "./match-states.js";
+import { MATCH_STATUSES, type Matches } from "./matches.js";
+
+type Query = Record<string, string | undefined>;
+
+/** Who acts: the API token's id, or "local" on loopback without tokens. */
+function actorOf(request: FastifyRequest): string {
+  const token = bearerToken(request.headers.authorization);
+  return token ? `token:${tokenId(token)}` : "local";
+}
+
+/** URL words of the admin actions. */
+const ACTIONS: Record<string, MatchAction> = {
+  approve: "approve",
+  open: "open",
+  close: "close",
+  start: "start",
+  result: "result",
+  "no-result": "noResult",
+  cancel: "cancel",
+  archive: "archive",
+};
+
+const actionBody = z
+  .object({
+    reason: z
+      .string()
+      .max(500)
+      .superRefine((value, ctx) => {
+        const problem = textProblem(value);
+        if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional(),
+    result: z.string().max(64).optional(),
+  })
+  .strict();
+
+function parseActionBody(body: unknown): z.output<typeof actionBody> {
+  const parsed = actionBody.safeParse(body ?? {});
+  if (!parsed.success) throw invalidField(parsed.error.issues);
+  return parsed.data;
+}
+
+const MATCH_TYPE = /^[a-z0-9_-]{1,32}$/;
+
+function listQuery(query: Query) {
+  if (query.type !== undefined && !MATCH_TYPE.test(query.type)) {
+    throw new GamedockError("E_INVALID_REQUEST", "type must be 1–32 of a-z 0-9 _ -", {
+      field: "type",
+    });
+  }
+  return {
+    type: query.type,
+    status: enumParam(query.status, "status", MATCH_STATUSES),
+    cursor: query.cursor,
+    limit: intParam(query.limit, "limit", 1, 200, 50),
+  };
+}
+
+function notFound(id: string): GamedockError {
+  return new GamedockError("E_NOT_FOUND", `no match ${JSON.stringify(id)}`, { matchId: id });
+}
+
+function adminRoutes(matches: Matches, database: Database): FastifyPluginAsync {
+  // eslint-disable-next-line @typescript-eslint/require-await -- fastify awaits a plugin's registration
+  return async (app: FastifyInstance) => {
+    app.post("/matches/import", async (request) => {
+      const feed = parseFeed(request.body);
+      const results = await matches.importFeed(feed.matches, actorOf(request));
+      return { results };
+    });
+
+    app.get<{ Params: { id: string } }>("/matches/:id", async (request) => {
+      const match = await matches.get(request.params.id);
+      if (!match) throw notFound(request.params.id);
+      return match;
+    });
+
+    app.get<{ Querystring: Query }>("/matches", async (request) =>
+      matches.list(listQuery(request.query)),
+    );
+
+    app.post<{ Params: { id: string; action: string } }>(
+      "/matches/:id/:action",
+      async (request) => {
+        const action = ACTIONS[request.params.action];
+        if (action === undefined) {
+          throw new GamedockError(
+            "E_INVALID_REQUEST",
+            `unknown action ${JSON.stringify(request.params.action)}; one of ${Object.keys(ACTIONS).join(", ")}`,
+            { field: "action" },
+          );
+        }
+        const body = parseActionBody(request.body);
+        if (action === "result" && body.result === undefined) {
+          throw new GamedockError("E_INVALID_REQUEST", "result needs the winning option's id", {
+            field: "result",
+          });
+        }
+        return matches.act(request.params.id, action, {
+          actor: actorOf(request),
+          reason: body.reason,
+          result: body.result,
+        });
+      },
+    );
+
+    app.get<{ Querystring: Query }>("/audit", async (request) =>
+      listAudit(database.db, {
+        matchId: request.query.matchId,
+        action: request.query.action,
+        actor: request.query.actor,
+        cursor: request.query.cursor,
+        limit: intParam(request.query.limit, "limit", 1, 500, 100),
+      }),
+    );
+  };
+}
+
+function publicRoutes(matches: Matches): FastifyPluginAsync {
+  // eslint-disable-next-line @typescript-eslint/require-await -- fastify awaits a plugin's registration
+  return async (app: FastifyInstance) => {
+    app.get<{ Querystring: Query }>("/", async (request) => {
+      const query = listQuery(request.query);
+      // Users never see matches awaiting approval.
+      if (query.status === "pending") {
+        throw new GamedockError(
+          "E_INVALID_REQUEST",
+          "status must be doing or finished (pending matches are on the admin list)",
+          { field: "status" },
+        );
+      }
+      return matches.list({ ...query, status: query.status ?? "doing" });
+    });
+
+    app.get<{ Params: { id: string } }>("/:id", async (request) => {
+      const match = await matches.get(request.params.id);
+      if (!match?.approved) throw notFound(request.params.id);
+      return match;
+    });
+  };
+}
+
+export async function registerGuessRoutes(
+  app: FastifyInstance,
+  matches: Matches,
+  database: Database,
+): Promise<void> {
+  await app.register(adminRoutes(matches, database), { prefix: "/api/v1/guess/admin" });
+  await app.register(publicRoutes(matches), { prefix: "/api/v1/guess/matches" });
+}

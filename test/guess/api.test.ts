@@ -1,0 +1,175 @@
+/**
+ * The guessing admin API and match lists over HTTP (embedded defaults): a
+ * feed is imported, approved and opened; lists show what users may see;
+ * every bad request answers 4xx with a stable code and the field.
+ */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ROOT, removeDir } from "../helpers/cli.js";
+import { startTestServer, type TestServer } from "../helpers/serve.js";
+
+interface MatchJson {
+  id: string;
+  externalId: string;
+  state: number;
+  stateName: string;
+  approved: boolean;
+  actions: string[];
+}
+interface ErrorJson {
+  error: { code: string; message: string; details?: { field?: string } };
+}
+
+describe("guessing over HTTP", () => {
+  let server: TestServer;
+  let feed: unknown;
+
+  before(async () => {
+    server = await startTestServer({}, { stages: [] });
+    feed = JSON.parse(await readFile(join(ROOT, "samples/guess-feed.json"), "utf8"));
+  });
+  after(async () => {
+    await server.close();
+    await removeDir(server.data);
+  });
+
+  it("imports the sample feed, approves and opens a match, and lists it for users", async () => {
+    const imported = await server.api("POST", "/api/v1/guess/admin/matches/import", feed);
+    assert.equal(imported.status, 200, JSON.stringify(imported.json));
+    const results = (imported.json as { results: { id: string; outcome: string }[] }).results;
+    assert.deepEqual(
+      results.map((r) => r.outcome),
+      ["created", "created", "created"],
+    );
+    const id = results[0]!.id;
+
+    const hidden = await server.api("GET", `/api/v1/guess/matches/${id}`);
+    assert.equal(hidden.status, 404, "users do not see a match before approval");
+    const pending = await server.api("GET", "/api/v1/guess/admin/matches?status=pending");
+    assert.equal((pending.json as { matches: unknown[] }).matches.length, 3);
+
+    assert.equal(
+      (await server.api("POST", `/api/v1/guess/admin/matches/${id}/approve`)).status,
+      200,
+    );
+    const opened = await server.api("POST", `/api/v1/guess/admin/matches/${id}/open`, {
+      reason: "开盘",
+    });
+    assert.equal(opened.status, 200, JSON.stringify(opened.json));
+    const match = opened.json as MatchJson;
+    assert.deepEqual([match.state, match.stateName], [2, "betting open"]);
+    assert.deepEqual(match.actions, ["close", "start", "result", "cancel"]);
+
+    const doing = await server.api("GET", "/api/v1/guess/matches?type=lol");
+    assert.deepEqual(
+      (doing.json as { matches: MatchJson[] }).matches.map((m) => m.externalId),
+      ["lpl-2026-12-05-blg-jdg"],
+    );
+    const audit = await server.api("GET", `/api/v1/guess/admin/audit?matchId=${id}`);
+    const entries = (audit.json as { entries: { action: string; actor: string; reason: string }[] })
+      .entries;
+    assert.deepEqual(
+      entries.map((e) => [e.action, e.actor]),
+      [
+        ["open", "local"],
+        ["approve", "local"],
+        ["import", "local"],
+      ],
+    );
+    assert.equal(entries[0]?.reason, "开盘");
+    // The same trail a row at a time.
+    const paged: string[] = [];
+    let cursor = "";
+    for (;;) {
+      const page = await server.api(
+        "GET",
+        `/api/v1/guess/admin/audit?matchId=${id}&limit=1${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      const body = page.json as { entries: { action: string }[]; nextCursor: string | null };
+      paged.push(...body.entries.map((e) => e.action));
+      if (body.nextCursor === null) break;
+      cursor = body.nextCursor;
+    }
+    assert.deepEqual(paged, ["open", "approve", "import"]);
+  });
+
+  it("refuses an illegal transition with 409 E_MATCH_STATE naming both states", async () => {
+    const list = await server.api("GET", "/api/v1/guess/admin/matches?status=pending");
+    const id = (list.json as { matches: MatchJson[] }).matches[0]!.id;
+    const refused = await server.api("POST", `/api/v1/guess/admin/matches/${id}/close`);
+    assert.equal(refused.status, 409);
+    const error = (refused.json as ErrorJson).error;
+    assert.equal(error.code, "E_MATCH_STATE");
+    assert.match(error.message, /state 0 \(not started\).*to 1 \(betting stopped\)/);
+  });
+
+  it("answers bad requests with 4xx, a stable code and the field, and stores nothing", async () => {
+    const cases: [string, string, unknown, number, string, string?][] = [
+      [
+        "POST",
+        "/api/v1/guess/admin/matches/import",
+        { matches: [] },
+        400,
+        "E_INVALID_REQUEST",
+        "matches",
+      ],
+      [
+        "POST",
+        "/api/v1/guess/admin/matches/import",
+        {
+          matches: [
+            {
+              externalId: "x1",
+              type: "lol",
+              title: "bidi \u202e attack",
+              teams: [
+                { id: "a", name: "A" },
+                { id: "b", name: "B" },
+              ],
+              startsAt: "2026-12-10T12:00:00Z",
+              lockAt: "2026-12-10T11:00:00Z",
+              options: [
+                { id: "a", label: "A", odds: 1500 },
+                { id: "b", label: "B", odds: 2500 },
+              ],
+            },
+          ],
+        },
+        400,
+        "E_INVALID_REQUEST",
+        "matches.0.title",
+      ],
+      ["POST", "/api/v1/guess/admin/matches/m-nope/open", {}, 404, "E_NOT_FOUND"],
+      [
+        "POST",
+        "/api/v1/guess/admin/matches/m-nope/explode",
+        {},
+        400,
+        "E_INVALID_REQUEST",
+        "action",
+      ],
+      [
+        "GET",
+        "/api/v1/guess/matches?status=pending",
+        undefined,
+        400,
+        "E_INVALID_REQUEST",
+        "status",
+      ],
+      ["GET", "/api/v1/guess/matches?limit=0", undefined, 400, "E_INVALID_REQUEST", "limit"],
+      ["GET", "/api/v1/guess/matches?type=LOL!", undefined, 400, "E_INVALID_REQUEST", "type"],
+      ["GET", "/api/v1/guess/matches?cursor=zzz", undefined, 400, "E_INVALID_REQUEST", "cursor"],
+    ];
+    for (const [method, path, body, status, code, field] of cases) {
+      const answer = await server.api(method, path, body);
+      assert.equal(answer.status, status, `${method} ${path}: ${JSON.stringify(answer.json)}`);
+      const error = (answer.json as ErrorJson).error;
+      assert.equal(error.code, code, path);
+      if (field !== undefined) assert.equal(error.details?.field, field, path);
+    }
+    const all = await server.api("GET", "/api/v1/guess/admin/matches?limit=200");
+    assert.equal((all.json as { matches: unknown[] }).matches.length, 3, "nothing more stored");
+  });
+});
