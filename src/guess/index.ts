@@ -16,7 +16,7 @@ export {
   type MatchState,
 } from "./match-states.js";
 export { reconcile, type Mismatch, type Reconciliation } from "./reconcile.js";
-export { Wallets, type LedgerPosting, type Posted } from "./wallet.js";
+export { Wallets, type LedgerEntryView, type LedgerPosting, type Posted } from "./wallet.js";
 export { listAudit, writeAudit, type AuditEntry, type AuditView } from "./audit.js";
 export { MAX_FEED_MATCHES, parseFeed, type Feed, type FeedMatch } from "./feed.js";
 export {

@@ -1,7 +1,8 @@
 /**
  * HTTP routes of match guessing (docs/guess.md, "HTTP API"): the admin API
  * (note 003's `gm`) under /api/v1/guess/admin — import a feed, the lifecycle
- * actions, a match, the audit trail — and the match lists under
+ * actions, a match, wallet lookup and adjustment, the audit trail — and the
+ * match lists under
  * /api/v1/guess/matches. Off loopback every route needs an API token (the
  * server-wide check); the token's id is the audit's actor.
  */
@@ -17,10 +18,11 @@ import {
   tokenId,
 } from "../core/index.js";
 import type { Database } from "../db/index.js";
-import { listAudit } from "./audit.js";
+import { listAudit, writeAudit } from "./audit.js";
 import { parseFeed } from "./feed.js";
 import type { MatchAction } from "./match-states.js";
 import { MATCH_STATUSES, type Matches } from "./matches.js";
+import type { Wallets } from "./wallet.js";
 
 type Query = Record<string, string | undefined>;
 
@@ -42,24 +44,44 @@ const ACTIONS: Record<string, MatchAction> = {
   archive: "archive",
 };
 
+const reason = z
+  .string()
+  .min(1)
+  .max(500)
+  .superRefine((value, ctx) => {
+    const problem = textProblem(value);
+    if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+  });
+
 const actionBody = z
+  .object({ reason: reason.optional(), result: z.string().max(64).optional() })
+  .strict();
+
+/** A wallet adjustment: signed minor units, why, and the caller's id for it (a retry repeats it). */
+const adjustBody = z
   .object({
-    reason: z
-      .string()
-      .max(500)
-      .superRefine((value, ctx) => {
-        const problem = textProblem(value);
-        if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
-      })
-      .optional(),
-    result: z.string().max(64).optional(),
+    amount: z
+      .number()
+      .int()
+      .refine((n) => n !== 0 && Number.isSafeInteger(n), "a non-zero whole number of minor units"),
+    reason,
+    requestId: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "1–64 of A-Z a-z 0-9 _ . : -"),
   })
   .strict();
 
-function parseActionBody(body: unknown): z.output<typeof actionBody> {
-  const parsed = actionBody.safeParse(body ?? {});
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body ?? {});
   if (!parsed.success) throw invalidField(parsed.error.issues);
   return parsed.data;
+}
+
+/** A uid in a path: what the realtime tokens carry (1–128 characters of well-formed text). */
+function uidParam(uid: string): string {
+  const problem = uid.length === 0 || uid.length > 128 ? "1–128 characters" : textProblem(uid);
+  if (problem !== null) {
+    throw new GamedockError("E_INVALID_REQUEST", `uid: ${problem}`, { field: "uid" });
+  }
+  return uid;
 }
 
 const MATCH_TYPE = /^[a-z0-9_-]{1,32}$/;
@@ -82,7 +104,7 @@ function notFound(id: string): GamedockError {
   return new GamedockError("E_NOT_FOUND", `no match ${JSON.stringify(id)}`, { matchId: id });
 }
 
-function adminRoutes(matches: Matches, database: Database): FastifyPluginAsync {
+function adminRoutes(matches: Matches, wallets: Wallets, database: Database): FastifyPluginAsync {
   // eslint-disable-next-line @typescript-eslint/require-await -- fastify awaits a plugin's registration
   return async (app: FastifyInstance) => {
     app.post("/matches/import", async (request) => {
@@ -112,7 +134,7 @@ function adminRoutes(matches: Matches, database: Database): FastifyPluginAsync {
             { field: "action" },
           );
         }
-        const body = parseActionBody(request.body);
+        const body = parseBody(actionBody, request.body);
         if (action === "result" && body.result === undefined) {
           throw new GamedockError("E_INVALID_REQUEST", "result needs the winning option's id", {
             field: "result",
@@ -125,6 +147,41 @@ function adminRoutes(matches: Matches, database: Database): FastifyPluginAsync {
         });
       },
     );
+
+    app.get<{ Params: { uid: string }; Querystring: Query }>("/wallets/:uid", async (request) => {
+      const uid = uidParam(request.params.uid);
+      const history = await wallets.history(uid, {
+        cursor: request.query.cursor,
+        limit: intParam(request.query.limit, "limit", 1, 500, 50),
+      });
+      return { uid, balance: await wallets.balance(uid), ...history };
+    });
+
+    app.post<{ Params: { uid: string } }>("/wallets/:uid/adjust", async (request) => {
+      const uid = uidParam(request.params.uid);
+      const body = parseBody(adjustBody, request.body);
+      const actor = actorOf(request);
+      const posted = await wallets.post(
+        {
+          cause: `adjust:${body.requestId}`,
+          uid,
+          kind: "adjust",
+          amount: body.amount,
+          reason: body.reason,
+        },
+        (trx, done) =>
+          writeAudit(trx, {
+            at: Date.now(),
+            actor,
+            action: "adjust",
+            uid,
+            before: { balance: done.balanceAfter - body.amount },
+            after: { balance: done.balanceAfter },
+            reason: body.reason,
+          }),
+      );
+      return { uid, applied: posted.applied, balance: posted.balanceAfter };
+    });
 
     app.get<{ Querystring: Query }>("/audit", async (request) =>
       listAudit(database.db, {
@@ -165,8 +222,9 @@ function publicRoutes(matches: Matches): FastifyPluginAsync {
 export async function registerGuessRoutes(
   app: FastifyInstance,
   matches: Matches,
+  wallets: Wallets,
   database: Database,
 ): Promise<void> {
-  await app.register(adminRoutes(matches, database), { prefix: "/api/v1/guess/admin" });
+  await app.register(adminRoutes(matches, wallets, database), { prefix: "/api/v1/guess/admin" });
   await app.register(publicRoutes(matches), { prefix: "/api/v1/guess/matches" });
 }

@@ -51,6 +51,27 @@ function checkPosting(posting: LedgerPosting): void {
   }
 }
 
+/** A ledger entry as the API answers it. */
+export interface LedgerEntryView {
+  cause: string;
+  kind: GuessLedgerKind;
+  amount: number;
+  balanceAfter: number;
+  matchId: string | null;
+  reason: string | null;
+  at: string;
+}
+
+function decodeLedgerCursor(cursor: string): { at: number; cause: string } {
+  const match = /^(\d{1,16})\.(.{1,191})$/s.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!match) {
+    throw new GamedockError("E_INVALID_REQUEST", "cursor is not one this server gave", {
+      field: "cursor",
+    });
+  }
+  return { at: Number(match[1]), cause: match[2]! };
+}
+
 export class Wallets {
   private readonly db: Kysely<Tables>;
   private readonly dialect: DbDialect;
@@ -78,13 +99,21 @@ export class Wallets {
    * cause posted before (now or concurrently) changes nothing. A debit larger
    * than the balance: E_INSUFFICIENT_FUNDS, and nothing is written.
    */
-  async post(posting: LedgerPosting): Promise<Posted> {
+  async post(
+    posting: LedgerPosting,
+    /** More of the same change, in the same transaction (an audit row). */
+    within?: (trx: Transaction<Tables>, posted: Posted) => Promise<void>,
+  ): Promise<Posted> {
     checkPosting(posting);
     for (let attempt = 1; ; attempt++) {
       const earlier = await this.find(this.db, posting.cause);
       if (earlier) return earlier;
       try {
-        return await this.db.transaction().execute((trx) => this.postIn(trx, posting));
+        return await this.db.transaction().execute(async (trx) => {
+          const posted = await this.postIn(trx, posting);
+          await within?.(trx, posted);
+          return posted;
+        });
       } catch (err) {
         // A deadlock victim rolled back whole: post again (the loser of a cause race then finds it).
         if (isDeadlock(err) && attempt < DEADLOCK_RETRIES) continue;
@@ -130,6 +159,45 @@ export class Wallets {
       })
       .execute();
     return { applied: true, balanceAfter };
+  }
+
+  /** A wallet's ledger, newest first, a page at a time. */
+  async history(
+    uid: string,
+    page: { cursor?: string | undefined; limit: number },
+  ): Promise<{ entries: LedgerEntryView[]; nextCursor: string | null }> {
+    let query = this.db.selectFrom("guess_ledger").selectAll().where("uid", "=", uid);
+    if (page.cursor !== undefined) {
+      const after = decodeLedgerCursor(page.cursor);
+      query = query.where((eb) =>
+        eb.or([
+          eb("created_at", "<", after.at),
+          eb.and([eb("created_at", "=", after.at), eb("cause", "<", after.cause)]),
+        ]),
+      );
+    }
+    const rows = await query
+      .orderBy("created_at", "desc")
+      .orderBy("cause", "desc")
+      .limit(page.limit + 1)
+      .execute();
+    const shown = rows.slice(0, page.limit);
+    const last = shown.at(-1);
+    return {
+      entries: shown.map((row) => ({
+        cause: row.cause,
+        kind: row.kind,
+        amount: row.amount,
+        balanceAfter: row.balance_after,
+        matchId: row.match_id,
+        reason: row.reason,
+        at: new Date(row.created_at).toISOString(),
+      })),
+      nextCursor:
+        rows.length > page.limit && last
+          ? Buffer.from(`${last.created_at}.${last.cause}`).toString("base64url")
+          : null,
+    };
   }
 
   private async find(db: Kysely<Tables>, cause: string): Promise<Posted | null> {

@@ -8,7 +8,13 @@
 import type { FastifyInstance } from "fastify";
 import type { Config, Logger } from "../core/index.js";
 import { openDatabase, type Database } from "../db/index.js";
-import { Matches, reconcile, registerGuessRoutes, type Reconciliation } from "../guess/index.js";
+import {
+  Matches,
+  Wallets,
+  reconcile,
+  registerGuessRoutes,
+  type Reconciliation,
+} from "../guess/index.js";
 import { resolveConfig } from "./resolve.js";
 
 const LOCK_SWEEP_MS = 1000;
@@ -38,7 +44,7 @@ export function openGuess(database: Database, logger: Logger): GuessRuntime {
   }, LOCK_SWEEP_MS);
   timer.unref();
   return {
-    register: (app) => registerGuessRoutes(app, matches, database),
+    register: (app) => registerGuessRoutes(app, matches, new Wallets(database), database),
     async close() {
       clearInterval(timer);
       await running;

@@ -105,6 +105,52 @@ describe("guessing over HTTP", () => {
     assert.match(error.message, /state 0 \(not started\).*to 1 \(betting stopped\)/);
   });
 
+  it("adjusts a wallet once per request id, with a reason, audited; never below zero", async () => {
+    const path = `/api/v1/guess/admin/wallets/${encodeURIComponent("玩家一")}`;
+    const body = { amount: 1000, reason: "补偿 compensation", requestId: "r-1" };
+    const first = await server.api("POST", `${path}/adjust`, body);
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    assert.deepEqual(first.json, { uid: "玩家一", applied: true, balance: 1000 });
+    const repeat = await server.api("POST", `${path}/adjust`, body);
+    assert.deepEqual(repeat.json, { uid: "玩家一", applied: false, balance: 1000 });
+    const overdraw = await server.api("POST", `${path}/adjust`, {
+      amount: -5000,
+      reason: "mistake",
+      requestId: "r-2",
+    });
+    assert.equal(overdraw.status, 409);
+    assert.equal((overdraw.json as ErrorJson).error.code, "E_INSUFFICIENT_FUNDS");
+    const wallet = await server.api("GET", path);
+    const view = wallet.json as { balance: number; entries: { kind: string; reason: string }[] };
+    assert.equal(view.balance, 1000);
+    assert.deepEqual(
+      view.entries.map((e) => [e.kind, e.reason]),
+      [["adjust", "补偿 compensation"]],
+    );
+    const audit = await server.api("GET", "/api/v1/guess/admin/audit?action=adjust");
+    const entries = (audit.json as { entries: { uid: string; before: unknown; after: unknown }[] })
+      .entries;
+    assert.equal(entries.length, 1, "the repeat and the refused overdraw wrote no audit row");
+    assert.deepEqual(
+      [entries[0]?.uid, entries[0]?.before, entries[0]?.after],
+      ["玩家一", { balance: 0 }, { balance: 1000 }],
+    );
+    for (const bad of [
+      { amount: 0, reason: "x", requestId: "r-3" },
+      { amount: 5, requestId: "r-3" },
+      { amount: 5, reason: "x", requestId: "has space" },
+      { amount: 1.5, reason: "x", requestId: "r-3" },
+    ]) {
+      const answer = await server.api("POST", `${path}/adjust`, bad);
+      assert.equal(answer.status, 400, JSON.stringify(bad));
+    }
+    const bidi = await server.api(
+      "GET",
+      `/api/v1/guess/admin/wallets/${encodeURIComponent("a\u202eb")}`,
+    );
+    assert.equal((bidi.json as ErrorJson).error.details?.field, "uid");
+  });
+
   it("answers bad requests with 4xx, a stable code and the field, and stores nothing", async () => {
     const cases: [string, string, unknown, number, string, string?][] = [
       [

@@ -73,6 +73,25 @@ for (const target of DATABASE_TARGETS) {
       assert.deepEqual(check.mismatches, []);
     });
 
+    it("pages a wallet's ledger newest first, every entry once", async () => {
+      const seen: { cause: string; balanceAfter: number }[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await wallets.history("bob", { cursor, limit: 7 });
+        assert.ok(page.entries.length <= 7);
+        seen.push(...page.entries);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      assert.equal(seen.length, 31, "the top-up and the 30 stakes that passed");
+      assert.equal(new Set(seen.map((e) => e.cause)).size, 31);
+      const balances = seen.map((e) => e.balanceAfter).sort((a, b) => a - b);
+      assert.deepEqual(
+        balances,
+        Array.from({ length: 31 }, (_, i) => i * 10),
+        "each debit left its own balance behind",
+      );
+    });
+
     it("refuses amounts that are not whole non-zero minor units", async () => {
       for (const amount of [0, 1.5, Number.NaN, 2 ** 60]) {
         await assert.rejects(
