@@ -299,6 +299,12 @@ export const configSchema = z
           .strict(),
       })
       .strict(),
+    guess: z
+      .object({
+        feedUrl: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]),
+        feedPollMs: z.coerce.number().int().min(1000).max(86_400_000),
+      })
+      .strict(),
     log: z
       .object({
         level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),

@@ -170,6 +170,12 @@ export const DEFAULTS = {
       maxAgeMs: 24 * 3_600_000, // older pushes are dropped, ms
     },
   },
+  /** Match guessing (docs/guess.md). */
+  guess: {
+    /** A match feed (docs/guess.md, "The feed") fetched and imported every feedPollMs; "" = none. */
+    feedUrl: "",
+    feedPollMs: 60_000, // how often feedUrl is fetched, ms
+  },
   log: {
     level: "info" as "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent",
     /** Append JSON log lines to this file; empty means stderr. */

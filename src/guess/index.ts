@@ -19,6 +19,7 @@ export { reconcile, type Mismatch, type Reconciliation } from "./reconcile.js";
 export { Wallets, type LedgerEntryView, type LedgerPosting, type Posted } from "./wallet.js";
 export { listAudit, writeAudit, type AuditEntry, type AuditView } from "./audit.js";
 export { MAX_FEED_MATCHES, parseFeed, type Feed, type FeedMatch } from "./feed.js";
+export { MAX_FEED_BYTES, fetchFeed } from "./feed-poll.js";
 export {
   MATCH_STATUSES,
   Matches,

@@ -69,7 +69,7 @@ export async function startServe(
     (ids) => queueNotifications(runtime.ctx, ids),
   );
   await cluster.register(app);
-  const guess = openGuess(runtime.database, logger);
+  const guess = openGuess(config, runtime.database, logger);
   await guess.register(app);
   await registerMetrics(app, runtime.ctx.store);
   const pipeline = new PackerPipeline(runtime.ctx);
