@@ -555,7 +555,8 @@ export class Gateway {
     if (connection.expiry) clearTimeout(connection.expiry);
     connection.expiry = null;
     const exp = connection.claims.exp;
-    if (exp === undefined) return;
+    // A connection already forgotten (closed while a token refresh was checked) needs no timer.
+    if (exp === undefined || !this.connections.has(connection.id)) return;
     const left = exp * 1000 - Date.now();
     connection.expiry = setTimeout(
       () => {
@@ -571,6 +572,8 @@ export class Gateway {
       },
       Math.min(Math.max(left, 0), MAX_TIMER_MS),
     );
+    // The server keeps the process alive while it serves; a timer of a connection must not.
+    connection.expiry.unref();
   }
 
   /** Takes a token from the connection's bucket; false (and an error frame, or 4429) when empty. */
