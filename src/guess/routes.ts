@@ -19,7 +19,7 @@ import {
 } from "../core/index.js";
 import type { Database } from "../db/index.js";
 import { listAudit, writeAudit } from "./audit.js";
-import { parseFeed } from "./feed.js";
+import { parseFeed, text } from "./feed.js";
 import type { MatchAction } from "./match-states.js";
 import { MATCH_STATUSES, type Matches } from "./matches.js";
 import type { Wallets } from "./wallet.js";
@@ -44,14 +44,7 @@ const ACTIONS: Record<string, MatchAction> = {
   archive: "archive",
 };
 
-const reason = z
-  .string()
-  .min(1)
-  .max(500)
-  .superRefine((value, ctx) => {
-    const problem = textProblem(value);
-    if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
-  });
+const reason = text(500);
 
 const actionBody = z
   .object({ reason: reason.optional(), result: z.string().max(64).optional() })

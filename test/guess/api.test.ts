@@ -188,6 +188,30 @@ describe("guessing over HTTP", () => {
         "matches.0.title",
       ],
       ["POST", "/api/v1/guess/admin/matches/m-nope/open", {}, 404, "E_NOT_FOUND"],
+      // A lone surrogate and a control character in free text; a body nested past the limit.
+      [
+        "POST",
+        "/api/v1/guess/admin/wallets/u1/adjust",
+        '{"amount":1,"reason":"\\ud800","requestId":"r"}',
+        400,
+        "E_INVALID_REQUEST",
+        "reason",
+      ],
+      [
+        "POST",
+        "/api/v1/guess/admin/wallets/u1/adjust",
+        { amount: 1, reason: "a\u0007b", requestId: "r" },
+        400,
+        "E_INVALID_REQUEST",
+        "reason",
+      ],
+      [
+        "POST",
+        "/api/v1/guess/admin/matches/import",
+        `{"matches":${"[".repeat(100)}${"]".repeat(100)}}`,
+        400,
+        "E_INVALID_REQUEST",
+      ],
       [
         "POST",
         "/api/v1/guess/admin/matches/m-nope/explode",
