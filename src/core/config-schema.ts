@@ -303,8 +303,23 @@ export const configSchema = z
       .object({
         feedUrl: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]),
         feedPollMs: z.coerce.number().int().min(1000).max(86_400_000),
+        enabled: bool,
+        minStake: z.coerce.number().int().min(1).max(1e12),
+        maxStake: z.coerce.number().int().min(1).max(1e12),
+        maxStakePerMatch: z.coerce.number().int().min(1).max(1e15),
+        remindBeforeMs: z.coerce
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 86_400_000),
+        queue: z.string().min(1),
+        settleBatch: z.coerce.number().int().min(1).max(100_000),
       })
-      .strict(),
+      .strict()
+      .refine((g) => g.minStake <= g.maxStake && g.maxStake <= g.maxStakePerMatch, {
+        message: "needs minStake <= maxStake <= maxStakePerMatch",
+        path: ["maxStake"],
+      }),
     log: z
       .object({
         level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),

@@ -175,6 +175,14 @@ export const DEFAULTS = {
     /** A match feed (docs/guess.md, "The feed") fetched and imported every feedPollMs; "" = none. */
     feedUrl: "",
     feedPollMs: 60_000, // how often feedUrl is fetched, ms
+    /** Guessing's routes, its realtime handlers (msgIds 2000–2999) and its sweeps; false: none. */
+    enabled: true,
+    minStake: 100, // smallest stake of one bet, minor units (fen)
+    maxStake: 1_000_000, // largest stake of one bet, minor units
+    maxStakePerMatch: 5_000_000, // most one uid may stake on one match in all, minor units
+    remindBeforeMs: 600_000, // "match starts soon" goes to those who reserved it this long before, ms
+    queue: "default", // queue backend settlement runs on
+    settleBatch: 2000, // bets per settlement transaction
   },
   log: {
     level: "info" as "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent",

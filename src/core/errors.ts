@@ -231,6 +231,17 @@ export const ERROR_CODES = {
     retryable: true,
   },
   // Match guessing (docs/guess.md).
+  E_BETTING_CLOSED: {
+    exit: EXIT.badInput,
+    http: 409,
+    summary: "the match takes no bets now",
+  },
+  E_ODDS_CHANGED: {
+    exit: EXIT.badInput,
+    http: 409,
+    summary: "the odds changed since the user saw them",
+  },
+  E_BET_LIMIT: { exit: EXIT.badInput, http: 409, summary: "the stake is outside the limits" },
   E_MATCH_STATE: { exit: EXIT.badInput, http: 409, summary: "match cannot do that in its state" },
   E_INSUFFICIENT_FUNDS: {
     exit: EXIT.badInput,
@@ -241,6 +252,17 @@ export const ERROR_CODES = {
     exit: EXIT.unexpected,
     http: 500,
     summary: "a wallet balance differs from the sum of its ledger",
+  },
+  // Payment callbacks (src/guess/pay-notify.ts): a forged, mangled or stale one credits nothing.
+  E_PAY_SIGNATURE: {
+    exit: EXIT.badInput,
+    http: 401,
+    summary: "payment notification not verifiably from the provider, or not for us",
+  },
+  E_PAY_REPLAY: {
+    exit: EXIT.badInput,
+    http: 401,
+    summary: "payment notification sent outside the replay window",
   },
 } as const satisfies Record<string, CodeSpec>;
 

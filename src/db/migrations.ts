@@ -506,6 +506,65 @@ function guessMatches(dialect: DbDialect): Migration {
   };
 }
 
+/**
+ * Bets and reservations (docs/guess.md, "Bets"). A bet is unique by its
+ * client's id per uid (placing is idempotent); settlement walks a match's
+ * bets of one status in id order, in batches (match_id, status, id); a
+ * user's bets are listed newest first (uid, created_at, id).
+ */
+function guessBets(dialect: DbDialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("guess_bets")
+        .addColumn("id", key(dialect, 40), (c) => c.primaryKey())
+        .addColumn("uid", key(dialect, 128), (c) => c.notNull())
+        .addColumn("client_bet_id", key(dialect, 64), (c) => c.notNull())
+        .addColumn("match_id", key(dialect, 40), (c) => c.notNull())
+        .addColumn("option_id", key(dialect, 64), (c) => c.notNull())
+        .addColumn("stake", "bigint", (c) => c.notNull())
+        .addColumn("odds", "integer", (c) => c.notNull())
+        .addColumn("win_amount", "bigint", (c) => c.notNull())
+        .addColumn("status", "varchar(16)", (c) => c.notNull())
+        .addColumn("credited", "bigint", (c) => c.notNull())
+        .addColumn("notified", "integer", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("settled_at", "bigint")
+        .addUniqueConstraint("guess_bets_client", ["uid", "client_bet_id"])
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createIndex("guess_bets_match_status")
+        .on("guess_bets")
+        .columns(["match_id", "status", "id"])
+        .execute();
+      await db.schema
+        .createIndex("guess_bets_uid_created")
+        .on("guess_bets")
+        .columns(["uid", "created_at", "id"])
+        .execute();
+      await db.schema
+        .createIndex("guess_bets_uid_match")
+        .on("guess_bets")
+        .columns(["uid", "match_id"])
+        .execute();
+      await db.schema
+        .createTable("guess_reservations")
+        .addColumn("match_id", key(dialect, 40), (c) => c.notNull())
+        .addColumn("uid", key(dialect, 128), (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("reminded_at", "bigint")
+        .addPrimaryKeyConstraint("guess_reservations_pk", ["match_id", "uid"])
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable("guess_reservations").execute();
+      await db.schema.dropTable("guess_bets").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
@@ -518,6 +577,7 @@ export function migrationProvider(dialect: DbDialect): MigrationProvider {
         "0006_packer_mothers": packerMothers(),
         "0007_guess_wallets": guessWallets(dialect),
         "0008_guess_matches": guessMatches(dialect),
+        "0009_guess_bets": guessBets(dialect),
       }),
   };
 }

@@ -267,6 +267,39 @@ export interface GuessAuditTable {
   reason: string | null;
 }
 
+/** A bet's life (docs/guess.md, "Bets"): placed → won → paid, placed → lost, placed → refunded. */
+export type GuessBetStatus = "placed" | "won" | "lost" | "paid" | "refunded";
+
+export interface GuessBetTable {
+  id: string;
+  uid: string;
+  /** The client's id for the bet: placing is idempotent by (uid, client_bet_id). */
+  client_bet_id: string;
+  match_id: string;
+  option_id: string;
+  /** Minor units debited at placement. */
+  stake: number;
+  /** The odds the bet was placed at (× 1000). */
+  odds: number;
+  /** floor(stake × odds / 1000), fixed at placement: what a win pays. */
+  win_amount: number;
+  status: GuessBetStatus;
+  /** What was credited (payout or refund); 0 until then. */
+  credited: number;
+  /** 1 once the bettor was pushed the bet's outcome. */
+  notified: number;
+  created_at: number;
+  settled_at: number | null;
+}
+
+/** A user's reservation of a match: reminded once before it starts. */
+export interface GuessReservationTable {
+  match_id: string;
+  uid: string;
+  created_at: number;
+  reminded_at: number | null;
+}
+
 export interface Tables {
   pack_jobs: PackJobTable;
   pack_tasks: PackTaskTable;
@@ -284,4 +317,6 @@ export interface Tables {
   guess_matches: GuessMatchTable;
   guess_options: GuessOptionTable;
   guess_audit: GuessAuditTable;
+  guess_bets: GuessBetTable;
+  guess_reservations: GuessReservationTable;
 }

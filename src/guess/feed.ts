@@ -9,7 +9,8 @@ import { z } from "zod";
 import { invalidField, textProblem } from "../core/index.js";
 
 const ID = /^[A-Za-z0-9_.:-]{1,64}$/;
-const id = z.string().regex(ID, "1–64 of A-Z a-z 0-9 _ . : -");
+/** An option, team or client id: short ASCII. */
+export const id = z.string().regex(ID, "1–64 of A-Z a-z 0-9 _ . : -");
 /** 1–`max` characters of well-formed text (core's one text check): for every free-text field. */
 export const text = (max: number) =>
   z

@@ -2,7 +2,8 @@
  * Match guessing (design note 003): matches through their lifecycle, wallets
  * with an append-only ledger, bets, settlement, payment callbacks and the
  * admin API. Landed so far: the lifecycle table, wallets and the ledger,
- * matches with the feed import, the admin actions, the audit and the lists.
+ * matches with the feed import, the admin actions, the audit and the lists,
+ * bets and reservations over the realtime connection.
  */
 export {
   MATCH_ACTIONS,
@@ -28,4 +29,8 @@ export {
   type MatchStatus,
 } from "./matches.js";
 export { registerGuessRoutes } from "./routes.js";
-export type { MatchView } from "./views.js";
+export type { BetView, MatchView } from "./views.js";
+export { Bets, winAmount, type BetLimits, type BetRequest, type Placed } from "./bets.js";
+export { Reservations, type DueReminder } from "./reservations.js";
+export { guessHandlerModule, type GuessHandlerDeps } from "./handlers.js";
+export { GUESS_PUSH, GUESS_RANGE, GUESS_REQUEST, followGroup } from "./msg-ids.js";

@@ -107,6 +107,8 @@ export class Matches {
   constructor(
     database: Database,
     private readonly now: () => number = Date.now,
+    /** Told of every committed change of an approved match (its followers are pushed it). */
+    private readonly onChange: (match: MatchView) => void = () => undefined,
   ) {
     this.db = database.db;
   }
@@ -114,8 +116,18 @@ export class Matches {
   /** Imports each match of a feed in its own transaction; the answer says what became of each. */
   async importFeed(matches: FeedMatch[], actor: string): Promise<ImportResult[]> {
     const results: ImportResult[] = [];
-    for (const match of matches) results.push(await this.importOne(match, actor));
+    for (const match of matches) {
+      const result = await this.importOne(match, actor);
+      results.push(result);
+      if (result.outcome === "updated") await this.announce(result.id);
+    }
     return results;
+  }
+
+  /** Tells onChange of a match's committed state, when users can see it. */
+  private async announce(id: string): Promise<void> {
+    const match = await this.get(id);
+    if (match?.approved) this.onChange(match);
   }
 
   async get(id: string): Promise<MatchView | null> {
@@ -167,6 +179,12 @@ export class Matches {
 
   /** An admin action: the transition, its audit row, in one transaction under the match's lock. */
   async act(id: string, action: MatchAction, options: ActOptions): Promise<MatchView> {
+    const view = await this.actIn(id, action, options);
+    if (view.approved) this.onChange(view);
+    return view;
+  }
+
+  private actIn(id: string, action: MatchAction, options: ActOptions): Promise<MatchView> {
     return this.db.transaction().execute(async (trx) => {
       const row = await this.lockMatch(trx, id);
       const matchOptions = await this.optionsOf(trx, id);

@@ -214,8 +214,7 @@ function publicRoutes(matches: Matches): FastifyPluginAsync {
 
 export async function registerGuessRoutes(
   app: FastifyInstance,
-  matches: Matches,
-  wallets: Wallets,
+  { matches, wallets }: { matches: Matches; wallets: Wallets },
   database: Database,
 ): Promise<void> {
   await app.register(adminRoutes(matches, wallets, database), { prefix: "/api/v1/guess/admin" });

@@ -1,5 +1,10 @@
 /** A match as the API answers it: times as ISO strings, its options, and what may happen next. */
-import type { GuessMatchTable, GuessOptionTable } from "../db/index.js";
+import type {
+  GuessBetStatus,
+  GuessBetTable,
+  GuessMatchTable,
+  GuessOptionTable,
+} from "../db/index.js";
 import { allowedActions, stateLabel, type MatchAction, type MatchState } from "./match-states.js";
 
 export interface MatchView {
@@ -54,3 +59,37 @@ export function matchView(
 }
 
 const SYSTEM_ACTIONS: readonly MatchAction[] = ["lock", "settled", "paid", "refunded"];
+
+/** A bet as users and admins see it. */
+export interface BetView {
+  betId: string;
+  clientBetId: string;
+  matchId: string;
+  optionId: string;
+  stake: number;
+  /** The odds it was placed at (× 1000). */
+  odds: number;
+  /** What it pays if it wins: floor(stake × odds / 1000). */
+  winAmount: number;
+  status: GuessBetStatus;
+  /** What was credited: the payout (paid) or the stake (refunded); 0 before. */
+  credited: number;
+  placedAt: string;
+  settledAt: string | null;
+}
+
+export function betView(row: GuessBetTable): BetView {
+  return {
+    betId: row.id,
+    clientBetId: row.client_bet_id,
+    matchId: row.match_id,
+    optionId: row.option_id,
+    stake: row.stake,
+    odds: row.odds,
+    winAmount: row.win_amount,
+    status: row.status,
+    credited: row.credited,
+    placedAt: new Date(row.created_at).toISOString(),
+    settledAt: row.settled_at === null ? null : new Date(row.settled_at).toISOString(),
+  };
+}

@@ -9,45 +9,106 @@
 import type { FastifyInstance } from "fastify";
 import { redactUrl, type Config, type Logger } from "../core/index.js";
 import { openDatabase, type Database } from "../db/index.js";
+import type { Pusher } from "../realtime/index.js";
 import {
+  Bets,
+  GUESS_PUSH,
   Matches,
+  Reservations,
   Wallets,
   fetchFeed,
+  followGroup,
   reconcile,
   registerGuessRoutes,
+  type MatchView,
   type Reconciliation,
 } from "../guess/index.js";
 import { resolveConfig } from "./resolve.js";
 
-const LOCK_SWEEP_MS = 1000;
+const SWEEP_MS = 1000;
+
+/** Guessing's parts over one database, with guess.* limits. */
+export interface GuessServices {
+  matches: Matches;
+  wallets: Wallets;
+  bets: Bets;
+  reservations: Reservations;
+}
+
+export function guessServices(
+  config: Config,
+  database: Database,
+  onChange?: (match: MatchView) => void,
+): GuessServices {
+  const wallets = new Wallets(database);
+  const { minStake, maxStake, maxStakePerMatch } = config.guess;
+  return {
+    matches: new Matches(database, Date.now, onChange),
+    wallets,
+    bets: new Bets(database, wallets, { minStake, maxStake, maxStakePerMatch }),
+    reservations: new Reservations(database),
+  };
+}
 
 export interface GuessRuntime {
   register(app: FastifyInstance): Promise<void>;
   close(): Promise<void>;
 }
 
-export function openGuess(config: Config, database: Database, logger: Logger): GuessRuntime {
+/**
+ * Guessing as serve runs it: every change of a match is pushed to its
+ * followers; each second one sweep stops betting at lock times and sends
+ * "starts soon" to those who reserved a match.
+ */
+export function openGuess(
+  config: Config,
+  database: Database,
+  logger: Logger,
+  pusher: Pusher,
+): GuessRuntime {
   const log = logger.child({ component: "guess" });
-  const matches = new Matches(database);
+  const pushed = (what: string, work: Promise<unknown>): void => {
+    work.catch((err: unknown) => {
+      log.warn({ event: "push-error", what, err }, "a guessing push was not delivered");
+    });
+  };
+  const services = guessServices(config, database, (match) => {
+    pushed(
+      "match-changed",
+      pusher.push({ group: followGroup(match.id) }, GUESS_PUSH.matchChanged, { match }),
+    );
+  });
+  const { matches, reservations } = services;
   const feed = config.guess.feedUrl === "" ? null : pollFeed(config, matches, log);
+  const remind = async (): Promise<void> => {
+    for (const due of await reservations.due(config.guess.remindBeforeMs)) {
+      const match = {
+        id: due.matchId,
+        title: due.title,
+        startsAt: new Date(due.startsAt).toISOString(),
+      };
+      await pusher.push({ uids: due.uids }, GUESS_PUSH.startsSoon, { match });
+      await reservations.markReminded(due.matchId, due.uids);
+    }
+  };
   let running: Promise<unknown> | null = null;
   const timer = setInterval(() => {
-    running ??= matches
-      .lockDue()
-      .then((locked) => {
-        if (locked > 0)
-          log.info({ event: "locked", matches: locked }, "betting stopped at lock time");
-      })
+    running ??= (async () => {
+      const locked = await matches.lockDue();
+      if (locked > 0)
+        log.info({ event: "locked", matches: locked }, "betting stopped at lock time");
+      await remind();
+    })()
       .catch((err: unknown) => {
-        log.warn({ event: "lock-sweep-error", err }, "lock-time sweep failed");
+        log.warn({ event: "sweep-error", err }, "guessing sweep failed");
       })
       .finally(() => {
         running = null;
       });
-  }, LOCK_SWEEP_MS);
+  }, SWEEP_MS);
   timer.unref();
   return {
-    register: (app) => registerGuessRoutes(app, matches, new Wallets(database), database),
+    register: (app) => registerGuessRoutes(app, services, database),
     async close() {
       clearInterval(timer);
       await feed?.close();

@@ -29,7 +29,15 @@ import {
   secretAuthenticator,
   type Authenticator,
 } from "../realtime/index.js";
-import { openHandlerServices, type SharedServices } from "./handler-services.js";
+import { openDatabase } from "../db/index.js";
+import { guessHandlerModule } from "../guess/index.js";
+import { guessServices } from "./guess.js";
+import {
+  openHandlerServices,
+  type OpenedServices,
+  type SharedServices,
+} from "./handler-services.js";
+import { resolveConfig } from "./resolve.js";
 import { closeHttpServer, createHttpServer } from "./http.js";
 import { listenOn } from "./listen.js";
 import { checkExposure } from "./runtime.js";
@@ -65,6 +73,8 @@ async function authenticator(config: Config, data: string, logger: Logger): Prom
 export interface RealtimeRuntime {
   /** Takes /ws upgrades on the app's server and adds POST /api/v1/push and the operations API. */
   attach(app: FastifyInstance): void;
+  /** Pushes over this runtime's bus (guessing's match changes, settlements, reminders). */
+  pusher: Pusher;
   /** Closes sockets with 1012, lets handlers in flight reply, closes the bus. */
   close(): Promise<void>;
 }
@@ -106,8 +116,28 @@ async function startLogicWorker(
     : c.handlers.length
       ? c.handlers
       : [SAMPLE_HANDLERS];
-  const modules = await loadHandlerModules(paths, process.cwd());
-  const services = await openHandlerServices(config, modules, log, shared);
+  const loaded = await loadHandlerModules(paths, process.cwd());
+  // Guessing's handlers (2000–2999) are built in: they run over gamedock's database.
+  const ownDatabase =
+    config.guess.enabled && !shared.database
+      ? await openDatabase(resolveConfig(config).database)
+      : null;
+  const database = shared.database ?? ownDatabase;
+  const modules =
+    database && config.guess.enabled
+      ? [...loaded, guessHandlerModule(guessServices(config, database))]
+      : loaded;
+  let services: OpenedServices;
+  try {
+    composeHandlers(modules); // a configured module that claims 2000–2999 is refused here
+    services = await openHandlerServices(config, modules, log, {
+      ...shared,
+      ...(database ? { database } : {}),
+    });
+  } catch (err) {
+    await ownDatabase?.close();
+    throw err;
+  }
   const group = options.group ?? c.defaultGroup;
   const pusher = pusherFor(config, bus);
   const worker = new LogicWorker({
@@ -127,12 +157,14 @@ async function startLogicWorker(
     await worker.start();
   } catch (err) {
     await services.close();
+    await ownDatabase?.close();
     throw err;
   }
   return {
     async stop() {
       await worker.stop();
       await services.close();
+      await ownDatabase?.close();
     },
   };
 }
@@ -178,6 +210,7 @@ export async function openRealtime(
   const started = gateway;
   const worker = logic;
   return {
+    pusher: pusherFor(config, bus),
     attach(app) {
       started.attach(app.server);
       registerRoutes(app, config, bus);

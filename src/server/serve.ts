@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { localCopyOf, registerFileRoutes } from "../files/index.js";
 import { openFilesService } from "./files.js";
 import { openCluster } from "./cluster.js";
-import { openGuess } from "./guess.js";
+import { openGuess, type GuessRuntime } from "./guess.js";
 import { openRealtime } from "./realtime.js";
 import { closeHttpServer, createHttpServer } from "./http.js";
 import { listenOn } from "./listen.js";
@@ -69,24 +69,27 @@ export async function startServe(
     (ids) => queueNotifications(runtime.ctx, ids),
   );
   await cluster.register(app);
-  const guess = openGuess(config, runtime.database, logger);
-  await guess.register(app);
   await registerMetrics(app, runtime.ctx.store);
   const pipeline = new PackerPipeline(runtime.ctx);
   let url: string;
   let realtime: Awaited<ReturnType<typeof openRealtime>> | null = null;
+  let guess: GuessRuntime | null = null;
   try {
     realtime = await openRealtime(config, runtime.resolved.data, logger, {
       database: runtime.database,
       files: files.ctx,
     });
     realtime.attach(app);
+    if (config.guess.enabled) {
+      guess = openGuess(config, runtime.database, logger, realtime.pusher);
+      await guess.register(app);
+    }
     await pipeline.start(stages);
     url = await listenOn(app, config);
     await cluster.startExecutor(url);
   } catch (err) {
     await realtime?.close().catch(() => undefined);
-    await guess.close().catch(() => undefined);
+    await guess?.close().catch(() => undefined);
     await cluster.close().catch(() => undefined);
     await pipeline.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
@@ -97,8 +100,8 @@ export async function startServe(
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
-      await realtime.close(); // first: its sockets are not the HTTP server's to wait for
-      await guess.close();
+      await guess?.close(); // its sweeps push over the realtime bus
+      await realtime.close(); // then: its sockets are not the HTTP server's to wait for
       await cluster.close();
       await closeHttpServer(app);
       await pipeline.stop();

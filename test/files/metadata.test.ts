@@ -96,6 +96,7 @@ for (const target of DATABASE_TARGETS) {
           "0006_packer_mothers",
           "0007_guess_wallets",
           "0008_guess_matches",
+          "0009_guess_bets",
         ]);
       } finally {
         await again.close();

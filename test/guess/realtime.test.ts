@@ -1,0 +1,250 @@
+/**
+ * Guessing through the realtime gateway with real gamedock/client
+ * connections to `gamedock serve` (embedded defaults): lists and details,
+ * 500 clients betting at once against small balances (none overdrawn, a
+ * retried clientBetId debited once, `gamedock guess reconcile` passes),
+ * followers pushed the match's changes (also one that was away, on its
+ * return), a reservation reminded once, and bad requests answered with
+ * codes.
+ */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { connect, type GamedockClient, type PushHead } from "../../src/client/index.js";
+import { GUESS_PUSH, GUESS_REQUEST as R } from "../../src/guess/index.js";
+import { mintToken } from "../../src/realtime/index.js";
+import { ROOT, removeDir, runCli } from "../helpers/cli.js";
+import { startTestServer, type TestServer } from "../helpers/serve.js";
+import { waitFor } from "../helpers/wait.js";
+
+const SECRET = "guess-realtime-secret-0123456789abcdef";
+const secret = new TextEncoder().encode(SECRET);
+const USERS = 500;
+
+interface MatchJson {
+  id: string;
+  state: number;
+  options: { id: string; odds: number }[];
+}
+interface Placed {
+  bet: { betId: string; stake: number; status: string };
+  balance: number;
+  repeated: boolean;
+}
+
+/** A client with every push it got. */
+interface Seen {
+  client: GamedockClient;
+  pushes: [unknown, PushHead][];
+}
+
+describe("guessing over the realtime gateway", () => {
+  let server: TestServer;
+  let matchId = "";
+  let laterId = "";
+  const open: Seen[] = [];
+
+  async function client(uid: string, resume?: GamedockClient["resumeState"]): Promise<Seen> {
+    const c = connect(server.url, {
+      token: await mintToken(secret, { uid, ttlSeconds: 600 }),
+      ...(resume ? { resume } : {}),
+    });
+    const seen: Seen = { client: c, pushes: [] };
+    c.on("push", (body, head) => seen.pushes.push([body, head]));
+    open.push(seen);
+    return seen;
+  }
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const answer = await server.api(method, `/api/v1/guess/admin${path}`, body);
+    assert.equal(answer.status, 200, `${path}: ${JSON.stringify(answer.json)}`);
+    return answer.json;
+  };
+
+  before(async () => {
+    server = await startTestServer(
+      // Reservations are reminded a week ahead: the sample feed's matches start within it.
+      { realtime: { jwtSecret: SECRET }, guess: { remindBeforeMs: 7 * 86_400_000 } },
+      { stages: [] },
+    );
+    const feed = JSON.parse(await readFile(join(ROOT, "samples/guess-feed.json"), "utf8")) as {
+      matches: { startsAt: string; lockAt: string }[];
+    };
+    // Times from now, so the lock time has not passed whatever day the test runs.
+    feed.matches.forEach((m, i) => {
+      m.startsAt = new Date(Date.now() + (2 + i) * 86_400_000).toISOString();
+      m.lockAt = new Date(Date.now() + (2 + i) * 86_400_000 - 600_000).toISOString();
+    });
+    const { results } = (await admin("POST", "/matches/import", feed)) as {
+      results: { id: string }[];
+    };
+    matchId = results[0]!.id;
+    laterId = results[1]!.id;
+    for (const id of [matchId, laterId]) await admin("POST", `/matches/${id}/approve`);
+    await admin("POST", `/matches/${matchId}/open`);
+  });
+  after(async () => {
+    await Promise.all(open.map((s) => s.client.close()));
+    await server.close();
+    await removeDir(server.data);
+  });
+
+  it("lists approved matches and answers a match's detail; hides the rest", async () => {
+    const { client: c } = await client("viewer");
+    const list = await c.request<{ matches: MatchJson[] }>(R.listMatches, { type: "lol" });
+    assert.deepEqual(
+      list.matches.map((m) => m.id),
+      [matchId],
+    );
+    const detail = await c.request<MatchJson>(R.match, { matchId });
+    assert.equal(detail.state, 2);
+    const pending = (await admin("GET", "/matches?status=pending")) as { matches: MatchJson[] };
+    await assert.rejects(c.request(R.match, { matchId: pending.matches[0]!.id }), {
+      code: "E_NOT_FOUND",
+    });
+  });
+
+  it("answers malformed and refused requests with codes and debits nothing", async () => {
+    const { client: c } = await client("rude");
+    await admin("POST", "/wallets/rude/adjust", { amount: 1000, reason: "test", requestId: "r1" });
+    const bet = { matchId, optionId: "blg", stake: 200, clientBetId: "x" };
+    const cases: [unknown, string][] = [
+      [{ ...bet, stake: "200" }, "E_INVALID_REQUEST"],
+      [{ ...bet, extra: 1 }, "E_INVALID_REQUEST"],
+      [{ ...bet, clientBetId: "a\u202eb" }, "E_INVALID_REQUEST"],
+      [{ ...bet, matchId: "../etc" }, "E_INVALID_REQUEST"],
+      [{ ...bet, optionId: "nobody" }, "E_INVALID_REQUEST"],
+      [{ ...bet, stake: 1 }, "E_BET_LIMIT"],
+      [{ ...bet, odds: 1 }, "E_ODDS_CHANGED"],
+      [{ ...bet, matchId: laterId }, "E_BETTING_CLOSED"],
+      [[bet], "E_INVALID_REQUEST"],
+    ];
+    for (const [body, code] of cases) {
+      await assert.rejects(c.request(R.placeBet, body), { code }, JSON.stringify(body));
+    }
+    const wallet = await c.request<{ balance: number; entries: unknown[] }>(R.wallet, {});
+    assert.equal(wallet.balance, 1000);
+    assert.equal(wallet.entries.length, 1);
+  });
+
+  it("takes 500 clients betting at once against small balances: none overdrawn, reconcile passes", async () => {
+    const uids = Array.from({ length: USERS }, (_, i) => `player-${i}`);
+    // Each holds 500: of three bets of 200 two fit, and a retried one is debited once.
+    for (let i = 0; i < uids.length; i += 50) {
+      await Promise.all(
+        uids.slice(i, i + 50).map((uid) =>
+          admin("POST", `/wallets/${uid}/adjust`, {
+            amount: 500,
+            reason: "test top-up",
+            requestId: `fund-${uid}`,
+          }),
+        ),
+      );
+    }
+    const players = await Promise.all(uids.map((uid) => client(uid)));
+    await Promise.all(
+      players.map(({ client: c }) => c.request(R.follow, { matchId }, { timeout: 60_000 })),
+    );
+    const outcomes = await Promise.all(
+      players.map(async ({ client: c }, i) => {
+        const bet = (k: number) =>
+          c
+            .request(
+              R.placeBet,
+              { matchId, optionId: i % 2 ? "blg" : "jdg", stake: 200, clientBetId: `k${k}` },
+              { timeout: 60_000 },
+            )
+            .then(
+              (placed) => placed as Placed,
+              (err: unknown) => (err as { code: string }).code,
+            );
+        return Promise.all([bet(1), bet(2), bet(3), bet(1)]);
+      }),
+    );
+    for (const [i, results] of outcomes.entries()) {
+      const placed = results.filter((r): r is Placed => typeof r === "object");
+      const refused = results.filter((r) => typeof r === "string");
+      // k1 is sent twice: both answers are one bet, or both the refusal.
+      assert.equal(new Set(placed.map((p) => p.bet.betId)).size, 2, `player-${i}`);
+      assert.ok(
+        refused.length >= 1 && refused.every((code) => code === "E_INSUFFICIENT_FUNDS"),
+        `player-${i}: ${JSON.stringify(results)}`,
+      );
+      assert.equal(
+        results[0] === results[3] ||
+          (results[0] as Placed).bet.betId === (results[3] as Placed).bet.betId,
+        true,
+      );
+    }
+    const sample = players[7]!.client;
+    const mine = await sample.request<{ bets: unknown[] }>(R.myBets, { matchId });
+    assert.equal(mine.bets.length, 2);
+    const wallet = await sample.request<{
+      balance: number;
+      entries: { kind: string; amount: number }[];
+    }>(R.wallet, { limit: 10 });
+    assert.equal(wallet.balance, 100);
+    assert.deepEqual(
+      wallet.entries.map((e) => [e.kind, e.amount]),
+      [
+        ["stake", -200],
+        ["stake", -200],
+        ["adjust", 500],
+      ],
+    );
+    const reconciled = await runCli(["guess", "reconcile", "--data", server.data, "--json"]);
+    assert.equal(reconciled.code, 0, reconciled.stderr);
+    const report = JSON.parse(reconciled.stdout) as { wallets: number; mismatches: unknown[] };
+    assert.equal(report.wallets, USERS + 1);
+    assert.deepEqual(report.mismatches, []);
+
+    // Closing the match reaches every follower once.
+    await admin("POST", `/matches/${matchId}/close`);
+    const changed = (seen: Seen) =>
+      seen.pushes.filter(
+        ([body, head]) =>
+          head.msgId === GUESS_PUSH.matchChanged &&
+          (body as { match: MatchJson }).match.state === 1,
+      );
+    await waitFor(
+      () => players.every((p) => changed(p).length === 1),
+      "every follower pushed the close",
+    );
+    await Promise.all(players.map((p) => p.client.close()));
+  });
+
+  it("gives a follower who was away the match's changes when it comes back", async () => {
+    const first = await client("returner");
+    await first.client.request(R.follow, { matchId: laterId });
+    const saved = first.client.resumeState;
+    await first.client.close();
+    await admin("POST", `/matches/${laterId}/open`, { reason: "while away" });
+    const back = await client("returner", saved);
+    await waitFor(
+      () =>
+        back.pushes.some(
+          ([body, head]) =>
+            head.msgId === GUESS_PUSH.matchChanged &&
+            (body as { match: MatchJson }).match.state === 2,
+        ),
+      "the missed change",
+    );
+    await back.client.request(R.unfollow, { matchId: laterId });
+  });
+
+  it("reminds who reserved a match once, before it starts", async () => {
+    const reserver = await client("early-bird");
+    const reserved = await reserver.client.request<{ reserved: boolean }>(R.reserve, {
+      matchId: laterId,
+    });
+    assert.equal(reserved.reserved, true);
+    await reserver.client.request(R.reserve, { matchId: laterId }); // again: still one reminder
+    const reminders = () => reserver.pushes.filter(([, h]) => h.msgId === GUESS_PUSH.startsSoon);
+    await waitFor(() => reminders().length === 1, "the reminder");
+    assert.equal((reminders()[0]![0] as { match: { id: string } }).match.id, laterId);
+    await new Promise((r) => setTimeout(r, 2500)); // two more sweeps
+    assert.equal(reminders().length, 1);
+    const unknown = reserver.client.request(R.reserve, { matchId: "m-none" });
+    await assert.rejects(unknown, { code: "E_NOT_FOUND" });
+  });
+});
