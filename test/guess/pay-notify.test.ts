@@ -1,0 +1,513 @@
+/**
+ * Payment callbacks as the providers send them: notifications built and
+ * signed here exactly as WeChat Pay API v3 and Alipay document it (RSA keys
+ * made for the test, the resource sealed with AES-256-GCM), then each way a
+ * forged, mangled, stale or foreign one must fail — asserting the code.
+ */
+import assert from "node:assert/strict";
+import {
+  createCipheriv,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  type KeyObject,
+} from "node:crypto";
+import { describe, it } from "node:test";
+import {
+  beijingTimeToMs,
+  verifyAlipayNotification,
+  verifyWechatNotification,
+  yuanToFen,
+  type AlipayNotificationInput,
+  type WechatNotificationInput,
+} from "../../src/guess/pay-notify.js";
+
+const WINDOW_MS = 5 * 60 * 1000;
+const NOW = Date.UTC(2024, 2, 1, 4, 0, 0); // 2024-03-01 12:00:00 in Beijing
+
+function rsaPair(): { privateKey: KeyObject; publicKey: KeyObject } {
+  return generateKeyPairSync("rsa", { modulusLength: 2048 });
+}
+const wechatPlatform = rsaPair();
+const alipay = rsaPair();
+const stranger = rsaPair();
+
+/** The error's code, for assert.throws: `code("E_X")` fails the test with the actual code otherwise. */
+function code(expected: string, field?: string) {
+  return (err: unknown): boolean => {
+    const { code: actual, details } = err as { code?: string; details?: { field?: string } };
+    assert.equal(actual, expected, `expected ${expected}, got ${String(actual)}: ${String(err)}`);
+    if (field !== undefined) assert.equal(details?.field, field);
+    return true;
+  };
+}
+
+// --- WeChat Pay API v3 ----------------------------------------------------------
+
+const SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+const API_V3_KEY = "0123456789abcdefghijklmnopqrstuv"; // 32 ASCII bytes
+const MCH_ID = "1230000109";
+
+const transaction = {
+  mchid: MCH_ID,
+  appid: "wxd678efh567hg6787",
+  out_trade_no: "topup-alice-0001",
+  transaction_id: "1217752501201407033233368018",
+  trade_type: "JSAPI",
+  trade_state: "SUCCESS",
+  trade_state_desc: "支付成功",
+  success_time: "2024-03-01T11:59:58+08:00",
+  payer: { openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" },
+  amount: { total: 1234, payer_total: 1234, currency: "CNY", payer_currency: "CNY" },
+};
+
+interface WechatOptions {
+  tx?: unknown;
+  /** Unix seconds in the Wechatpay-Timestamp header. */
+  timestamp?: number;
+  signer?: KeyObject;
+  apiV3Key?: string;
+  associatedData?: string | null;
+  /** Replaces the JSON body before signing (to sign a malformed one). */
+  rawBody?: string;
+}
+
+/** A notification as WeChat Pay sends it: the resource sealed with the APIv3 key, the headers signed. */
+function wechatNotification(
+  options: WechatOptions = {},
+): Pick<WechatNotificationInput, "headers" | "rawBody"> {
+  const resourceNonce = randomBytes(6).toString("hex"); // 12 ASCII bytes
+  const aad = options.associatedData === undefined ? "transaction" : options.associatedData;
+  const cipher = createCipheriv(
+    "aes-256-gcm",
+    Buffer.from(options.apiV3Key ?? API_V3_KEY, "utf8"),
+    Buffer.from(resourceNonce, "utf8"),
+  );
+  if (aad !== null) cipher.setAAD(Buffer.from(aad, "utf8"));
+  const plaintext = JSON.stringify(options.tx ?? transaction);
+  const sealed = Buffer.concat([
+    cipher.update(plaintext, "utf8"),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]);
+  const resource: Record<string, string> = {
+    original_type: "transaction",
+    algorithm: "AEAD_AES_256_GCM",
+    ciphertext: sealed.toString("base64"),
+    nonce: resourceNonce,
+  };
+  if (aad !== null) resource.associated_data = aad;
+  const rawBody =
+    options.rawBody ??
+    JSON.stringify({
+      id: "EV-2018022511223320873",
+      create_time: "2024-03-01T12:00:00+08:00",
+      resource_type: "encrypt-resource",
+      event_type: "TRANSACTION.SUCCESS",
+      summary: "支付成功",
+      resource,
+    });
+  const timestamp = String(options.timestamp ?? Math.floor(NOW / 1000));
+  const nonce = randomBytes(16).toString("hex");
+  const message = `${timestamp}\n${nonce}\n${rawBody}\n`;
+  const signature = sign(
+    "sha256",
+    Buffer.from(message, "utf8"),
+    options.signer ?? wechatPlatform.privateKey,
+  );
+  return {
+    rawBody,
+    headers: {
+      "wechatpay-timestamp": timestamp,
+      "wechatpay-nonce": nonce,
+      "wechatpay-signature": signature.toString("base64"),
+      "wechatpay-serial": SERIAL,
+      "content-type": "application/json",
+    },
+  };
+}
+
+function parseBody(rawBody: string): { resource: Record<string, string | undefined> } {
+  return JSON.parse(rawBody) as { resource: Record<string, string | undefined> };
+}
+
+function wechatInput(
+  notification: Pick<WechatNotificationInput, "headers" | "rawBody">,
+  overrides: Partial<WechatNotificationInput> = {},
+): WechatNotificationInput {
+  return {
+    ...notification,
+    platformCertificates: new Map([[SERIAL, wechatPlatform.publicKey]]),
+    apiV3Key: API_V3_KEY,
+    mchId: MCH_ID,
+    now: NOW,
+    replayWindowMs: WINDOW_MS,
+    ...overrides,
+  };
+}
+
+describe("WeChat Pay notifications", () => {
+  it("verifies a genuine notification and normalizes its transaction", () => {
+    assert.deepEqual(verifyWechatNotification(wechatInput(wechatNotification())), {
+      provider: "wechat",
+      orderId: "topup-alice-0001",
+      transactionId: "1217752501201407033233368018",
+      amount: 1234,
+      currency: "CNY",
+      paid: true,
+      notifiedAt: Math.floor(NOW / 1000) * 1000,
+    });
+  });
+
+  it("takes the platform key as PEM, an empty or absent associated_data, and any trade_state", () => {
+    const pem = wechatPlatform.publicKey.export({ type: "spki", format: "pem" }).toString();
+    const certificates = new Map([[SERIAL, pem]]);
+    const empty = wechatInput(wechatNotification({ associatedData: "" }), {
+      platformCertificates: certificates,
+    });
+    assert.equal(verifyWechatNotification(empty).amount, 1234);
+    const absent = wechatNotification({ associatedData: null });
+    assert.equal(parseBody(absent.rawBody).resource.associated_data, undefined);
+    assert.equal(verifyWechatNotification(wechatInput(absent)).paid, true);
+    const closed = wechatNotification({ tx: { ...transaction, trade_state: "CLOSED" } });
+    assert.equal(verifyWechatNotification(wechatInput(closed)).paid, false);
+  });
+
+  it("refuses a body changed after signing", () => {
+    const genuine = wechatNotification();
+    const tampered = { ...genuine, rawBody: genuine.rawBody.replace("EV-", "EX-") };
+    assert.throws(() => verifyWechatNotification(wechatInput(tampered)), code("E_PAY_SIGNATURE"));
+    // One byte more (a trailing newline) is a different signed message too.
+    const padded = { ...genuine, rawBody: `${genuine.rawBody}\n` };
+    assert.throws(() => verifyWechatNotification(wechatInput(padded)), code("E_PAY_SIGNATURE"));
+  });
+
+  it("refuses a signature made with another key, under a known serial", () => {
+    const forged = wechatNotification({ signer: stranger.privateKey });
+    assert.throws(() => verifyWechatNotification(wechatInput(forged)), code("E_PAY_SIGNATURE"));
+  });
+
+  it("refuses an unknown serial, and missing or malformed signature headers", () => {
+    const genuine = wechatNotification();
+    const unknown = { ...genuine, headers: { ...genuine.headers, "wechatpay-serial": "ABC123" } };
+    assert.throws(
+      () => verifyWechatNotification(wechatInput(unknown)),
+      (err: Error) => code("E_PAY_SIGNATURE")(err) && /ABC123/.test(err.message),
+    );
+    for (const name of [
+      "wechatpay-timestamp",
+      "wechatpay-nonce",
+      "wechatpay-signature",
+      "wechatpay-serial",
+    ]) {
+      const without = { ...genuine, headers: { ...genuine.headers, [name]: undefined } };
+      assert.throws(
+        () => verifyWechatNotification(wechatInput(without)),
+        (err: Error) => code("E_PAY_SIGNATURE")(err) && err.message.includes(name),
+        name,
+      );
+    }
+    const broken: Record<string, string> = {
+      "wechatpay-timestamp": "1709265600.5",
+      "wechatpay-nonce": "two\nlines",
+      "wechatpay-signature": "not base64!",
+    };
+    for (const [name, value] of Object.entries(broken)) {
+      const bad = { ...genuine, headers: { ...genuine.headers, [name]: value } };
+      assert.throws(
+        () => verifyWechatNotification(wechatInput(bad)),
+        code("E_PAY_SIGNATURE"),
+        name,
+      );
+    }
+  });
+
+  it("refuses a resource sealed with another APIv3 key (GCM authentication fails)", () => {
+    const other = wechatNotification({ apiV3Key: "vutsrqponmlkjihgfedcba9876543210" });
+    assert.throws(
+      () => verifyWechatNotification(wechatInput(other)),
+      (err: Error) => code("E_PAY_SIGNATURE")(err) && /decrypt/.test(err.message),
+    );
+    // The same with the key we hold configured wrong.
+    const genuine = wechatInput(wechatNotification(), {
+      apiV3Key: "vutsrqponmlkjihgfedcba9876543210",
+    });
+    assert.throws(() => verifyWechatNotification(genuine), code("E_PAY_SIGNATURE"));
+  });
+
+  it("refuses a timestamp outside the replay window, past or future, and takes one just inside", () => {
+    const seconds = Math.floor(NOW / 1000);
+    for (const timestamp of [seconds - 301, seconds + 301, 0]) {
+      const stale = wechatNotification({ timestamp });
+      assert.throws(() => verifyWechatNotification(wechatInput(stale)), code("E_PAY_REPLAY"));
+    }
+    for (const timestamp of [seconds - 300, seconds + 300]) {
+      const fresh = wechatNotification({ timestamp });
+      assert.equal(verifyWechatNotification(wechatInput(fresh)).notifiedAt, timestamp * 1000);
+    }
+  });
+
+  it("refuses another merchant's transaction", () => {
+    const foreign = wechatNotification({ tx: { ...transaction, mchid: "1900000109" } });
+    assert.throws(() => verifyWechatNotification(wechatInput(foreign)), code("E_PAY_SIGNATURE"));
+    // Without mchId configured the check is the caller's.
+    const input = wechatInput(foreign, { mchId: undefined });
+    assert.equal(verifyWechatNotification(input).orderId, "topup-alice-0001");
+  });
+
+  it("names the field of a signed body of the wrong shape", () => {
+    const notJson = wechatNotification({ rawBody: "<xml>v2</xml>" });
+    assert.throws(
+      () => verifyWechatNotification(wechatInput(notJson)),
+      code("E_INVALID_REQUEST", "body"),
+    );
+    const fenAsText = wechatNotification({
+      tx: { ...transaction, amount: { ...transaction.amount, total: "1234" } },
+    });
+    assert.throws(
+      () => verifyWechatNotification(wechatInput(fenAsText)),
+      code("E_INVALID_REQUEST", "transaction.amount.total"),
+    );
+    const fractional = wechatNotification({
+      tx: { ...transaction, amount: { ...transaction.amount, total: 12.34 } },
+    });
+    assert.throws(
+      () => verifyWechatNotification(wechatInput(fractional)),
+      code("E_INVALID_REQUEST", "transaction.amount.total"),
+    );
+    const refund = parseBody(wechatNotification().rawBody);
+    refund.resource.original_type = "refund";
+    const signedRefund = wechatNotification({ rawBody: JSON.stringify(refund) });
+    assert.throws(
+      () => verifyWechatNotification(wechatInput(signedRefund)),
+      code("E_INVALID_REQUEST", "resource.original_type"),
+    );
+  });
+
+  it("refuses a body over 64 KiB before any crypto", () => {
+    const huge = { headers: {}, rawBody: `{"pad":"${"x".repeat(64 * 1024)}"}` };
+    const input = wechatInput(huge, { platformCertificates: new Map() });
+    assert.throws(() => verifyWechatNotification(input), code("E_REQUEST_TOO_LARGE"));
+  });
+
+  it("says E_CONFIG for an APIv3 key that is not 32 bytes", () => {
+    const input = wechatInput(wechatNotification(), { apiV3Key: "short" });
+    assert.throws(() => verifyWechatNotification(input), code("E_CONFIG"));
+  });
+});
+
+// --- Alipay ----------------------------------------------------------------------
+
+const APP_ID = "2015102700040153";
+
+const alipayParams: Record<string, string> = {
+  gmt_create: "2024-03-01 11:59:50",
+  charset: "utf-8",
+  seller_email: "seller@example.com",
+  subject: "大乐透2.1",
+  body: "充值 12.34 元",
+  buyer_id: "2088102116773037",
+  invoice_amount: "12.34",
+  notify_id: "4a91b7a78a503640467525113fb7d8bg8e",
+  fund_bill_list: '[{"amount":"12.34","fundChannel":"ALIPAYACCOUNT"}]',
+  notify_type: "trade_status_sync",
+  trade_status: "TRADE_SUCCESS",
+  receipt_amount: "12.34",
+  app_id: APP_ID,
+  buyer_pay_amount: "12.34",
+  seller_id: "2088102119685838",
+  gmt_payment: "2024-03-01 11:59:58",
+  notify_time: "2024-03-01 12:00:00",
+  version: "1.0",
+  out_trade_no: "topup-bob-0002",
+  total_amount: "12.34",
+  trade_no: "2016071921001003030200089909",
+  auth_app_id: APP_ID,
+  buyer_logon_id: "159****5620",
+  point_amount: "0.00",
+};
+
+/**
+ * Signs as Alipay documents it: all params but sign and sign_type, empty
+ * values left out, sorted by name, `name=value` joined by `&`, SHA256withRSA
+ * over the UTF-8 bytes, base64; then sign_type=RSA2 and sign are added.
+ */
+function alipayNotification(
+  params: Record<string, string> = alipayParams,
+  signer: KeyObject = alipay.privateKey,
+  signType = "RSA2",
+): Record<string, string> {
+  const content = Object.keys(params)
+    .filter((name) => params[name] !== "")
+    .sort()
+    .map((name) => `${name}=${params[name]}`)
+    .join("&");
+  const signature = sign("sha256", Buffer.from(content, "utf8"), signer).toString("base64");
+  return { ...params, sign_type: signType, sign: signature };
+}
+
+function alipayInput(
+  params: Record<string, string>,
+  overrides: Partial<AlipayNotificationInput> = {},
+): AlipayNotificationInput {
+  return {
+    params,
+    alipayPublicKey: alipay.publicKey,
+    appId: APP_ID,
+    now: NOW,
+    replayWindowMs: WINDOW_MS,
+    ...overrides,
+  };
+}
+
+describe("Alipay notifications", () => {
+  it("verifies a genuine notification and normalizes it (Chinese text signed as UTF-8)", () => {
+    assert.deepEqual(verifyAlipayNotification(alipayInput(alipayNotification())), {
+      provider: "alipay",
+      orderId: "topup-bob-0002",
+      transactionId: "2016071921001003030200089909",
+      amount: 1234,
+      currency: "CNY",
+      paid: true,
+      notifiedAt: NOW, // 12:00:00 Beijing is 04:00:00 UTC, whatever the machine's TZ
+    });
+  });
+
+  it("takes the key as PEM, leaves empty values out of the signed text, and reads trade_status", () => {
+    const pem = alipay.publicKey.export({ type: "spki", format: "pem" }).toString();
+    const withEmpty = alipayNotification({ ...alipayParams, passback_params: "" });
+    const input = alipayInput(withEmpty, { alipayPublicKey: pem });
+    assert.equal(verifyAlipayNotification(input).amount, 1234);
+    const finished = alipayNotification({ ...alipayParams, trade_status: "TRADE_FINISHED" });
+    assert.equal(verifyAlipayNotification(alipayInput(finished)).paid, true);
+    const waiting = alipayNotification({ ...alipayParams, trade_status: "WAIT_BUYER_PAY" });
+    assert.equal(verifyAlipayNotification(alipayInput(waiting)).paid, false);
+  });
+
+  it("refuses a parameter changed or added after signing", () => {
+    const genuine = alipayNotification();
+    const changes: Record<string, string>[] = [
+      { total_amount: "1234.00" },
+      { out_trade_no: "topup-eve-0001" },
+      { x: "1" },
+    ];
+    for (const change of changes) {
+      const tampered = { ...genuine, ...change };
+      assert.throws(() => verifyAlipayNotification(alipayInput(tampered)), code("E_PAY_SIGNATURE"));
+    }
+  });
+
+  it("refuses a signature made with another key, or none", () => {
+    const forged = alipayNotification(alipayParams, stranger.privateKey);
+    assert.throws(() => verifyAlipayNotification(alipayInput(forged)), code("E_PAY_SIGNATURE"));
+    const unsigned: Record<string, string> = { ...alipayNotification() };
+    delete unsigned.sign;
+    assert.throws(() => verifyAlipayNotification(alipayInput(unsigned)), code("E_PAY_SIGNATURE"));
+    const junk = { ...alipayNotification(), sign: "%%%" };
+    assert.throws(() => verifyAlipayNotification(alipayInput(junk)), code("E_PAY_SIGNATURE"));
+  });
+
+  it("refuses sign_type RSA (SHA1) or none, even when the signature verifies", () => {
+    const rsa1 = alipayNotification(alipayParams, alipay.privateKey, "RSA");
+    assert.throws(() => verifyAlipayNotification(alipayInput(rsa1)), code("E_PAY_SIGNATURE"));
+    const none: Record<string, string> = { ...alipayNotification() };
+    delete none.sign_type;
+    assert.throws(() => verifyAlipayNotification(alipayInput(none)), code("E_PAY_SIGNATURE"));
+  });
+
+  it("refuses a genuine notification for another app", () => {
+    const genuine = alipayNotification();
+    assert.throws(
+      () => verifyAlipayNotification(alipayInput(genuine, { appId: "2021000000000001" })),
+      code("E_PAY_SIGNATURE"),
+    );
+  });
+
+  it("refuses notify_time outside the replay window, past or future (Beijing time, exactly)", () => {
+    for (const notifyTime of [
+      "2024-03-01 11:54:59",
+      "2024-03-01 12:05:01",
+      "2024-03-01 04:00:00",
+    ]) {
+      const stale = alipayNotification({ ...alipayParams, notify_time: notifyTime });
+      assert.throws(
+        () => verifyAlipayNotification(alipayInput(stale)),
+        code("E_PAY_REPLAY"),
+        notifyTime,
+      );
+    }
+    for (const notifyTime of ["2024-03-01 11:55:00", "2024-03-01 12:05:00"]) {
+      const fresh = alipayNotification({ ...alipayParams, notify_time: notifyTime });
+      assert.doesNotThrow(() => verifyAlipayNotification(alipayInput(fresh)), notifyTime);
+    }
+    const malformed = alipayNotification({ ...alipayParams, notify_time: "2024-02-30 12:00:00" });
+    assert.throws(
+      () => verifyAlipayNotification(alipayInput(malformed)),
+      code("E_INVALID_REQUEST", "notify_time"),
+    );
+  });
+
+  it("refuses a total_amount that is not yuan with at most 2 decimals", () => {
+    for (const amount of [
+      "12.345",
+      "-1",
+      "1e3",
+      "12.",
+      ".5",
+      "012.00",
+      " 12",
+      "12,34",
+      "0x10",
+      "１２",
+      "",
+    ]) {
+      const bad = alipayNotification({ ...alipayParams, total_amount: amount });
+      assert.throws(
+        () => verifyAlipayNotification(alipayInput(bad)),
+        code("E_INVALID_REQUEST", "total_amount"),
+        JSON.stringify(amount),
+      );
+    }
+  });
+
+  it("refuses more than 100 parameters before any crypto, and a name given twice", () => {
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 101; i++) many[`p${i}`] = "1";
+    const input = alipayInput(many, { alipayPublicKey: "not a key" });
+    assert.throws(() => verifyAlipayNotification(input), code("E_REQUEST_TOO_LARGE"));
+    const twice = { ...alipayNotification(), trade_status: ["TRADE_SUCCESS", "TRADE_CLOSED"] };
+    assert.throws(
+      () => verifyAlipayNotification(alipayInput(twice as unknown as Record<string, string>)),
+      code("E_INVALID_REQUEST", "trade_status"),
+    );
+  });
+});
+
+describe("yuan and Beijing time", () => {
+  it("turns yuan into fen exactly, with no floating point", () => {
+    const cases: [string, number][] = [
+      ["12.34", 1234],
+      ["12.3", 1230],
+      ["12", 1200],
+      ["0.01", 1],
+      ["0", 0],
+      ["0.29", 29], // 0.29 * 100 is 28.999999999999996 in floating point
+      ["100000000.00", 10_000_000_000],
+    ];
+    for (const [text, fen] of cases) assert.equal(yuanToFen(text), fen, text);
+    assert.equal(yuanToFen("12345678901"), null);
+  });
+
+  it("reads yyyy-MM-dd HH:mm:ss as UTC+8 and refuses dates that do not exist", () => {
+    assert.equal(beijingTimeToMs("2024-01-01 00:00:00"), Date.UTC(2023, 11, 31, 16, 0, 0));
+    assert.equal(beijingTimeToMs("2024-02-29 08:00:00"), Date.UTC(2024, 1, 29, 0, 0, 0));
+    for (const text of [
+      "2023-02-29 08:00:00",
+      "2024-13-01 00:00:00",
+      "2024-01-01 24:00:00",
+      "2024-01-01T00:00:00",
+    ]) {
+      assert.equal(beijingTimeToMs(text), null, text);
+    }
+  });
+});
