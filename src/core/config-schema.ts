@@ -106,6 +106,64 @@ const notifierEntry = z.discriminatedUnion("type", [
     .strict(),
 ]);
 
+/** PEM text of a public key or certificate; whether it is an RSA key is checked when the routes start. */
+const PEM =
+  /^-----BEGIN (?:PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE)-----\r?\n[\s\S]+-----END (?:PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE)-----\s*$/;
+/** A PEM public key, or its base64 body alone (Alipay's console shows it so). */
+const BARE_KEY = /^[A-Za-z0-9+/]{64,}={0,2}$/;
+
+/** guess.payments (docs/payments.md): a provider is configured whole or not at all. */
+const payments = z
+  .object({
+    replayWindowMs: z.coerce.number().int().min(1000).max(3_600_000),
+    minTopUp: z.coerce.number().int().min(1).max(1e12),
+    maxTopUp: z.coerce.number().int().min(1).max(1e12),
+    orderTtlMs: z.coerce
+      .number()
+      .int()
+      .min(60_000)
+      .max(30 * 86_400_000),
+    wechat: z
+      .object({
+        mchId: z.union([z.literal(""), z.string().regex(/^[0-9A-Za-z_-]{1,32}$/, "a merchant id")]),
+        apiV3Key: z.union([
+          z.literal(""),
+          z.string().regex(/^[\x21-\x7e]{32}$/, "32 printable ASCII characters"),
+        ]),
+        platformKeys: z.record(
+          z.string().regex(/^[\x21-\x7e]{1,128}$/, "a serial: 1-128 printable ASCII characters"),
+          z.string().regex(PEM, "PEM text of a public key or certificate"),
+        ),
+      })
+      .strict()
+      .refine(
+        (w) => {
+          const set = [w.mchId !== "", w.apiV3Key !== "", Object.keys(w.platformKeys).length > 0];
+          return set.every(Boolean) || !set.some(Boolean);
+        },
+        { message: "WeChat Pay needs mchId, apiV3Key and platformKeys together (or none)" },
+      ),
+    alipay: z
+      .object({
+        appId: z.union([z.literal(""), z.string().regex(/^[0-9]{1,32}$/, "an Alipay app id")]),
+        publicKey: z.union([
+          z.literal(""),
+          z
+            .string()
+            .refine((key) => PEM.test(key) || BARE_KEY.test(key), "PEM or base64 of a public key"),
+        ]),
+      })
+      .strict()
+      .refine((a) => (a.appId === "") === (a.publicKey === ""), {
+        message: "Alipay needs appId and publicKey together (or none)",
+      }),
+  })
+  .strict()
+  .refine((p) => p.minTopUp <= p.maxTopUp, {
+    message: "needs minTopUp <= maxTopUp",
+    path: ["maxTopUp"],
+  });
+
 export type QueueEntry = z.input<typeof queueEntry>;
 export type TargetEntry = z.input<typeof targetEntry>;
 export type NotifierEntry = z.input<typeof notifierEntry>;
@@ -314,6 +372,7 @@ export const configSchema = z
           .max(7 * 86_400_000),
         queue: z.string().min(1),
         settleBatch: z.coerce.number().int().min(1).max(100_000),
+        payments,
       })
       .strict()
       .refine((g) => g.minStake <= g.maxStake && g.maxStake <= g.maxStakePerMatch, {

@@ -183,6 +183,25 @@ export const DEFAULTS = {
     remindBeforeMs: 600_000, // "match starts soon" goes to those who reserved it this long before, ms
     queue: "default", // queue backend settlement runs on
     settleBatch: 2000, // bets per settlement transaction
+    /** Top-ups: orders and the providers' payment callbacks (docs/payments.md). */
+    payments: {
+      replayWindowMs: 300_000, // a callback signed further than this from our clock is refused, ms
+      minTopUp: 100, // smallest top-up order, minor units (fen)
+      maxTopUp: 5_000_000, // largest top-up order, minor units
+      orderTtlMs: 1_800_000, // a pending order expires (may be closed) after this, ms; a late payment still credits
+      /** WeChat Pay API v3; all empty: WeChat Pay is off. */
+      wechat: {
+        mchId: "", // our merchant id (mchid): a notification for another is refused
+        apiV3Key: "", // the APIv3 key, 32 ASCII characters (a secret: prefer the env variable)
+        /** Platform keys by serial (Wechatpay-Serial): PEM text of a public key or certificate. */
+        platformKeys: {} as Record<string, string>,
+      },
+      /** Alipay; all empty: Alipay is off. */
+      alipay: {
+        appId: "", // our app's id: a notification for another app is refused
+        publicKey: "", // Alipay's public key ("支付宝公钥"): PEM, or the bare base64 the console shows
+      },
+    },
   },
   log: {
     level: "info" as "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent",

@@ -264,6 +264,22 @@ export const ERROR_CODES = {
     http: 401,
     summary: "payment notification sent outside the replay window",
   },
+  // Top-up orders (src/guess/orders.ts): a verified payment that does not fit its order credits nothing.
+  E_PAY_AMOUNT_MISMATCH: {
+    exit: EXIT.badInput,
+    http: 409,
+    summary: "the payment's amount or currency differs from its order's",
+  },
+  E_PAY_CONFLICT: {
+    exit: EXIT.badInput,
+    http: 409,
+    summary: "the order was paid by another transaction, or the transaction paid another order",
+  },
+  E_PAY_NOT_CONFIGURED: {
+    exit: EXIT.usage,
+    http: 503,
+    summary: "this server takes no payments through that provider",
+  },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -19,6 +19,8 @@ export const REDACT_PATHS = [
   "*.accessKeyId",
   "secretAccessKey",
   "*.secretAccessKey",
+  "apiV3Key",
+  "*.apiV3Key",
   "authorization",
   "*.authorization",
   "headers.authorization",

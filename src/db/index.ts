@@ -25,6 +25,8 @@ export type {
   GuessLedgerTable,
   GuessMatchTable,
   GuessOptionTable,
+  GuessOrderStatus,
+  GuessOrderTable,
   GuessReservationTable,
   GuessWalletTable,
   NotificationState,

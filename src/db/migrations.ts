@@ -509,8 +509,9 @@ function guessMatches(dialect: DbDialect): Migration {
 /**
  * Bets and reservations (docs/guess.md, "Bets"). A bet is unique by its
  * client's id per uid (placing is idempotent); settlement walks a match's
- * bets of one status in id order, in batches (match_id, status, id); a
- * user's bets are listed newest first (uid, created_at, id).
+ * bets of one status in id order, in batches (match_id, status, id), and
+ * pushes the outcomes that are due (match_id, push_state, id); a user's
+ * bets are listed newest first (uid, created_at, id).
  */
 function guessBets(dialect: DbDialect): Migration {
   return {
@@ -527,7 +528,7 @@ function guessBets(dialect: DbDialect): Migration {
         .addColumn("win_amount", "bigint", (c) => c.notNull())
         .addColumn("status", "varchar(16)", (c) => c.notNull())
         .addColumn("credited", "bigint", (c) => c.notNull())
-        .addColumn("notified", "integer", (c) => c.notNull())
+        .addColumn("push_state", "integer", (c) => c.notNull())
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .addColumn("settled_at", "bigint")
         .addUniqueConstraint("guess_bets_client", ["uid", "client_bet_id"])
@@ -537,6 +538,11 @@ function guessBets(dialect: DbDialect): Migration {
         .createIndex("guess_bets_match_status")
         .on("guess_bets")
         .columns(["match_id", "status", "id"])
+        .execute();
+      await db.schema
+        .createIndex("guess_bets_match_push")
+        .on("guess_bets")
+        .columns(["match_id", "push_state", "id"])
         .execute();
       await db.schema
         .createIndex("guess_bets_uid_created")
@@ -565,6 +571,52 @@ function guessBets(dialect: DbDialect): Migration {
   };
 }
 
+/**
+ * Top-up orders (docs/payments.md). An order is created pending; a verified
+ * payment marks it paid with the provider's transaction id. A transaction
+ * pays one order only: (provider, transaction_id) is unique, so a second
+ * order cannot claim it even in a race. A user's client id for an order is
+ * unique per uid (creating is idempotent); both unique keys allow any number
+ * of NULLs on all three databases.
+ */
+function guessOrders(dialect: DbDialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("guess_orders")
+        .addColumn("id", key(dialect, 40), (c) => c.primaryKey())
+        .addColumn("uid", key(dialect, 128), (c) => c.notNull())
+        .addColumn("client_order_id", key(dialect, 64))
+        .addColumn("amount", "bigint", (c) => c.notNull())
+        .addColumn("currency", "varchar(3)", (c) => c.notNull())
+        .addColumn("provider", "varchar(16)", (c) => c.notNull())
+        .addColumn("status", "varchar(16)", (c) => c.notNull())
+        .addColumn("transaction_id", key(dialect, 64))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("paid_at", "bigint")
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addUniqueConstraint("guess_orders_client", ["uid", "client_order_id"])
+        .addUniqueConstraint("guess_orders_transaction", ["provider", "transaction_id"])
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createIndex("guess_orders_uid_created")
+        .on("guess_orders")
+        .columns(["uid", "created_at", "id"])
+        .execute();
+      // The sweep that closes pending orders past their expiry.
+      await db.schema
+        .createIndex("guess_orders_status_expires")
+        .on("guess_orders")
+        .columns(["status", "expires_at"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable("guess_orders").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
@@ -578,6 +630,7 @@ export function migrationProvider(dialect: DbDialect): MigrationProvider {
         "0007_guess_wallets": guessWallets(dialect),
         "0008_guess_matches": guessMatches(dialect),
         "0009_guess_bets": guessBets(dialect),
+        "0010_guess_orders": guessOrders(dialect),
       }),
   };
 }

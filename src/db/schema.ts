@@ -286,8 +286,8 @@ export interface GuessBetTable {
   status: GuessBetStatus;
   /** What was credited (payout or refund); 0 until then. */
   credited: number;
-  /** 1 once the bettor was pushed the bet's outcome. */
-  notified: number;
+  /** The outcome's push to the bettor: 0 nothing to tell yet, 1 due, 2 sent. */
+  push_state: number;
   created_at: number;
   settled_at: number | null;
 }
@@ -298,6 +298,27 @@ export interface GuessReservationTable {
   uid: string;
   created_at: number;
   reminded_at: number | null;
+}
+
+export type GuessOrderStatus = "pending" | "paid" | "closed";
+
+/** A top-up order (docs/payments.md): created pending, paid once by one provider transaction. */
+export interface GuessOrderTable {
+  id: string;
+  uid: string;
+  /** The client's id for the order: creating is idempotent by (uid, client_order_id). */
+  client_order_id: string | null;
+  /** Minor units (fen) the user is to pay and is credited. */
+  amount: number;
+  currency: string;
+  provider: "wechat" | "alipay";
+  status: GuessOrderStatus;
+  /** The provider's transaction that paid it; unique per provider. */
+  transaction_id: string | null;
+  created_at: number;
+  paid_at: number | null;
+  /** After this a pending order may be closed; a payment that still arrives is credited. */
+  expires_at: number;
 }
 
 export interface Tables {
@@ -319,4 +340,5 @@ export interface Tables {
   guess_audit: GuessAuditTable;
   guess_bets: GuessBetTable;
   guess_reservations: GuessReservationTable;
+  guess_orders: GuessOrderTable;
 }

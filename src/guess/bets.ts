@@ -220,7 +220,7 @@ export class Bets {
       win_amount: winAmount(request.stake, option.odds),
       status: "placed",
       credited: 0,
-      notified: 0,
+      push_state: 0,
       created_at: now,
       settled_at: null,
     };

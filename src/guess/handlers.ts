@@ -13,6 +13,7 @@ import { defineHandlers, type HandlerContext, type HandlerModule } from "../real
 import type { Bets } from "./bets.js";
 import { id } from "./feed.js";
 import type { Matches } from "./matches.js";
+import { CLIENT_ORDER_ID, type Orders } from "./orders.js";
 import { GUESS_RANGE, GUESS_REQUEST, followGroup } from "./msg-ids.js";
 import type { Reservations } from "./reservations.js";
 import type { Wallets } from "./wallet.js";
@@ -22,6 +23,7 @@ export interface GuessHandlerDeps {
   bets: Bets;
   wallets: Wallets;
   reservations: Reservations;
+  orders: Orders;
 }
 
 const matchId = z.string().regex(/^[A-Za-z0-9-]{1,40}$/, "a match id");
@@ -53,6 +55,13 @@ const myBetsBody = z
   .object({ matchId: matchId.optional(), cursor: cursor.optional(), limit: limit(100).optional() })
   .strict();
 const walletBody = z.object({ cursor: cursor.optional(), limit: limit(100).optional() }).strict();
+const topUpBody = z
+  .object({
+    amount: z.number().int(),
+    provider: z.enum(["wechat", "alipay"]),
+    clientOrderId: z.string().regex(CLIENT_ORDER_ID, "1–64 of A-Z a-z 0-9 _ . : -").optional(),
+  })
+  .strict();
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {});
@@ -69,7 +78,7 @@ async function visibleMatch(matches: Matches, id: string) {
 }
 
 export function guessHandlerModule(deps: GuessHandlerDeps): HandlerModule {
-  const { matches, bets, wallets, reservations } = deps;
+  const { matches, bets, wallets, reservations, orders } = deps;
   const r = GUESS_REQUEST;
   return defineHandlers({
     name: "guess",
@@ -123,6 +132,8 @@ export function guessHandlerModule(deps: GuessHandlerDeps): HandlerModule {
         await reservations.cancel(ctx.uid, id);
         return { matchId: id, reserved: false };
       },
+      [r.topUp]: async (ctx: HandlerContext, body: unknown) =>
+        orders.create(ctx.uid, parse(topUpBody, body)),
     },
   });
 }

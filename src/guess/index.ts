@@ -3,7 +3,8 @@
  * with an append-only ledger, bets, settlement, payment callbacks and the
  * admin API. Landed so far: the lifecycle table, wallets and the ledger,
  * matches with the feed import, the admin actions, the audit and the lists,
- * bets and reservations over the realtime connection.
+ * bets and reservations over the realtime connection, settlement, top-up
+ * orders and the payment providers' callbacks.
  */
 export {
   MATCH_ACTIONS,
@@ -34,3 +35,30 @@ export { Bets, winAmount, type BetLimits, type BetRequest, type Placed } from ".
 export { Reservations, type DueReminder } from "./reservations.js";
 export { guessHandlerModule, type GuessHandlerDeps } from "./handlers.js";
 export { GUESS_PUSH, GUESS_RANGE, GUESS_REQUEST, followGroup } from "./msg-ids.js";
+export {
+  CLIENT_ORDER_ID,
+  ORDER_CURRENCY,
+  OrderIds,
+  Orders,
+  type AppliedPayment,
+  type CreatedOrder,
+  type OrderRequest,
+  type OrderView,
+} from "./orders.js";
+export {
+  PAY_ERROR_HEADER,
+  parseForm,
+  registerPaymentRoutes,
+  type PaymentRouteOptions,
+} from "./pay-routes.js";
+export { loadPaymentKeys, providerConfigured, type PaymentSettings } from "./pay-config.js";
+export * from "./pay-notify.js";
+export {
+  SETTLING_STATES,
+  Settlement,
+  type BatchResult,
+  type OutcomeNotifier,
+  type SettledBet,
+  type SettlementPhase,
+  type SettlementProgress,
+} from "./settlement.js";

@@ -107,7 +107,7 @@ export class Matches {
   constructor(
     database: Database,
     private readonly now: () => number = Date.now,
-    /** Told of every committed change of an approved match (its followers are pushed it). */
+    /** Told of every committed change of a match (followers are pushed it, settlement enqueued). */
     private readonly onChange: (match: MatchView) => void = () => undefined,
   ) {
     this.db = database.db;
@@ -124,10 +124,10 @@ export class Matches {
     return results;
   }
 
-  /** Tells onChange of a match's committed state, when users can see it. */
-  private async announce(id: string): Promise<void> {
+  /** Tells onChange of a match's committed state (settlement's transitions come through here). */
+  async announce(id: string): Promise<void> {
     const match = await this.get(id);
-    if (match?.approved) this.onChange(match);
+    if (match) this.onChange(match);
   }
 
   async get(id: string): Promise<MatchView | null> {
@@ -180,13 +180,13 @@ export class Matches {
   /** An admin action: the transition, its audit row, in one transaction under the match's lock. */
   async act(id: string, action: MatchAction, options: ActOptions): Promise<MatchView> {
     const view = await this.actIn(id, action, options);
-    if (view.approved) this.onChange(view);
+    this.onChange(view);
     return view;
   }
 
   private actIn(id: string, action: MatchAction, options: ActOptions): Promise<MatchView> {
     return this.db.transaction().execute(async (trx) => {
-      const row = await this.lockMatch(trx, id);
+      const row = await lockMatch(trx, id);
       const matchOptions = await this.optionsOf(trx, id);
       const now = this.now();
       const to = nextState(
@@ -293,7 +293,7 @@ export class Matches {
         });
         return { externalId: match.externalId, id, outcome: "created" };
       }
-      const row = await this.lockMatch(trx, existing.id);
+      const row = await lockMatch(trx, existing.id);
       const before = storedFacts(row, await this.optionsOf(trx, row.id));
       const after = feedFacts(match);
       if (JSON.stringify(before) === JSON.stringify(after)) {
@@ -334,25 +334,6 @@ export class Matches {
     });
   }
 
-  /** The match's row, locked for this transaction (E_NOT_FOUND when absent). */
-  private async lockMatch(trx: Trx, id: string): Promise<GuessMatchTable> {
-    // A write first: the row lock on MySQL/PostgreSQL, the write lock on SQLite.
-    await trx
-      .updateTable("guess_matches")
-      .set((eb) => ({ updated_at: eb.ref("updated_at") }))
-      .where("id", "=", id)
-      .execute();
-    const row = await trx
-      .selectFrom("guess_matches")
-      .selectAll()
-      .where("id", "=", id)
-      .executeTakeFirst();
-    if (!row) {
-      throw new GamedockError("E_NOT_FOUND", `no match ${JSON.stringify(id)}`, { matchId: id });
-    }
-    return row;
-  }
-
   private optionsOf(db: Kysely<Tables>, id: string): Promise<GuessOptionTable[]> {
     return db
       .selectFrom("guess_options")
@@ -375,4 +356,23 @@ export class Matches {
     for (const row of rows) byMatch.set(row.match_id, [...(byMatch.get(row.match_id) ?? []), row]);
     return byMatch;
   }
+}
+
+/** The match's row, locked for this transaction (E_NOT_FOUND when absent). */
+export async function lockMatch(trx: Trx, id: string): Promise<GuessMatchTable> {
+  // A write first: the row lock on MySQL/PostgreSQL, the write lock on SQLite.
+  await trx
+    .updateTable("guess_matches")
+    .set((eb) => ({ updated_at: eb.ref("updated_at") }))
+    .where("id", "=", id)
+    .execute();
+  const row = await trx
+    .selectFrom("guess_matches")
+    .selectAll()
+    .where("id", "=", id)
+    .executeTakeFirst();
+  if (!row) {
+    throw new GamedockError("E_NOT_FOUND", `no match ${JSON.stringify(id)}`, { matchId: id });
+  }
+  return row;
 }

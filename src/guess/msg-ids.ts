@@ -16,6 +16,7 @@ export const GUESS_REQUEST = {
   wallet: 2007,
   reserve: 2008,
   unreserve: 2009,
+  topUp: 2010,
 } as const;
 
 /** Pushes: persisted, so a user who was away gets them on reconnect. */
@@ -26,6 +27,8 @@ export const GUESS_PUSH = {
   betsSettled: 2101,
   /** To those who reserved a match: it starts soon ({match}). */
   startsSoon: 2102,
+  /** To a user whose top-up order was paid ({orderId, amount, balance}). */
+  balanceChanged: 2103,
 } as const;
 
 /** The application group of a match's followers. */

@@ -22,6 +22,7 @@ import { listAudit, writeAudit } from "./audit.js";
 import { parseFeed, text } from "./feed.js";
 import type { MatchAction } from "./match-states.js";
 import { MATCH_STATUSES, type Matches } from "./matches.js";
+import type { Settlement } from "./settlement.js";
 import type { Wallets } from "./wallet.js";
 
 type Query = Record<string, string | undefined>;
@@ -97,7 +98,10 @@ function notFound(id: string): GamedockError {
   return new GamedockError("E_NOT_FOUND", `no match ${JSON.stringify(id)}`, { matchId: id });
 }
 
-function adminRoutes(matches: Matches, wallets: Wallets, database: Database): FastifyPluginAsync {
+function adminRoutes(
+  { matches, wallets, settlement }: GuessRouteServices,
+  database: Database,
+): FastifyPluginAsync {
   // eslint-disable-next-line @typescript-eslint/require-await -- fastify awaits a plugin's registration
   return async (app: FastifyInstance) => {
     app.post("/matches/import", async (request) => {
@@ -109,7 +113,7 @@ function adminRoutes(matches: Matches, wallets: Wallets, database: Database): Fa
     app.get<{ Params: { id: string } }>("/matches/:id", async (request) => {
       const match = await matches.get(request.params.id);
       if (!match) throw notFound(request.params.id);
-      return match;
+      return { ...match, settlement: await settlement.progress(match.id) };
     });
 
     app.get<{ Querystring: Query }>("/matches", async (request) =>
@@ -212,11 +216,18 @@ function publicRoutes(matches: Matches): FastifyPluginAsync {
   };
 }
 
+/** What the routes work with. */
+export interface GuessRouteServices {
+  matches: Matches;
+  wallets: Wallets;
+  settlement: Settlement;
+}
+
 export async function registerGuessRoutes(
   app: FastifyInstance,
-  { matches, wallets }: { matches: Matches; wallets: Wallets },
+  services: GuessRouteServices,
   database: Database,
 ): Promise<void> {
-  await app.register(adminRoutes(matches, wallets, database), { prefix: "/api/v1/guess/admin" });
-  await app.register(publicRoutes(matches), { prefix: "/api/v1/guess/matches" });
+  await app.register(adminRoutes(services, database), { prefix: "/api/v1/guess/admin" });
+  await app.register(publicRoutes(services.matches), { prefix: "/api/v1/guess/matches" });
 }

@@ -9,12 +9,16 @@
 import type { FastifyInstance } from "fastify";
 import { redactUrl, type Config, type Logger } from "../core/index.js";
 import { openDatabase, type Database } from "../db/index.js";
-import type { Pusher } from "../realtime/index.js";
+import type { Authenticator, Pusher } from "../realtime/index.js";
 import {
   Bets,
   GUESS_PUSH,
   Matches,
+  Orders,
   Reservations,
+  SETTLING_STATES,
+  registerPaymentRoutes,
+  Settlement,
   Wallets,
   fetchFeed,
   followGroup,
@@ -23,6 +27,8 @@ import {
   type MatchView,
   type Reconciliation,
 } from "../guess/index.js";
+import type { QueueBackend } from "../queue/index.js";
+import { startSettlement, type SettlementRunner } from "./guess-settlement.js";
 import { resolveConfig } from "./resolve.js";
 
 const SWEEP_MS = 1000;
@@ -33,6 +39,8 @@ export interface GuessServices {
   wallets: Wallets;
   bets: Bets;
   reservations: Reservations;
+  settlement: Settlement;
+  orders: Orders;
 }
 
 export function guessServices(
@@ -47,6 +55,8 @@ export function guessServices(
     wallets,
     bets: new Bets(database, wallets, { minStake, maxStake, maxStakePerMatch }),
     reservations: new Reservations(database),
+    settlement: new Settlement(database, config.guess.settleBatch),
+    orders: new Orders(database, wallets, config.guess.payments),
   };
 }
 
@@ -57,28 +67,47 @@ export interface GuessRuntime {
 
 /**
  * Guessing as serve runs it: every change of a match is pushed to its
- * followers; each second one sweep stops betting at lock times and sends
- * "starts soon" to those who reserved a match.
+ * followers, and a result, no-result or cancel enqueues its settlement;
+ * each second one sweep stops betting at lock times and sends "starts
+ * soon" to those who reserved a match.
  */
-export function openGuess(
+export async function openGuess(
   config: Config,
   database: Database,
   logger: Logger,
-  pusher: Pusher,
-): GuessRuntime {
+  realtime: { pusher: Pusher; authenticator: Authenticator },
+  backends: ReadonlyMap<string, QueueBackend>,
+): Promise<GuessRuntime> {
+  const { pusher, authenticator } = realtime;
   const log = logger.child({ component: "guess" });
+  let settling: SettlementRunner | null = null;
   const pushed = (what: string, work: Promise<unknown>): void => {
     work.catch((err: unknown) => {
-      log.warn({ event: "push-error", what, err }, "a guessing push was not delivered");
+      log.warn({ event: "guess-async-error", what, err }, "a guessing follow-up failed");
     });
   };
   const services = guessServices(config, database, (match) => {
-    pushed(
-      "match-changed",
-      pusher.push({ group: followGroup(match.id) }, GUESS_PUSH.matchChanged, { match }),
-    );
+    if (match.approved) {
+      pushed(
+        "match-changed",
+        pusher.push({ group: followGroup(match.id) }, GUESS_PUSH.matchChanged, { match }),
+      );
+    }
+    // Lost, this enqueue is made good by the next start's sweep of unfinished matches.
+    if (settling && SETTLING_STATES.includes(match.state)) {
+      pushed("settle-enqueue", settling.enqueue(match.id));
+    }
   });
-  const { matches, reservations } = services;
+  const { matches, reservations, settlement, orders } = services;
+  settling = await startSettlement({
+    config,
+    database,
+    backends,
+    pusher,
+    matches,
+    settlement,
+    log,
+  });
   const feed = config.guess.feedUrl === "" ? null : pollFeed(config, matches, log);
   const remind = async (): Promise<void> => {
     for (const due of await reservations.due(config.guess.remindBeforeMs)) {
@@ -98,6 +127,7 @@ export function openGuess(
       if (locked > 0)
         log.info({ event: "locked", matches: locked }, "betting stopped at lock time");
       await remind();
+      await orders.closeExpired();
     })()
       .catch((err: unknown) => {
         log.warn({ event: "sweep-error", err }, "guessing sweep failed");
@@ -107,12 +137,25 @@ export function openGuess(
       });
   }, SWEEP_MS);
   timer.unref();
+  const runner = settling;
   return {
-    register: (app) => registerGuessRoutes(app, services, database),
+    async register(app) {
+      await registerGuessRoutes(app, services, database);
+      await registerPaymentRoutes(app, {
+        orders,
+        settings: config.guess.payments,
+        authenticator,
+        logger,
+        onCredited: async (uid, balance, orderId) => {
+          await pusher.push({ uid }, GUESS_PUSH.balanceChanged, { orderId, balance });
+        },
+      });
+    },
     async close() {
       clearInterval(timer);
       await feed?.close();
       await running;
+      await runner.close();
     },
   };
 }

@@ -75,6 +75,8 @@ export interface RealtimeRuntime {
   attach(app: FastifyInstance): void;
   /** Pushes over this runtime's bus (guessing's match changes, settlements, reminders). */
   pusher: Pusher;
+  /** Verifies users' connection tokens (also for HTTP routes that act as the user). */
+  authenticator: Authenticator;
   /** Closes sockets with 1012, lets handlers in flight reply, closes the bus. */
   close(): Promise<void>;
 }
@@ -169,11 +171,16 @@ async function startLogicWorker(
   };
 }
 
-async function startGateway(config: Config, data: string, bus: Bus, log: Logger): Promise<Gateway> {
+async function startGateway(
+  config: Config,
+  auth: Authenticator,
+  bus: Bus,
+  log: Logger,
+): Promise<Gateway> {
   const c = config.realtime;
   const gateway = new Gateway({
     bus,
-    authenticator: await authenticator(config, data, log),
+    authenticator: auth,
     gatewayId: processName(),
     defaultGroup: c.defaultGroup,
     maxFrameBytes: c.maxFrameBytes,
@@ -199,9 +206,11 @@ export async function openRealtime(
   const bus: Bus = await openBus(config.realtime.bus, { logger: log });
   let gateway: Gateway | null = null;
   let logic: StartedWorker | null = null;
+  let auth: Authenticator;
   try {
     logic = await startLogicWorker(config, bus, log, {}, shared);
-    gateway = await startGateway(config, data, bus, log);
+    auth = await authenticator(config, data, log);
+    gateway = await startGateway(config, auth, bus, log);
   } catch (err) {
     await logic?.stop().catch(() => undefined);
     await bus.close();
@@ -211,6 +220,7 @@ export async function openRealtime(
   const worker = logic;
   return {
     pusher: pusherFor(config, bus),
+    authenticator: auth,
     attach(app) {
       started.attach(app.server);
       registerRoutes(app, config, bus);
@@ -245,7 +255,12 @@ export async function startGatewayProcess(
   const bus = await openBus(config.realtime.bus, { logger: log });
   let gateway: Gateway;
   try {
-    gateway = await startGateway(config, resolve(config.data), bus, log);
+    gateway = await startGateway(
+      config,
+      await authenticator(config, resolve(config.data), log),
+      bus,
+      log,
+    );
   } catch (err) {
     await bus.close();
     throw err;

@@ -81,7 +81,7 @@ export async function startServe(
     });
     realtime.attach(app);
     if (config.guess.enabled) {
-      guess = openGuess(config, runtime.database, logger, realtime.pusher);
+      guess = await openGuess(config, runtime.database, logger, realtime, runtime.backends);
       await guess.register(app);
     }
     await pipeline.start(stages);

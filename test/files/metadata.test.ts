@@ -97,6 +97,7 @@ for (const target of DATABASE_TARGETS) {
           "0007_guess_wallets",
           "0008_guess_matches",
           "0009_guess_bets",
+          "0010_guess_orders",
         ]);
       } finally {
         await again.close();

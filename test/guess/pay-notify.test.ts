@@ -5,13 +5,6 @@
  * forged, mangled, stale or foreign one must fail — asserting the code.
  */
 import assert from "node:assert/strict";
-import {
-  createCipheriv,
-  generateKeyPairSync,
-  randomBytes,
-  sign,
-  type KeyObject,
-} from "node:crypto";
 import { describe, it } from "node:test";
 import {
   beijingTimeToMs,
@@ -21,16 +14,23 @@ import {
   type AlipayNotificationInput,
   type WechatNotificationInput,
 } from "../../src/guess/pay-notify.js";
+import {
+  ALIPAY_PARAMS as alipayParams,
+  API_V3_KEY,
+  APP_ID,
+  MCH_ID,
+  WECHAT_SERIAL as SERIAL,
+  WECHAT_TRANSACTION as transaction,
+  alipay,
+  alipayNotification,
+  stranger,
+  wechatNotification as signedWechatNotification,
+  wechatPlatform,
+  type WechatOptions,
+} from "./pay-signers.js";
 
 const WINDOW_MS = 5 * 60 * 1000;
 const NOW = Date.UTC(2024, 2, 1, 4, 0, 0); // 2024-03-01 12:00:00 in Beijing
-
-function rsaPair(): { privateKey: KeyObject; publicKey: KeyObject } {
-  return generateKeyPairSync("rsa", { modulusLength: 2048 });
-}
-const wechatPlatform = rsaPair();
-const alipay = rsaPair();
-const stranger = rsaPair();
 
 /** The error's code, for assert.throws: `code("E_X")` fails the test with the actual code otherwise. */
 function code(expected: string, field?: string) {
@@ -44,88 +44,9 @@ function code(expected: string, field?: string) {
 
 // --- WeChat Pay API v3 ----------------------------------------------------------
 
-const SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
-const API_V3_KEY = "0123456789abcdefghijklmnopqrstuv"; // 32 ASCII bytes
-const MCH_ID = "1230000109";
-
-const transaction = {
-  mchid: MCH_ID,
-  appid: "wxd678efh567hg6787",
-  out_trade_no: "topup-alice-0001",
-  transaction_id: "1217752501201407033233368018",
-  trade_type: "JSAPI",
-  trade_state: "SUCCESS",
-  trade_state_desc: "支付成功",
-  success_time: "2024-03-01T11:59:58+08:00",
-  payer: { openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" },
-  amount: { total: 1234, payer_total: 1234, currency: "CNY", payer_currency: "CNY" },
-};
-
-interface WechatOptions {
-  tx?: unknown;
-  /** Unix seconds in the Wechatpay-Timestamp header. */
-  timestamp?: number;
-  signer?: KeyObject;
-  apiV3Key?: string;
-  associatedData?: string | null;
-  /** Replaces the JSON body before signing (to sign a malformed one). */
-  rawBody?: string;
-}
-
-/** A notification as WeChat Pay sends it: the resource sealed with the APIv3 key, the headers signed. */
-function wechatNotification(
-  options: WechatOptions = {},
-): Pick<WechatNotificationInput, "headers" | "rawBody"> {
-  const resourceNonce = randomBytes(6).toString("hex"); // 12 ASCII bytes
-  const aad = options.associatedData === undefined ? "transaction" : options.associatedData;
-  const cipher = createCipheriv(
-    "aes-256-gcm",
-    Buffer.from(options.apiV3Key ?? API_V3_KEY, "utf8"),
-    Buffer.from(resourceNonce, "utf8"),
-  );
-  if (aad !== null) cipher.setAAD(Buffer.from(aad, "utf8"));
-  const plaintext = JSON.stringify(options.tx ?? transaction);
-  const sealed = Buffer.concat([
-    cipher.update(plaintext, "utf8"),
-    cipher.final(),
-    cipher.getAuthTag(),
-  ]);
-  const resource: Record<string, string> = {
-    original_type: "transaction",
-    algorithm: "AEAD_AES_256_GCM",
-    ciphertext: sealed.toString("base64"),
-    nonce: resourceNonce,
-  };
-  if (aad !== null) resource.associated_data = aad;
-  const rawBody =
-    options.rawBody ??
-    JSON.stringify({
-      id: "EV-2018022511223320873",
-      create_time: "2024-03-01T12:00:00+08:00",
-      resource_type: "encrypt-resource",
-      event_type: "TRANSACTION.SUCCESS",
-      summary: "支付成功",
-      resource,
-    });
-  const timestamp = String(options.timestamp ?? Math.floor(NOW / 1000));
-  const nonce = randomBytes(16).toString("hex");
-  const message = `${timestamp}\n${nonce}\n${rawBody}\n`;
-  const signature = sign(
-    "sha256",
-    Buffer.from(message, "utf8"),
-    options.signer ?? wechatPlatform.privateKey,
-  );
-  return {
-    rawBody,
-    headers: {
-      "wechatpay-timestamp": timestamp,
-      "wechatpay-nonce": nonce,
-      "wechatpay-signature": signature.toString("base64"),
-      "wechatpay-serial": SERIAL,
-      "content-type": "application/json",
-    },
-  };
-}
+/** Signed at NOW unless a test says otherwise (pay-signers.ts signs as WeChat Pay does). */
+const wechatNotification = (options: WechatOptions = {}) =>
+  signedWechatNotification({ timestamp: Math.floor(NOW / 1000), ...options });
 
 function parseBody(rawBody: string): { resource: Record<string, string | undefined> } {
   return JSON.parse(rawBody) as { resource: Record<string, string | undefined> };
@@ -297,54 +218,6 @@ describe("WeChat Pay notifications", () => {
 });
 
 // --- Alipay ----------------------------------------------------------------------
-
-const APP_ID = "2015102700040153";
-
-const alipayParams: Record<string, string> = {
-  gmt_create: "2024-03-01 11:59:50",
-  charset: "utf-8",
-  seller_email: "seller@example.com",
-  subject: "大乐透2.1",
-  body: "充值 12.34 元",
-  buyer_id: "2088102116773037",
-  invoice_amount: "12.34",
-  notify_id: "4a91b7a78a503640467525113fb7d8bg8e",
-  fund_bill_list: '[{"amount":"12.34","fundChannel":"ALIPAYACCOUNT"}]',
-  notify_type: "trade_status_sync",
-  trade_status: "TRADE_SUCCESS",
-  receipt_amount: "12.34",
-  app_id: APP_ID,
-  buyer_pay_amount: "12.34",
-  seller_id: "2088102119685838",
-  gmt_payment: "2024-03-01 11:59:58",
-  notify_time: "2024-03-01 12:00:00",
-  version: "1.0",
-  out_trade_no: "topup-bob-0002",
-  total_amount: "12.34",
-  trade_no: "2016071921001003030200089909",
-  auth_app_id: APP_ID,
-  buyer_logon_id: "159****5620",
-  point_amount: "0.00",
-};
-
-/**
- * Signs as Alipay documents it: all params but sign and sign_type, empty
- * values left out, sorted by name, `name=value` joined by `&`, SHA256withRSA
- * over the UTF-8 bytes, base64; then sign_type=RSA2 and sign are added.
- */
-function alipayNotification(
-  params: Record<string, string> = alipayParams,
-  signer: KeyObject = alipay.privateKey,
-  signType = "RSA2",
-): Record<string, string> {
-  const content = Object.keys(params)
-    .filter((name) => params[name] !== "")
-    .sort()
-    .map((name) => `${name}=${params[name]}`)
-    .join("&");
-  const signature = sign("sha256", Buffer.from(content, "utf8"), signer).toString("base64");
-  return { ...params, sign_type: signType, sign: signature };
-}
 
 function alipayInput(
   params: Record<string, string>,

@@ -17,6 +17,15 @@ import { mintToken } from "../../src/realtime/index.js";
 import { ROOT, removeDir, runCli } from "../helpers/cli.js";
 import { startTestServer, type TestServer } from "../helpers/serve.js";
 import { waitFor } from "../helpers/wait.js";
+import {
+  API_V3_KEY,
+  MCH_ID,
+  WECHAT_SERIAL,
+  WECHAT_TRANSACTION,
+  pem,
+  wechatNotification,
+  wechatPlatform,
+} from "./pay-signers.js";
 
 const SECRET = "guess-realtime-secret-0123456789abcdef";
 const secret = new TextEncoder().encode(SECRET);
@@ -64,7 +73,19 @@ describe("guessing over the realtime gateway", () => {
   before(async () => {
     server = await startTestServer(
       // Reservations are reminded a week ahead: the sample feed's matches start within it.
-      { realtime: { jwtSecret: SECRET }, guess: { remindBeforeMs: 7 * 86_400_000 } },
+      {
+        realtime: { jwtSecret: SECRET },
+        guess: {
+          remindBeforeMs: 7 * 86_400_000,
+          payments: {
+            wechat: {
+              mchId: MCH_ID,
+              apiV3Key: API_V3_KEY,
+              platformKeys: { [WECHAT_SERIAL]: pem(wechatPlatform.publicKey) },
+            },
+          },
+        },
+      },
       { stages: [] },
     );
     const feed = JSON.parse(await readFile(join(ROOT, "samples/guess-feed.json"), "utf8")) as {
@@ -200,16 +221,53 @@ describe("guessing over the realtime gateway", () => {
 
     // Closing the match reaches every follower once.
     await admin("POST", `/matches/${matchId}/close`);
-    const changed = (seen: Seen) =>
+    const changed = (seen: Seen, state: number) =>
       seen.pushes.filter(
         ([body, head]) =>
           head.msgId === GUESS_PUSH.matchChanged &&
-          (body as { match: MatchJson }).match.state === 1,
+          (body as { match: MatchJson }).match.state === state,
       );
     await waitFor(
-      () => players.every((p) => changed(p).length === 1),
+      () => players.every((p) => changed(p, 1).length === 1),
       "every follower pushed the close",
     );
+
+    // The result: every bettor is pushed each bet's outcome once, winners with the payout.
+    await admin("POST", `/matches/${matchId}/result`, { result: "blg" });
+    const told = (seen: Seen) =>
+      seen.pushes
+        .filter(([, head]) => head.msgId === GUESS_PUSH.betsSettled)
+        .flatMap(([body]) => (body as { bets: { status: string; credited: number }[] }).bets);
+    await waitFor(
+      () => players.every((p) => told(p).length === 2),
+      "every bettor told both outcomes",
+    );
+    for (const [i, p] of players.entries()) {
+      // Odd players bet on blg (odds 1650): 200 pays 330.
+      const expected = i % 2 ? ["paid", 330] : ["lost", 0];
+      assert.deepEqual(
+        told(p).map((b) => [b.status, b.credited]),
+        [expected, expected],
+        `player-${i}`,
+      );
+    }
+    await waitFor(
+      () => players.every((p) => changed(p, 9).length === 1),
+      "every follower told the match is paid",
+    );
+    const settled = (await admin("GET", `/matches/${matchId}`)) as {
+      state: number;
+      settlement: { total: number; settled: number; credited: number };
+    };
+    assert.deepEqual(
+      [settled.state, settled.settlement.total, settled.settlement.settled],
+      [9, USERS * 2, USERS * 2],
+    );
+    assert.equal(settled.settlement.credited, USERS); // the odd half won both bets
+    const paidWallet = await players[1]!.client.request<{ balance: number }>(R.wallet, {});
+    assert.equal(paidWallet.balance, 100 + 2 * 330);
+    const final = await runCli(["guess", "reconcile", "--data", server.data, "--json"]);
+    assert.deepEqual((JSON.parse(final.stdout) as { mismatches: unknown[] }).mismatches, []);
     await Promise.all(players.map((p) => p.client.close()));
   });
 
@@ -230,6 +288,54 @@ describe("guessing over the realtime gateway", () => {
       "the missed change",
     );
     await back.client.request(R.unfollow, { matchId: laterId });
+  });
+
+  it("credits a top-up order once when WeChat Pay's signed callback comes, and pushes the balance", async () => {
+    const payer = await client("payer");
+    const order = await payer.client.request<{ orderId: string; amount: number; status: string }>(
+      R.topUp,
+      { amount: 1234, provider: "wechat", clientOrderId: "first" },
+    );
+    assert.deepEqual([order.amount, order.status], [1234, "pending"]);
+    const again = await payer.client.request<{ orderId: string }>(R.topUp, {
+      amount: 1234,
+      provider: "wechat",
+      clientOrderId: "first",
+    });
+    assert.equal(again.orderId, order.orderId);
+    await assert.rejects(payer.client.request(R.topUp, { amount: 100, provider: "alipay" }), {
+      code: "E_PAY_NOT_CONFIGURED",
+    });
+    const notify = (tx: unknown) => {
+      const { headers, rawBody } = wechatNotification({ tx });
+      return fetch(`${server.url}/api/v1/pay/notify/wechat`, {
+        method: "POST",
+        headers: headers as Record<string, string>,
+        body: rawBody,
+      });
+    };
+    const paid = { ...WECHAT_TRANSACTION, out_trade_no: order.orderId };
+    const wrongAmount = {
+      ...paid,
+      transaction_id: "4200000000000000000000000001",
+      amount: { ...paid.amount, total: 1 },
+    };
+    assert.equal((await notify(wrongAmount)).status, 409);
+    assert.equal((await notify(paid)).status, 204);
+    assert.equal((await notify(paid)).status, 204, "a repeat is answered success, credits nothing");
+    const credited = () =>
+      payer.pushes.filter(([, head]) => head.msgId === GUESS_PUSH.balanceChanged);
+    await waitFor(() => credited().length === 1, "the balance push");
+    assert.deepEqual(credited()[0]![0], { orderId: order.orderId, balance: 1234 });
+    const wallet = await payer.client.request<{ balance: number; entries: { cause: string }[] }>(
+      R.wallet,
+      {},
+    );
+    assert.equal(wallet.balance, 1234);
+    assert.deepEqual(
+      wallet.entries.map((e) => e.cause),
+      [`topup:${order.orderId}`],
+    );
   });
 
   it("reminds who reserved a match once, before it starts", async () => {
