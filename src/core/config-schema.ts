@@ -3,6 +3,7 @@
  * the defaults (zod costs ~60 ms of start-up; a plain `gamedock pack` needs none).
  */
 import { z } from "zod";
+import { isTimeZone } from "./time-zone.js";
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 const ms = z.coerce.number().int().min(0).max(86_400_000);
@@ -372,6 +373,7 @@ export const configSchema = z
           .max(7 * 86_400_000),
         queue: z.string().min(1),
         settleBatch: z.coerce.number().int().min(1).max(100_000),
+        statsTimeZone: z.string().refine(isTimeZone, "an IANA time zone such as Asia/Shanghai"),
         payments,
       })
       .strict()

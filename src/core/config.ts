@@ -183,6 +183,7 @@ export const DEFAULTS = {
     remindBeforeMs: 600_000, // "match starts soon" goes to those who reserved it this long before, ms
     queue: "default", // queue backend settlement runs on
     settleBatch: 2000, // bets per settlement transaction
+    statsTimeZone: "Asia/Shanghai", // the days of the statistics (an IANA time zone)
     /** Top-ups: orders and the providers' payment callbacks (docs/payments.md). */
     payments: {
       replayWindowMs: 300_000, // a callback signed further than this from our clock is refused, ms

@@ -47,3 +47,4 @@ export {
 export { DEFAULT_MAX_JSON_DEPTH, parseClientJson } from "./json.js";
 export { codePoint, codePointLength, textProblem } from "./text.js";
 export { bearerToken, isKnownToken, tokenId } from "./tokens.js";
+export { isTimeZone, zoneOffsetMs } from "./time-zone.js";

@@ -554,6 +554,17 @@ function guessBets(dialect: DbDialect): Migration {
         .on("guess_bets")
         .columns(["uid", "match_id"])
         .execute();
+      // The daily statistics: bets by time, and payouts and refunds by time.
+      await db.schema
+        .createIndex("guess_bets_created")
+        .on("guess_bets")
+        .columns(["created_at"])
+        .execute();
+      await db.schema
+        .createIndex("guess_ledger_kind_created")
+        .on("guess_ledger")
+        .columns(["kind", "created_at"])
+        .execute();
       await db.schema
         .createTable("guess_reservations")
         .addColumn("match_id", key(dialect, 40), (c) => c.notNull())
@@ -565,6 +576,7 @@ function guessBets(dialect: DbDialect): Migration {
         .execute();
     },
     async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex("guess_ledger_kind_created").on("guess_ledger").execute();
       await db.schema.dropTable("guess_reservations").execute();
       await db.schema.dropTable("guess_bets").execute();
     },

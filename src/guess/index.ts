@@ -53,6 +53,7 @@ export {
 } from "./pay-routes.js";
 export { loadPaymentKeys, providerConfigured, type PaymentSettings } from "./pay-config.js";
 export * from "./pay-notify.js";
+export { GuessStats, MAX_STATS_DAYS, type DayStats, type MatchStats } from "./stats.js";
 export {
   SETTLING_STATES,
   Settlement,

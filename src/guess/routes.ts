@@ -16,6 +16,7 @@ import {
   invalidField,
   textProblem,
   tokenId,
+  zoneOffsetMs,
 } from "../core/index.js";
 import type { Database } from "../db/index.js";
 import { listAudit, writeAudit } from "./audit.js";
@@ -23,6 +24,7 @@ import { parseFeed, text } from "./feed.js";
 import type { MatchAction } from "./match-states.js";
 import { MATCH_STATUSES, type Matches } from "./matches.js";
 import type { Settlement } from "./settlement.js";
+import type { GuessStats } from "./stats.js";
 import type { Wallets } from "./wallet.js";
 
 type Query = Record<string, string | undefined>;
@@ -99,7 +101,7 @@ function notFound(id: string): GamedockError {
 }
 
 function adminRoutes(
-  { matches, wallets, settlement }: GuessRouteServices,
+  { matches, wallets, settlement, stats }: GuessRouteServices,
   database: Database,
 ): FastifyPluginAsync {
   // eslint-disable-next-line @typescript-eslint/require-await -- fastify awaits a plugin's registration
@@ -180,6 +182,21 @@ function adminRoutes(
       return { uid, applied: posted.applied, balance: posted.balanceAfter };
     });
 
+    app.get<{ Querystring: Query }>("/stats/daily", async (request) => {
+      // Default: the last 7 days of the zone, today included.
+      const today = new Date(Date.now() + zoneOffsetMs(stats.timeZone, Date.now()));
+      const day = (d: Date) => d.toISOString().slice(0, 10);
+      return stats.daily({
+        from: request.query.from ?? day(new Date(today.getTime() - 6 * 86_400_000)),
+        to: request.query.to ?? day(today),
+      });
+    });
+
+    app.get<{ Params: { id: string } }>("/stats/matches/:id", async (request) => {
+      if (!(await matches.get(request.params.id))) throw notFound(request.params.id);
+      return stats.match(request.params.id);
+    });
+
     app.get<{ Querystring: Query }>("/audit", async (request) =>
       listAudit(database.db, {
         matchId: request.query.matchId,
@@ -221,6 +238,7 @@ export interface GuessRouteServices {
   matches: Matches;
   wallets: Wallets;
   settlement: Settlement;
+  stats: GuessStats;
 }
 
 export async function registerGuessRoutes(

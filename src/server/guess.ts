@@ -14,6 +14,7 @@ import {
   Bets,
   GUESS_PUSH,
   Matches,
+  GuessStats,
   Orders,
   Reservations,
   SETTLING_STATES,
@@ -41,6 +42,7 @@ export interface GuessServices {
   reservations: Reservations;
   settlement: Settlement;
   orders: Orders;
+  stats: GuessStats;
 }
 
 export function guessServices(
@@ -57,6 +59,7 @@ export function guessServices(
     reservations: new Reservations(database),
     settlement: new Settlement(database, config.guess.settleBatch),
     orders: new Orders(database, wallets, config.guess.payments),
+    stats: new GuessStats(database, config.guess.statsTimeZone),
   };
 }
 

@@ -151,6 +151,32 @@ describe("guessing over HTTP", () => {
     assert.equal((bidi.json as ErrorJson).error.details?.field, "uid");
   });
 
+  it("answers daily statistics in the configured zone and a match's, and refuses a bad range", async () => {
+    const daily = await server.api("GET", "/api/v1/guess/admin/stats/daily");
+    assert.equal(daily.status, 200, JSON.stringify(daily.json));
+    const body = daily.json as { timeZone: string; days: { day: string; bets: number }[] };
+    assert.equal(body.timeZone, "Asia/Shanghai");
+    assert.equal(body.days.length, 7, "the last 7 days by default");
+    const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+    assert.equal(body.days.at(-1)!.day, today);
+    const bad = await server.api("GET", "/api/v1/guess/admin/stats/daily?from=2026-02-30x");
+    assert.equal(bad.status, 400);
+    assert.equal((bad.json as ErrorJson).error.details?.field, "from");
+    const pending = await server.api("GET", "/api/v1/guess/admin/matches?status=pending");
+    const id = (pending.json as { matches: MatchJson[] }).matches[0]!.id;
+    const one = await server.api("GET", `/api/v1/guess/admin/stats/matches/${id}`);
+    assert.deepEqual(one.json, {
+      matchId: id,
+      bets: 0,
+      stakes: 0,
+      users: 0,
+      byOption: [],
+      payouts: 0,
+      refunds: 0,
+    });
+    assert.equal((await server.api("GET", "/api/v1/guess/admin/stats/matches/m-none")).status, 404);
+  });
+
   it("answers bad requests with 4xx, a stable code and the field, and stores nothing", async () => {
     const cases: [string, string, unknown, number, string, string?][] = [
       [
