@@ -24,7 +24,7 @@ export const text = (max: number) =>
 const time = z.iso.datetime({ offset: true }).transform((value) => Date.parse(value));
 
 /** Odds from 1.001 to 1000.000, as integers × 1000. */
-const odds = z.number().int().min(1001).max(1_000_000);
+export const odds = z.number().int().min(1001).max(1_000_000);
 
 export const MAX_FEED_MATCHES = 500;
 export const MAX_OPTIONS = 16;

@@ -13,7 +13,7 @@ import { GamedockError } from "../core/index.js";
 import type { Database, GuessMatchTable, GuessOptionTable, Tables } from "../db/index.js";
 import { writeAudit } from "./audit.js";
 import type { FeedMatch } from "./feed.js";
-import { nextState, type MatchAction, type MatchState } from "./match-states.js";
+import { nextState, stateName, type MatchAction, type MatchState } from "./match-states.js";
 import { isDuplicateKey } from "./sql-errors.js";
 import { matchView, type MatchView } from "./views.js";
 
@@ -34,6 +34,8 @@ export type MatchStatus = "pending" | "doing" | "finished";
 export const MATCH_STATUSES: readonly MatchStatus[] = ["pending", "doing", "finished"];
 const FINISHED: MatchState[] = [4, 5, 6, 7, 8, 9];
 const DOING: MatchState[] = [0, 1, 2, 3];
+/** Odds may change until a result, no result or cancel. */
+const ODDS_STATES: MatchState[] = [0, 1, 2];
 
 export interface MatchFilter {
   type?: string | undefined;
@@ -218,6 +220,68 @@ export class Matches {
       });
       return matchView(after, matchOptions, now);
     });
+  }
+
+  /**
+   * New odds for some of a match's options, while it is not settled (states
+   * 0, 1, 2), under the match's lock and with an audit row. A bet placed
+   * before keeps the odds it was placed at; a bet naming the old odds is
+   * refused E_ODDS_CHANGED.
+   */
+  async setOdds(
+    id: string,
+    odds: Readonly<Record<string, number>>,
+    options: { actor: string; reason?: string | null | undefined },
+  ): Promise<MatchView> {
+    const view = await this.db.transaction().execute(async (trx) => {
+      const row = await lockMatch(trx, id);
+      if (!ODDS_STATES.includes(row.state as MatchState)) {
+        throw new GamedockError(
+          "E_MATCH_STATE",
+          `cannot change the odds of a match in state ${stateName(row.state as MatchState)}: it needs state 0, 1 or 2`,
+          { current: row.state, action: "odds" },
+        );
+      }
+      const before = await this.optionsOf(trx, id);
+      for (const optionId of Object.keys(odds)) {
+        if (!before.some((o) => o.option_id === optionId)) {
+          throw new GamedockError(
+            "E_INVALID_REQUEST",
+            `match ${id} has no option ${JSON.stringify(optionId)}; its options: ${before.map((o) => o.option_id).join(", ")}`,
+            { field: `odds.${optionId}` },
+          );
+        }
+      }
+      const now = this.now();
+      for (const [optionId, value] of Object.entries(odds)) {
+        await trx
+          .updateTable("guess_options")
+          .set({ odds: value })
+          .where("match_id", "=", id)
+          .where("option_id", "=", optionId)
+          .execute();
+      }
+      await trx
+        .updateTable("guess_matches")
+        .set({ updated_at: now })
+        .where("id", "=", id)
+        .execute();
+      const after = await this.optionsOf(trx, id);
+      const oddsOf = (rows: GuessOptionTable[]) =>
+        Object.fromEntries(rows.map((o) => [o.option_id, o.odds]));
+      await writeAudit(trx, {
+        at: now,
+        actor: options.actor,
+        action: "odds",
+        matchId: id,
+        before: { odds: oddsOf(before) },
+        after: { odds: oddsOf(after) },
+        reason: options.reason ?? null,
+      });
+      return matchView({ ...row, updated_at: now }, after, now);
+    });
+    this.onChange(view);
+    return view;
   }
 
   /** Betting stops by itself at the lock time: every open match past it moves to 1. */

@@ -20,7 +20,7 @@ import {
 } from "../core/index.js";
 import type { Database } from "../db/index.js";
 import { listAudit, writeAudit } from "./audit.js";
-import { parseFeed, text } from "./feed.js";
+import { MAX_OPTIONS, id, odds, parseFeed, text } from "./feed.js";
 import type { MatchAction } from "./match-states.js";
 import { MATCH_STATUSES, type Matches } from "./matches.js";
 import type { Settlement } from "./settlement.js";
@@ -51,6 +51,18 @@ const reason = text(500);
 
 const actionBody = z
   .object({ reason: reason.optional(), result: z.string().max(64).optional() })
+  .strict();
+
+/** New odds by option id (× 1000, as the feed's), and why. */
+const oddsBody = z
+  .object({
+    odds: z
+      .record(id, odds)
+      .refine((o) => Object.keys(o).length > 0 && Object.keys(o).length <= MAX_OPTIONS, {
+        message: `1–${MAX_OPTIONS} options`,
+      }),
+    reason: reason.optional(),
+  })
   .strict();
 
 /** A wallet adjustment: signed minor units, why, and the caller's id for it (a retry repeats it). */
@@ -121,6 +133,14 @@ function adminRoutes(
     app.get<{ Querystring: Query }>("/matches", async (request) =>
       matches.list(listQuery(request.query)),
     );
+
+    app.post<{ Params: { id: string } }>("/matches/:id/odds", async (request) => {
+      const body = parseBody(oddsBody, request.body);
+      return matches.setOdds(request.params.id, body.odds, {
+        actor: actorOf(request),
+        reason: body.reason,
+      });
+    });
 
     app.post<{ Params: { id: string; action: string } }>(
       "/matches/:id/:action",

@@ -105,6 +105,55 @@ describe("guessing over HTTP", () => {
     assert.match(error.message, /state 0 \(not started\).*to 1 \(betting stopped\)/);
   });
 
+  it("changes odds until a result, audited; refuses unknown options, bad odds and later states", async () => {
+    const list = await server.api("GET", "/api/v1/guess/admin/matches?status=pending");
+    const match = (list.json as { matches: (MatchJson & { options: { id: string }[] })[] })
+      .matches[0]!;
+    const [first, second] = match.options.map((o) => o.id);
+    const changed = await server.api("POST", `/api/v1/guess/admin/matches/${match.id}/odds`, {
+      odds: { [first!]: 1720 },
+      reason: "injury news",
+    });
+    assert.equal(changed.status, 200, JSON.stringify(changed.json));
+    const options = (changed.json as { options: { id: string; odds: number }[] }).options;
+    assert.equal(options.find((o) => o.id === first)!.odds, 1720);
+    const audit = await server.api(
+      "GET",
+      `/api/v1/guess/admin/audit?matchId=${match.id}&action=odds`,
+    );
+    const entry = (audit.json as { entries: { after: { odds: Record<string, number> } }[] })
+      .entries[0]!;
+    assert.equal(entry.after.odds[first!], 1720);
+    for (const [body, field] of [
+      [`{"odds": {"nope": 1500}}`, "odds.nope"],
+      [`{"odds": {"__proto__": 1500}}`, null],
+      [`{"odds": {"${first!}": 1000}}`, null],
+      [`{"odds": {"${first!}": 1500.5}}`, null],
+      [`{"odds": {}}`, "odds"],
+      [`{"odds": {"${second!}": 1500}, "extra": true}`, null],
+    ] as const) {
+      const refused = await server.api(
+        "POST",
+        `/api/v1/guess/admin/matches/${match.id}/odds`,
+        body,
+      );
+      assert.equal(refused.status, 400, body);
+      if (field !== null) assert.equal((refused.json as ErrorJson).error.details?.field, field);
+    }
+    const still = await server.api("GET", `/api/v1/guess/admin/matches/${match.id}`);
+    assert.deepEqual(
+      (still.json as { options: { odds: number }[] }).options.map((o) => o.odds),
+      options.map((o) => o.odds),
+      "a refused change changes nothing",
+    );
+    await server.api("POST", `/api/v1/guess/admin/matches/${match.id}/cancel`);
+    const late = await server.api("POST", `/api/v1/guess/admin/matches/${match.id}/odds`, {
+      odds: { [first!]: 1800 },
+    });
+    assert.equal(late.status, 409);
+    assert.equal((late.json as ErrorJson).error.code, "E_MATCH_STATE");
+  });
+
   it("adjusts a wallet once per request id, with a reason, audited; never below zero", async () => {
     const path = `/api/v1/guess/admin/wallets/${encodeURIComponent("玩家一")}`;
     const body = { amount: 1000, reason: "补偿 compensation", requestId: "r-1" };

@@ -148,6 +148,32 @@ describe("guessing over the realtime gateway", () => {
     assert.equal(wallet.entries.length, 1);
   });
 
+  it("pushes an odds change to followers; a bet naming the old odds is refused", async () => {
+    const fan = await client("odds-fan");
+    await admin("POST", "/wallets/odds-fan/adjust", { amount: 500, reason: "t", requestId: "o1" });
+    await fan.client.request(R.follow, { matchId });
+    await admin("POST", `/matches/${matchId}/odds`, { odds: { blg: 1700 }, reason: "news" });
+    const oddsOf = (seen: Seen) =>
+      seen.pushes
+        .filter(([, head]) => head.msgId === GUESS_PUSH.matchChanged)
+        .map(
+          ([body]) =>
+            (body as { match: MatchJson }).match.options.find((o) => o.id === "blg")!.odds,
+        );
+    await waitFor(() => oddsOf(fan).includes(1700), "the odds push");
+    const bet = { matchId, optionId: "blg", stake: 200, clientBetId: "stale" };
+    await assert.rejects(fan.client.request(R.placeBet, { ...bet, odds: 1650 }), {
+      code: "E_ODDS_CHANGED",
+    });
+    const placed = await fan.client.request<Placed & { bet: { odds: number } }>(R.placeBet, {
+      ...bet,
+      odds: 1700,
+    });
+    assert.equal(placed.bet.odds, 1700);
+    await admin("POST", `/matches/${matchId}/odds`, { odds: { blg: 1650 } }); // as the sample has it
+    await fan.client.request(R.unfollow, { matchId });
+  });
+
   it("takes 500 clients betting at once against small balances: none overdrawn, reconcile passes", async () => {
     const uids = Array.from({ length: USERS }, (_, i) => `player-${i}`);
     // Each holds 500: of three bets of 200 two fit, and a retried one is debited once.
@@ -216,7 +242,7 @@ describe("guessing over the realtime gateway", () => {
     const reconciled = await runCli(["guess", "reconcile", "--data", server.data, "--json"]);
     assert.equal(reconciled.code, 0, reconciled.stderr);
     const report = JSON.parse(reconciled.stdout) as { wallets: number; mismatches: unknown[] };
-    assert.equal(report.wallets, USERS + 1);
+    assert.equal(report.wallets, USERS + 2); // and rude, odds-fan
     assert.deepEqual(report.mismatches, []);
 
     // Closing the match reaches every follower once.
@@ -261,9 +287,9 @@ describe("guessing over the realtime gateway", () => {
     };
     assert.deepEqual(
       [settled.state, settled.settlement.total, settled.settlement.settled],
-      [9, USERS * 2, USERS * 2],
+      [9, USERS * 2 + 1, USERS * 2 + 1], // and odds-fan's bet
     );
-    assert.equal(settled.settlement.credited, USERS); // the odd half won both bets
+    assert.equal(settled.settlement.credited, USERS + 1); // the odd half won both bets, odds-fan one
     const paidWallet = await players[1]!.client.request<{ balance: number }>(R.wallet, {});
     assert.equal(paidWallet.balance, 100 + 2 * 330);
     const final = await runCli(["guess", "reconcile", "--data", server.data, "--json"]);
