@@ -7,7 +7,8 @@
  * one open match. Prints the sustained bets/s, the latency of each bet
  * (p50, p99, max: request to reply), serve's peak RSS and what was
  * refused. Every accepted bet is checked against the database afterwards
- * through the admin API (the wallet's ledger).
+ * through the admin API (the wallet's ledger). BENCH_PROFILE=<dir> has
+ * serve write a CPU profile there.
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,7 +17,7 @@ import { connect, type GamedockClient } from "../src/client/index.js";
 import { GUESS_REQUEST } from "../src/guess/index.js";
 import { mintToken } from "../src/realtime/index.js";
 import type { BenchCli } from "./private-cli.js";
-import { memKiB } from "./proc-stats.js";
+import { cpuSeconds, memKiB } from "./proc-stats.js";
 import { requestJson, startServe, stopServe } from "./serve-proc.js";
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
@@ -33,6 +34,9 @@ export interface BetsRun {
   p99: number;
   max: number;
   serveHwmKiB: number;
+  /** CPU seconds per wall second during the run: serve's, and this process's (the clients). */
+  serveCpu: number;
+  clientsCpu: number;
 }
 
 const quantile = (sorted: number[], q: number): number =>
@@ -51,7 +55,10 @@ export async function benchBets(bench: BenchCli, dir: string): Promise<BetsRun> 
       guess: { minStake: 1, maxStake: 1000, maxStakePerMatch: 1e12 },
     }),
   );
-  const serve = await startServe(bench.cli, join(dir, "bets-data"), { config });
+  // BENCH_PROFILE=<dir>: serve writes a CPU profile there (read it with bench/cpuprofile-top.ts).
+  const profile = process.env.BENCH_PROFILE;
+  const cli = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`, ...bench.cli] : bench.cli;
+  const serve = await startServe(cli, join(dir, "bets-data"), { config });
   const clients: GamedockClient[] = [];
   try {
     const api = (method: string, path: string, body?: unknown): Promise<unknown> =>
@@ -110,6 +117,7 @@ export async function benchBets(bench: BenchCli, dir: string): Promise<BetsRun> 
     let accepted = 0;
     let acceptedStake = 0;
     const end = performance.now() + SECONDS * 1000;
+    const cpuBefore = { serve: cpuSeconds(serve.child.pid ?? 0), self: process.cpuUsage() };
     await Promise.all(
       clients.map(async (client, i) => {
         for (let n = 0; performance.now() < end; n++) {
@@ -132,6 +140,9 @@ export async function benchBets(bench: BenchCli, dir: string): Promise<BetsRun> 
       }),
     );
     const elapsed = (performance.now() - (end - SECONDS * 1000)) / 1000;
+    const serveCpu = (cpuSeconds(serve.child.pid ?? 0) - cpuBefore.serve) / elapsed;
+    const self = process.cpuUsage(cpuBefore.self);
+    const clientsCpu = (self.user + self.system) / 1e6 / elapsed;
     latencies.sort((a, b) => a - b);
     const serveHwmKiB = memKiB(serve.child.pid ?? 0, "VmHWM");
     // What the clients were told is what the ledger holds.
@@ -159,6 +170,8 @@ export async function benchBets(bench: BenchCli, dir: string): Promise<BetsRun> 
       p99: quantile(latencies, 0.99),
       max: latencies.at(-1) ?? 0,
       serveHwmKiB,
+      serveCpu,
+      clientsCpu,
     };
   } finally {
     await Promise.all(clients.map((c) => c.close()));

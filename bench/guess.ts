@@ -88,6 +88,9 @@ try {
     console.log(
       `  ${(run.accepted / run.seconds).toFixed(0)} bets/s sustained · ${run.accepted} accepted · latency p50 ${run.p50.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms, max ${run.max.toFixed(0)} ms · serve peak RSS ${(run.serveHwmKiB / 1024).toFixed(0)} MB`,
     );
+    console.log(
+      `  CPU per second of the run: serve ${run.serveCpu.toFixed(2)} cores, the clients (this process) ${run.clientsCpu.toFixed(2)} cores`,
+    );
     const refused = Object.entries(run.refused);
     console.log(
       `  refused: ${refused.length === 0 ? "none" : refused.map(([c, n]) => `${c} ${n}`).join(", ")}`,
