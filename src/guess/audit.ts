@@ -6,8 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Kysely, Transaction } from "kysely";
-import { GamedockError } from "../core/index.js";
 import type { GuessAuditTable, Tables } from "../db/index.js";
+import { decodeNewestCursor, newestPage, olderThan } from "./newest-first.js";
 
 export interface AuditEntry {
   at: number;
@@ -42,6 +42,9 @@ export interface AuditFilter {
 
 /** Rows written in one millisecond by this process keep their order through this counter. */
 let written = 0;
+
+/** What auditId writes (a cursor's key is checked against it). */
+const AUDIT_ID = /a[a-z0-9]{9}-[a-z0-9]{6}-[0-9a-f]{8}/;
 
 /**
  * Sorts like the rows it names: the time, then this process's count (two
@@ -85,18 +88,6 @@ function view(row: GuessAuditTable): AuditView {
   };
 }
 
-function decodeCursor(cursor: string): { at: number; id: string } {
-  const match = /^(\d{1,16})\.(a[a-z0-9]{9}-[a-z0-9]{6}-[0-9a-f]{8})$/.exec(
-    Buffer.from(cursor, "base64url").toString("utf8"),
-  );
-  if (!match) {
-    throw new GamedockError("E_INVALID_REQUEST", "cursor is not one this server gave", {
-      field: "cursor",
-    });
-  }
-  return { at: Number(match[1]), id: match[2]! };
-}
-
 /** Newest first, a page at a time. */
 export async function listAudit(
   db: Kysely<Tables>,
@@ -107,23 +98,16 @@ export async function listAudit(
   if (filter.action !== undefined) query = query.where("action", "=", filter.action);
   if (filter.actor !== undefined) query = query.where("actor", "=", filter.actor);
   if (filter.cursor !== undefined) {
-    const after = decodeCursor(filter.cursor);
-    query = query.where((eb) =>
-      eb.or([eb("at", "<", after.at), eb.and([eb("at", "=", after.at), eb("id", "<", after.id)])]),
-    );
+    query = query.where(olderThan(decodeNewestCursor(filter.cursor, AUDIT_ID), "at", "id"));
   }
   const rows = await query
     .orderBy("at", "desc")
     .orderBy("id", "desc")
     .limit(filter.limit + 1)
     .execute();
-  const page = rows.slice(0, filter.limit);
-  const last = page.at(-1);
-  return {
-    entries: page.map(view),
-    nextCursor:
-      rows.length > filter.limit && last
-        ? Buffer.from(`${last.at}.${last.id}`).toString("base64url")
-        : null,
-  };
+  const { shown, nextCursor } = newestPage(rows, filter.limit, (row) => ({
+    at: row.at,
+    key: row.id,
+  }));
+  return { entries: shown.map(view), nextCursor };
 }

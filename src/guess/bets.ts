@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { sql, type Kysely, type Transaction } from "kysely";
 import { GamedockError } from "../core/index.js";
 import type { Database, DbDialect, GuessBetTable, Tables } from "../db/index.js";
+import { decodeNewestCursor, newestPage, olderThan } from "./newest-first.js";
 import { isDeadlock, isDuplicateKey } from "./sql-errors.js";
 import { betView, type BetView } from "./views.js";
 import type { Wallets } from "./wallet.js";
@@ -49,23 +50,14 @@ export interface Placed {
 
 const DEADLOCK_RETRIES = 5;
 
+/** Bet ids: "b" + time + random (newBetId). */
+const BET_ID = /b[a-z0-9]{1,12}-[0-9a-f]{12}/;
+
 const newBetId = (): string => `b${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`;
 
 /** floor(stake × odds / 1000), exact for any stake and odds the limits allow. */
 export const winAmount = (stake: number, odds: number): number =>
   Number((BigInt(stake) * BigInt(odds)) / 1000n);
-
-function decodeBetCursor(cursor: string): { at: number; id: string } {
-  const match = /^(\d{1,16})\.([A-Za-z0-9-]{1,40})$/.exec(
-    Buffer.from(cursor, "base64url").toString("utf8"),
-  );
-  if (!match) {
-    throw new GamedockError("E_INVALID_REQUEST", "cursor is not one this server gave", {
-      field: "cursor",
-    });
-  }
-  return { at: Number(match[1]), id: match[2]! };
-}
 
 export class Bets {
   private readonly db: Kysely<Tables>;
@@ -109,28 +101,18 @@ export class Bets {
     let query = this.db.selectFrom("guess_bets").selectAll().where("uid", "=", uid);
     if (page.matchId !== undefined) query = query.where("match_id", "=", page.matchId);
     if (page.cursor !== undefined) {
-      const after = decodeBetCursor(page.cursor);
-      query = query.where((eb) =>
-        eb.or([
-          eb("created_at", "<", after.at),
-          eb.and([eb("created_at", "=", after.at), eb("id", "<", after.id)]),
-        ]),
-      );
+      query = query.where(olderThan(decodeNewestCursor(page.cursor, BET_ID), "created_at", "id"));
     }
     const rows = await query
       .orderBy("created_at", "desc")
       .orderBy("id", "desc")
       .limit(page.limit + 1)
       .execute();
-    const shown = rows.slice(0, page.limit);
-    const last = shown.at(-1);
-    return {
-      bets: shown.map(betView),
-      nextCursor:
-        rows.length > page.limit && last
-          ? Buffer.from(`${last.created_at}.${last.id}`).toString("base64url")
-          : null,
-    };
+    const { shown, nextCursor } = newestPage(rows, page.limit, (row) => ({
+      at: row.created_at,
+      key: row.id,
+    }));
+    return { bets: shown.map(betView), nextCursor };
   }
 
   private checkStake(stake: number): void {

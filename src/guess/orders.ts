@@ -21,6 +21,7 @@ import { GamedockError } from "../core/index.js";
 import type { Database, GuessOrderStatus, GuessOrderTable, Tables } from "../db/index.js";
 import { notConfigured, providerConfigured, type PaymentSettings } from "./pay-config.js";
 import type { PaymentProvider, VerifiedPayment } from "./pay-shared.js";
+import { decodeNewestCursor, newestPage, olderThan } from "./newest-first.js";
 import { isDeadlock, isDuplicateKey } from "./sql-errors.js";
 import type { Wallets } from "./wallet.js";
 
@@ -114,14 +115,6 @@ function orderView(row: GuessOrderTable): OrderView {
 
 function invalid(field: string, message: string): GamedockError {
   return new GamedockError("E_INVALID_REQUEST", `${field} ${message}`, { field });
-}
-
-function decodeOrderCursor(cursor: string): { at: number; id: string } {
-  const match = /^(\d{1,16})\.([a-z0-9]{1,40})$/.exec(
-    Buffer.from(cursor, "base64url").toString("utf8"),
-  );
-  if (!match) throw invalid("cursor", "is not one this server gave");
-  return { at: Number(match[1]), id: match[2]! };
 }
 
 export class Orders {
@@ -226,12 +219,8 @@ export class Orders {
   ): Promise<{ orders: OrderView[]; nextCursor: string | null }> {
     let query = this.db.selectFrom("guess_orders").selectAll().where("uid", "=", uid);
     if (page.cursor !== undefined) {
-      const after = decodeOrderCursor(page.cursor);
-      query = query.where((eb) =>
-        eb.or([
-          eb("created_at", "<", after.at),
-          eb.and([eb("created_at", "=", after.at), eb("id", "<", after.id)]),
-        ]),
+      query = query.where(
+        olderThan(decodeNewestCursor(page.cursor, /[a-z0-9]{1,40}/), "created_at", "id"),
       );
     }
     const rows = await query
@@ -239,15 +228,11 @@ export class Orders {
       .orderBy("id", "desc")
       .limit(page.limit + 1)
       .execute();
-    const shown = rows.slice(0, page.limit);
-    const last = shown.at(-1);
-    return {
-      orders: shown.map(orderView),
-      nextCursor:
-        rows.length > page.limit && last
-          ? Buffer.from(`${last.created_at}.${last.id}`).toString("base64url")
-          : null,
-    };
+    const { shown, nextCursor } = newestPage(rows, page.limit, (row) => ({
+      at: row.created_at,
+      key: row.id,
+    }));
+    return { orders: shown.map(orderView), nextCursor };
   }
 
   /** Marks pending orders past their expiry closed; answers how many. A late payment still credits them. */

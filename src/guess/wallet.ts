@@ -12,6 +12,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import { GamedockError } from "../core/index.js";
 import type { Database, DbDialect, GuessLedgerKind, Tables } from "../db/index.js";
+import { decodeNewestCursor, newestPage, olderThan } from "./newest-first.js";
 import { isDeadlock, isDuplicateKey } from "./sql-errors.js";
 
 export interface LedgerPosting {
@@ -60,16 +61,6 @@ export interface LedgerEntryView {
   matchId: string | null;
   reason: string | null;
   at: string;
-}
-
-function decodeLedgerCursor(cursor: string): { at: number; cause: string } {
-  const match = /^(\d{1,16})\.(.{1,191})$/s.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!match) {
-    throw new GamedockError("E_INVALID_REQUEST", "cursor is not one this server gave", {
-      field: "cursor",
-    });
-  }
-  return { at: Number(match[1]), cause: match[2]! };
 }
 
 export class Wallets {
@@ -168,12 +159,8 @@ export class Wallets {
   ): Promise<{ entries: LedgerEntryView[]; nextCursor: string | null }> {
     let query = this.db.selectFrom("guess_ledger").selectAll().where("uid", "=", uid);
     if (page.cursor !== undefined) {
-      const after = decodeLedgerCursor(page.cursor);
-      query = query.where((eb) =>
-        eb.or([
-          eb("created_at", "<", after.at),
-          eb.and([eb("created_at", "=", after.at), eb("cause", "<", after.cause)]),
-        ]),
+      query = query.where(
+        olderThan(decodeNewestCursor(page.cursor, /.{1,191}/), "created_at", "cause"),
       );
     }
     const rows = await query
@@ -181,8 +168,10 @@ export class Wallets {
       .orderBy("cause", "desc")
       .limit(page.limit + 1)
       .execute();
-    const shown = rows.slice(0, page.limit);
-    const last = shown.at(-1);
+    const { shown, nextCursor } = newestPage(rows, page.limit, (row) => ({
+      at: row.created_at,
+      key: row.cause,
+    }));
     return {
       entries: shown.map((row) => ({
         cause: row.cause,
@@ -193,10 +182,7 @@ export class Wallets {
         reason: row.reason,
         at: new Date(row.created_at).toISOString(),
       })),
-      nextCursor:
-        rows.length > page.limit && last
-          ? Buffer.from(`${last.created_at}.${last.cause}`).toString("base64url")
-          : null,
+      nextCursor,
     };
   }
 

@@ -11,35 +11,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { openDatabase, type Database } from "../../src/db/index.js";
 import { GamedockError } from "../../src/core/index.js";
-import {
-  Bets,
-  Matches,
-  Wallets,
-  reconcile,
-  winAmount,
-  type FeedMatch,
-} from "../../src/guess/index.js";
+import { Bets, Matches, Wallets, reconcile, winAmount } from "../../src/guess/index.js";
+import { testMatch } from "./test-match.js";
 import { DATABASE_TARGETS, createTestDatabase, type TestDatabase } from "../helpers/databases.js";
 
 const LIMITS = { minStake: 100, maxStake: 5000, maxStakePerMatch: 8000 };
-
-function feedMatch(n: number): FeedMatch {
-  return {
-    externalId: `bet-ext-${n}`,
-    type: "lol",
-    title: `Match ${n}`,
-    teams: [
-      { id: "a", name: "Team A" },
-      { id: "b", name: "Team B" },
-    ],
-    startsAt: Date.parse("2026-12-10T12:00:00Z"),
-    lockAt: Date.parse("2026-12-10T11:55:00Z"),
-    options: [
-      { id: "a", label: "A wins", odds: 1850 },
-      { id: "b", label: "B wins", odds: 2333 },
-    ],
-  };
-}
 
 const code = (expected: string) => (err: unknown) => {
   assert.ok(err instanceof GamedockError, String(err));
@@ -59,7 +35,7 @@ for (const target of DATABASE_TARGETS) {
 
     /** A new approved match, opened unless told otherwise. */
     async function newMatch(open = true): Promise<string> {
-      const [imported] = await matches.importFeed([feedMatch(++n)], "test");
+      const [imported] = await matches.importFeed([testMatch(`bet-ext-${++n}`)], "test");
       const id = imported!.id;
       await matches.act(id, "approve", { actor: "test" });
       if (open) await matches.act(id, "open", { actor: "test" });
@@ -109,6 +85,37 @@ for (const target of DATABASE_TARGETS) {
       assert.deepEqual(
         mine.bets.map((b) => b.betId),
         [placed.bet.betId],
+      );
+    });
+
+    it("lists a user's bets newest first, a page at a time", async () => {
+      const id = await newMatch();
+      await fund("erin", 10_000);
+      const placed: { at: number; id: string }[] = [];
+      for (let k = 0; k < 5; k++) {
+        now += k % 2; // bets 1 and 2, 3 and 4 share a millisecond: the id orders them
+        const { bet } = await bets.place("erin", {
+          matchId: id,
+          optionId: "a",
+          stake: 100,
+          clientBetId: `p${k}`,
+        });
+        placed.push({ at: now, id: bet.betId });
+      }
+      const newestFirst = [...placed]
+        .sort((x, y) => y.at - x.at || (x.id < y.id ? 1 : -1))
+        .map((b) => b.id);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await bets.list("erin", { matchId: id, cursor, limit: 2 });
+        seen.push(...page.bets.map((b) => b.betId));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      assert.deepEqual(seen, newestFirst);
+      await assert.rejects(
+        bets.list("erin", { cursor: "bm90LWEtY3Vyc29y", limit: 2 }),
+        code("E_INVALID_REQUEST"),
       );
     });
 

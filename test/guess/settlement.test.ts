@@ -17,31 +17,13 @@ import {
   Wallets,
   reconcile,
   winAmount,
-  type FeedMatch,
   type OutcomeNotifier,
   type SettledBet,
 } from "../../src/guess/index.js";
+import { testMatch } from "./test-match.js";
 import { DATABASE_TARGETS, createTestDatabase, type TestDatabase } from "../helpers/databases.js";
 
 const ODDS = { a: 1850, b: 2333 } as const;
-
-function feedMatch(n: number): FeedMatch {
-  return {
-    externalId: `settle-ext-${n}`,
-    type: "lol",
-    title: `Match ${n}`,
-    teams: [
-      { id: "a", name: "Team A" },
-      { id: "b", name: "Team B" },
-    ],
-    startsAt: Date.parse("2026-12-10T12:00:00Z"),
-    lockAt: Date.parse("2026-12-10T11:55:00Z"),
-    options: [
-      { id: "a", label: "A wins", odds: ODDS.a },
-      { id: "b", label: "B wins", odds: ODDS.b },
-    ],
-  };
-}
 
 /** A notifier that keeps every outcome it is told. */
 const collect =
@@ -75,7 +57,10 @@ for (const target of DATABASE_TARGETS) {
 
     /** An open match with bets from every user: 1–4 each, on both options, odd stakes. */
     async function matchWithBets(): Promise<{ id: string; placed: Placed[] }> {
-      const [imported] = await matches.importFeed([feedMatch(++n)], "test");
+      const [imported] = await matches.importFeed(
+        [testMatch(`settle-ext-${++n}`, { odds: ODDS })],
+        "test",
+      );
       const id = imported!.id;
       await matches.act(id, "approve", { actor: "test" });
       await matches.act(id, "open", { actor: "test" });
@@ -222,7 +207,10 @@ for (const target of DATABASE_TARGETS) {
     });
 
     it("settles a match without bets straight to 9, and leaves other states alone", async () => {
-      const [imported] = await matches.importFeed([feedMatch(++n)], "test");
+      const [imported] = await matches.importFeed(
+        [testMatch(`settle-ext-${++n}`, { odds: ODDS })],
+        "test",
+      );
       const id = imported!.id;
       assert.deepEqual(await settlement.step(id), {
         phase: null,

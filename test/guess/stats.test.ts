@@ -15,30 +15,12 @@ import {
   Settlement,
   Wallets,
   winAmount,
-  type FeedMatch,
 } from "../../src/guess/index.js";
 import { zoneOffsetMs } from "../../src/core/index.js";
+import { testMatch } from "./test-match.js";
 import { DATABASE_TARGETS, createTestDatabase, type TestDatabase } from "../helpers/databases.js";
 
 const at = (iso: string): number => Date.parse(iso);
-
-function feedMatch(n: number, lockAt: number): FeedMatch {
-  return {
-    externalId: `stats-${n}`,
-    type: "lol",
-    title: `Match ${n}`,
-    teams: [
-      { id: "a", name: "A" },
-      { id: "b", name: "B" },
-    ],
-    startsAt: lockAt + 600_000,
-    lockAt,
-    options: [
-      { id: "a", label: "A", odds: 2000 },
-      { id: "b", label: "B", odds: 3000 },
-    ],
-  };
-}
 
 describe("zone offsets", () => {
   it("knows Shanghai's and New York's, across the end of daylight saving time", () => {
@@ -60,7 +42,10 @@ for (const target of DATABASE_TARGETS) {
     const clock = () => now;
 
     async function openMatch(lockAt: number): Promise<string> {
-      const [imported] = await matches.importFeed([feedMatch(++n, lockAt)], "test");
+      const [imported] = await matches.importFeed(
+        [testMatch(`stats-${++n}`, { lockAt, odds: { a: 2000, b: 3000 } })],
+        "test",
+      );
       await matches.act(imported!.id, "approve", { actor: "test" });
       await matches.act(imported!.id, "open", { actor: "test" });
       return imported!.id;
