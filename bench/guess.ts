@@ -8,9 +8,11 @@
  *    under 5 s on SQLite, ratio ≤ 2.
  * 2. Bet placement through the gateway and the Redis bus with BENCH_CLIENTS
  *    (1,000) clients: sustained bets/s and p99 (bench/guess-bets.ts).
+ * 3. The match lists from SQLite with BENCH_MATCHES (10,000) matches, against
+ *    a primary-key read of one match (bench/guess-lists.ts).
  *
  *   npm run bench:guess
- *   BENCH_ONLY=settle npm run bench:guess       # or bets
+ *   BENCH_ONLY=settle npm run bench:guess       # or bets, lists
  *   BENCH_BETS=20000 BENCH_CLIENTS=200 BENCH_SECONDS=5 npm run bench:guess
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -19,6 +21,7 @@ import { join } from "node:path";
 import { createConnection } from "mysql2/promise";
 import { openDatabase, type Database } from "../src/db/index.js";
 import { benchBets } from "./guess-bets.js";
+import { benchLists } from "./guess-lists.js";
 import { BETS, benchSettlement, type SettleRun } from "./guess-settle.js";
 import { privateCli } from "./private-cli.js";
 import { memKiB } from "./proc-stats.js";
@@ -95,6 +98,30 @@ try {
     console.log(
       `  refused: ${refused.length === 0 ? "none" : refused.map(([c, n]) => `${c} ${n}`).join(", ")}`,
     );
+  }
+  if (ONLY === "" || ONLY === "lists") {
+    const database = await openDatabase({ driver: "sqlite", path: join(dir, "lists.db") });
+    try {
+      const run = await benchLists(database);
+      const ms = (t: { p50: number; p99: number }) =>
+        `p50 ${t.p50.toFixed(2)} ms, p99 ${t.p99.toFixed(2)} ms`;
+      const ratio = (t: { p50: number }) => (t.p50 / run.lookup.p50).toFixed(1);
+      console.log(
+        `\nmatch lists from SQLite, ${run.matches} matches, pages of 50 (with their options)`,
+      );
+      console.log(`  baseline: one match by id (with its options)  ${ms(run.lookup)}`);
+      console.log(
+        `  first page of a type in progress               ${ms(run.firstPage)} · ${ratio(run.firstPage)}× the baseline`,
+      );
+      console.log(
+        `  pages 2–20 by cursor                           ${ms(run.deepPage)} · ${ratio(run.deepPage)}×`,
+      );
+      console.log(
+        `  finished, newest first                         ${ms(run.finished)} · ${ratio(run.finished)}×`,
+      );
+    } finally {
+      await database.close();
+    }
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
