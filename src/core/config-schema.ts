@@ -381,6 +381,25 @@ export const configSchema = z
         message: "needs minStake <= maxStake <= maxStakePerMatch",
         path: ["maxStake"],
       }),
+    chat: z
+      .object({
+        enabled: bool,
+        maxTextLength: positiveInt(1_000_000),
+        maxMessageBytes: positiveInt(1_048_576),
+        maxGroupMembers: z.coerce.number().int().min(2).max(100_000),
+        sendsPerSecond: positiveInt(10_000),
+        recallWindowMs: z.coerce
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 86_400_000),
+        fileUrlTtlSeconds: z.coerce
+          .number()
+          .int()
+          .min(60)
+          .max(30 * 86_400),
+      })
+      .strict(),
     log: z
       .object({
         level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),

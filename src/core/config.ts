@@ -204,6 +204,17 @@ export const DEFAULTS = {
       },
     },
   },
+  /** Chat (docs/chat.md). */
+  chat: {
+    /** Chat's realtime handlers (msgIds 3000–3999); false: none. */
+    enabled: true,
+    maxTextLength: 5000, // characters of a message's text
+    maxMessageBytes: 16_384, // UTF-8 bytes of a message's text and meta together
+    maxGroupMembers: 2000, // members of one group, its owner included
+    sendsPerSecond: 20, // messages one uid may send per second (then E_RATE_LIMITED)
+    recallWindowMs: 120_000, // a sender may recall a message this long after sending it, ms
+    fileUrlTtlSeconds: 86_400, // how long a file's download URL in a delivered message works
+  },
   log: {
     level: "info" as "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent",
     /** Append JSON log lines to this file; empty means stderr. */

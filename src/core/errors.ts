@@ -253,6 +253,24 @@ export const ERROR_CODES = {
     http: 500,
     summary: "a wallet balance differs from the sum of its ledger",
   },
+  // Chat (docs/chat.md).
+  E_NOT_MEMBER: { exit: EXIT.badInput, http: 403, summary: "not a member of the conversation" },
+  E_MESSAGE_TOO_LARGE: {
+    exit: EXIT.badInput,
+    http: 413,
+    summary: "a chat message is larger than the limits",
+  },
+  E_GROUP_FULL: { exit: EXIT.badInput, http: 409, summary: "the group has its most members" },
+  E_RECALL_EXPIRED: {
+    exit: EXIT.badInput,
+    http: 409,
+    summary: "the message is older than the recall window",
+  },
+  E_FILE_NOT_SHARED: {
+    exit: EXIT.badInput,
+    http: 403,
+    summary: "the file is not the sender's to share in the conversation",
+  },
   // Payment callbacks (src/guess/pay-notify.ts): a forged, mangled or stale one credits nothing.
   E_PAY_SIGNATURE: {
     exit: EXIT.badInput,

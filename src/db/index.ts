@@ -8,6 +8,9 @@ export {
   type MigrationState,
 } from "./open.js";
 export type {
+  ChatConversationTable,
+  ChatMemberTable,
+  ChatMessageTable,
   ClusterExecutorTable,
   ClusterResultTable,
   ClusterTaskStatus,

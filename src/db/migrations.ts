@@ -629,6 +629,75 @@ function guessOrders(dialect: DbDialect): Migration {
   };
 }
 
+/**
+ * Chat (docs/chat.md): conversations with their last seq, members with
+ * their read cursor (read diffusion: a message is stored once per
+ * conversation, not once per member), and messages keyed by (conversation,
+ * seq), unique by their sender's client id so a retried send stores nothing
+ * new.
+ */
+function chatTables(dialect: DbDialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("chat_conversations")
+        .addColumn("id", key(dialect, 40), (c) => c.primaryKey())
+        .addColumn("kind", "varchar(8)", (c) => c.notNull())
+        .addColumn("direct_key", key(dialect, 64), (c) => c.unique())
+        .addColumn("name", "text")
+        .addColumn("last_seq", "bigint", (c) => c.notNull())
+        .addColumn("member_count", "integer", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      await db.schema
+        .createTable("chat_members")
+        .addColumn("conv_id", key(dialect, 40), (c) => c.notNull())
+        .addColumn("uid", key(dialect, 128), (c) => c.notNull())
+        .addColumn("role", "varchar(8)", (c) => c.notNull())
+        .addColumn("read_seq", "bigint", (c) => c.notNull())
+        .addColumn("joined_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("chat_members_pk", ["conv_id", "uid"])
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      // A user's conversations.
+      await db.schema
+        .createIndex("chat_members_uid")
+        .on("chat_members")
+        .columns(["uid", "conv_id"])
+        .execute();
+      await db.schema
+        .createTable("chat_messages")
+        .addColumn("conv_id", key(dialect, 40), (c) => c.notNull())
+        .addColumn("seq", "bigint", (c) => c.notNull())
+        .addColumn("id", key(dialect, 40), (c) => c.notNull().unique())
+        .addColumn("sender", key(dialect, 128), (c) => c.notNull())
+        .addColumn("client_msg_id", key(dialect, 64), (c) => c.notNull())
+        .addColumn("type", "varchar(16)", (c) => c.notNull())
+        .addColumn("text", "text")
+        .addColumn("file_id", key(dialect, 64))
+        .addColumn("meta", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("recalled_at", "bigint")
+        .addPrimaryKeyConstraint("chat_messages_pk", ["conv_id", "seq"])
+        .addUniqueConstraint("chat_messages_client", ["conv_id", "sender", "client_msg_id"])
+        .$call(mysqlTableOptions(dialect))
+        .execute();
+      // "Was this file shared in this conversation?"
+      await db.schema
+        .createIndex("chat_messages_file")
+        .on("chat_messages")
+        .columns(["conv_id", "file_id"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable("chat_messages").execute();
+      await db.schema.dropTable("chat_members").execute();
+      await db.schema.dropTable("chat_conversations").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
@@ -643,6 +712,7 @@ export function migrationProvider(dialect: DbDialect): MigrationProvider {
         "0008_guess_matches": guessMatches(dialect),
         "0009_guess_bets": guessBets(dialect),
         "0010_guess_orders": guessOrders(dialect),
+        "0011_chat": chatTables(dialect),
       }),
   };
 }

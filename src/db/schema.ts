@@ -321,6 +321,46 @@ export interface GuessOrderTable {
   expires_at: number;
 }
 
+/** A chat conversation (docs/chat.md): a direct one per pair of uids, or a group. */
+export interface ChatConversationTable {
+  id: string;
+  kind: "direct" | "group";
+  /** Direct: the sha256 of the two uids, sorted (one conversation per pair); null for a group. */
+  direct_key: string | null;
+  name: string | null;
+  /** The seq of the conversation's last message (0: none): the next is last_seq + 1. */
+  last_seq: number;
+  member_count: number;
+  created_at: number;
+}
+
+export interface ChatMemberTable {
+  conv_id: string;
+  uid: string;
+  role: "owner" | "member";
+  /** The last seq the member acknowledged: what is after it is unread. */
+  read_seq: number;
+  joined_at: number;
+}
+
+export interface ChatMessageTable {
+  conv_id: string;
+  /** Gapless per conversation: its order. */
+  seq: number;
+  id: string;
+  sender: string;
+  /** The sender's id for it: sending is idempotent by (conv_id, sender, client_msg_id). */
+  client_msg_id: string;
+  type: "text" | "rich" | "location" | "image" | "audio" | "video" | "file";
+  text: string | null;
+  /** A file service id (image, audio, video, file): receivers get a signed URL, never bytes. */
+  file_id: string | null;
+  /** JSON the client attached (rich text spans, a location, an audio clip's duration …). */
+  meta: string | null;
+  created_at: number;
+  recalled_at: number | null;
+}
+
 export interface Tables {
   pack_jobs: PackJobTable;
   pack_tasks: PackTaskTable;
@@ -340,5 +380,8 @@ export interface Tables {
   guess_audit: GuessAuditTable;
   guess_bets: GuessBetTable;
   guess_reservations: GuessReservationTable;
+  chat_conversations: ChatConversationTable;
+  chat_members: ChatMemberTable;
+  chat_messages: ChatMessageTable;
   guess_orders: GuessOrderTable;
 }

@@ -12,6 +12,12 @@ export interface FileLookup {
   get(id: string): Promise<FileView | null>;
   /** A download path signed for ttlSeconds (default files.signedUrlTtlSeconds). */
   signedUrl(id: string, ttlSeconds?: number): string;
+  /**
+   * Who uploaded it, as the file service records it: "uid:<uid>" for a
+   * user's realtime token, a token's digest prefix, or "" without tokens;
+   * null when the file does not exist or expired.
+   */
+  ownerOf(id: string): Promise<string | null>;
 }
 
 /** What a lookup needs of the file service: less than a whole FilesContext (no store, no tokens). */
@@ -25,6 +31,10 @@ export function fileLookup(ctx: FileLookupContext): FileLookup {
     async get(id) {
       const file = await ctx.metadata.getFile(id);
       return file && !isExpired(file, clock.now()) ? fileView(file) : null;
+    },
+    async ownerOf(id) {
+      const file = await ctx.metadata.getFile(id);
+      return file && !isExpired(file, clock.now()) ? file.owner : null;
     },
     signedUrl(id, ttlSeconds = ctx.settings.signedUrlTtlSeconds) {
       const expires = Math.floor(clock.now() / 1000) + ttlSeconds;

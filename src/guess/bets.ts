@@ -17,7 +17,7 @@ import { sql, type Kysely, type Transaction } from "kysely";
 import { GamedockError } from "../core/index.js";
 import type { Database, DbDialect, GuessBetTable, Tables } from "../db/index.js";
 import { decodeNewestCursor, newestPage, olderThan } from "./newest-first.js";
-import { isDeadlock, isDuplicateKey } from "./sql-errors.js";
+import { isDeadlock, isDuplicateKey } from "../db/sql-errors.js";
 import { betView, type BetView } from "./views.js";
 import type { Wallets } from "./wallet.js";
 

@@ -14,7 +14,7 @@ import type { Database, GuessMatchTable, GuessOptionTable, Tables } from "../db/
 import { writeAudit } from "./audit.js";
 import type { FeedMatch } from "./feed.js";
 import { nextState, stateName, type MatchAction, type MatchState } from "./match-states.js";
-import { isDuplicateKey } from "./sql-errors.js";
+import { isDuplicateKey } from "../db/sql-errors.js";
 import { matchView, type MatchView } from "./views.js";
 
 type Trx = Transaction<Tables>;

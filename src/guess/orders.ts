@@ -22,7 +22,7 @@ import type { Database, GuessOrderStatus, GuessOrderTable, Tables } from "../db/
 import { notConfigured, providerConfigured, type PaymentSettings } from "./pay-config.js";
 import type { PaymentProvider, VerifiedPayment } from "./pay-shared.js";
 import { decodeNewestCursor, newestPage, olderThan } from "./newest-first.js";
-import { isDeadlock, isDuplicateKey } from "./sql-errors.js";
+import { isDeadlock, isDuplicateKey } from "../db/sql-errors.js";
 import type { Wallets } from "./wallet.js";
 
 type Trx = Transaction<Tables>;

@@ -7,7 +7,7 @@
 import type { Kysely } from "kysely";
 import { GamedockError } from "../core/index.js";
 import type { Database, Tables } from "../db/index.js";
-import { isDuplicateKey } from "./sql-errors.js";
+import { isDuplicateKey } from "../db/sql-errors.js";
 
 /** Reservations to remind for one match. */
 export interface DueReminder {

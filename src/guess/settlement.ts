@@ -25,7 +25,7 @@ import type { Database, DbDialect, GuessBetStatus, Tables } from "../db/index.js
 import { writeAudit } from "./audit.js";
 import { nextState, type MatchAction, type MatchState } from "./match-states.js";
 import { lockMatch } from "./matches.js";
-import { isDeadlock } from "./sql-errors.js";
+import { isDeadlock } from "../db/sql-errors.js";
 
 type Trx = Transaction<Tables>;
 

@@ -13,7 +13,7 @@ import { sql, type Kysely, type Transaction } from "kysely";
 import { GamedockError } from "../core/index.js";
 import type { Database, DbDialect, GuessLedgerKind, Tables } from "../db/index.js";
 import { decodeNewestCursor, newestPage, olderThan } from "./newest-first.js";
-import { isDeadlock, isDuplicateKey } from "./sql-errors.js";
+import { isDeadlock, isDuplicateKey } from "../db/sql-errors.js";
 
 export interface LedgerPosting {
   /** Unique per entry: "<kind>:<id of what caused it>". */

@@ -30,6 +30,7 @@ import {
   type Authenticator,
 } from "../realtime/index.js";
 import { openDatabase } from "../db/index.js";
+import { chatHandlerModule } from "../chat/index.js";
 import { guessHandlerModule } from "../guess/index.js";
 import { guessServices } from "./guess.js";
 import {
@@ -119,16 +120,16 @@ async function startLogicWorker(
       ? c.handlers
       : [SAMPLE_HANDLERS];
   const loaded = await loadHandlerModules(paths, process.cwd());
-  // Guessing's handlers (2000–2999) are built in: they run over gamedock's database.
+  // Guessing's (2000–2999) and chat's (3000–3999) handlers are built in: they run over gamedock's database.
+  const builtIn = config.guess.enabled || config.chat.enabled;
   const ownDatabase =
-    config.guess.enabled && !shared.database
-      ? await openDatabase(resolveConfig(config).database)
-      : null;
+    builtIn && !shared.database ? await openDatabase(resolveConfig(config).database) : null;
   const database = shared.database ?? ownDatabase;
-  const modules =
-    database && config.guess.enabled
-      ? [...loaded, guessHandlerModule(guessServices(config, database))]
-      : loaded;
+  const modules = [...loaded];
+  if (database && config.guess.enabled) {
+    modules.push(guessHandlerModule(guessServices(config, database)));
+  }
+  if (database && config.chat.enabled) modules.push(chatHandlerModule(config, database));
   let services: OpenedServices;
   try {
     composeHandlers(modules); // a configured module that claims 2000–2999 is refused here

@@ -98,6 +98,7 @@ for (const target of DATABASE_TARGETS) {
           "0008_guess_matches",
           "0009_guess_bets",
           "0010_guess_orders",
+          "0011_chat",
         ]);
       } finally {
         await again.close();

@@ -1,4 +1,4 @@
-/** How each SQL driver reports the two errors guessing retries on. */
+/** How each SQL driver reports the two errors transactions retry on (guessing, chat). */
 
 /** A key collision: the row a concurrent transaction inserted first. */
 export function isDuplicateKey(err: unknown): boolean {

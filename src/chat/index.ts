@@ -1,0 +1,20 @@
+/**
+ * Chat (design note 004): conversations, messages with file references,
+ * offline delivery through seq-based sync, on the realtime runtime and the
+ * file service (docs/chat.md).
+ */
+export { Conversations, type ConversationView } from "./conversations.js";
+export {
+  MAX_PAGE,
+  MESSAGE_TYPES,
+  Messages,
+  type FileRef,
+  type MessageLimits,
+  type MessageType,
+  type MessageView,
+  type SendRequest,
+  type Sent,
+} from "./messages.js";
+export { CHAT_PUSH, CHAT_RANGE, CHAT_REQUEST } from "./msg-ids.js";
+export { chatHandlerModule } from "./handlers.js";
+export { SendRate } from "./rate.js";
