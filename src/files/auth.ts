@@ -8,6 +8,12 @@
  *
  * The owner of a file is a short hash of the token, never the token itself:
  * it is stored in the database and shows up in logs.
+ *
+ * A user's realtime token (a JWT the gateway accepts) works too when the
+ * file service has `users` (serve sets it): the request acts for that uid,
+ * its files belong to "uid:<uid>" (chat checks a shared file is the
+ * sender's by this), and it reaches only its own uploads, as an API token
+ * does. An invalid user token is refused even on loopback.
  */
 import type { FastifyRequest, onRequestHookHandler } from "fastify";
 import { GamedockError, bearerToken, isKnownToken, tokenId } from "../core/index.js";
@@ -34,8 +40,24 @@ const bearer = (request: FastifyRequest): string | null =>
 
 const knownToken = (ctx: FilesContext, token: string): boolean => isKnownToken(token, ctx.tokens);
 
+/** The uid of each request authorized by a user's realtime token. */
+const users = new WeakMap<FastifyRequest, string>();
+
+/** The owner id of a user's files. */
+export const userOwner = (uid: string): string => `uid:${uid}`;
+
+/** A JWT's shape (three base64url parts): what is tried as a user's token. */
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** Whether only the caller's own uploads and files are its to touch (API tokens on, or a user). */
+export function ownsOnly(ctx: FilesContext, request: FastifyRequest): boolean {
+  return ctx.tokens.length > 0 || users.has(request);
+}
+
 /** The owner new files and uploads of this (already authorized) request belong to. */
 export function ownerOf(ctx: FilesContext, request: FastifyRequest): string {
+  const uid = users.get(request);
+  if (uid !== undefined) return userOwner(uid);
   if (ctx.tokens.length === 0) return LOCAL_OWNER;
   const token = bearer(request);
   return token === null ? LOCAL_OWNER : tokenOwner(token);
@@ -81,20 +103,20 @@ function checkToken(ctx: FilesContext, request: FastifyRequest, access: FileAcce
 
 /** For a request let through by a signature that turns out to need a token (tus HEAD). */
 export function requireToken(ctx: FilesContext, request: FastifyRequest): void {
-  checkToken(ctx, request, "write");
+  if (!users.has(request)) checkToken(ctx, request, "write");
 }
 
 /** onRequest hook of the /files scope: enforces each route's `config.fileAccess`. */
 export function authorizeFiles(ctx: FilesContext): onRequestHookHandler {
-  return (request, _reply, done) => {
+  return async (request) => {
     const access = request.routeOptions.config.fileAccess ?? "write";
-    try {
-      if (access === "read" && hasSignature(request)) checkSignature(ctx, request);
-      else if (access !== "open") checkToken(ctx, request, access);
-    } catch (err) {
-      done(err as Error);
+    if (access === "read" && hasSignature(request)) return checkSignature(ctx, request);
+    if (access === "open") return;
+    const token = bearer(request);
+    if (token !== null && ctx.users && JWT.test(token) && !knownToken(ctx, token)) {
+      users.set(request, (await ctx.users.verify(token)).uid);
       return;
     }
-    done();
+    checkToken(ctx, request, access);
   };
 }

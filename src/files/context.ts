@@ -34,6 +34,11 @@ export interface FilesContext {
   readonly signingKey: Buffer;
   /** server.tokens; empty = no token needed (only allowed on loopback). */
   readonly tokens: readonly string[];
+  /**
+   * Verifies users' realtime tokens, so a user may upload and manage its own
+   * files (owner "uid:<uid>"); serve sets it to the gateway's authenticator.
+   */
+  users?: { verify(token: string): Promise<{ uid: string }> };
   readonly logger: Logger;
   /** What expiry, leases and signed URLs measure time by; default the system clock (tests move a ManualClock). */
   readonly clock?: Clock;

@@ -9,7 +9,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { GamedockError } from "../core/index.js";
-import { authorizeFiles, ownerOf, requireToken } from "./auth.js";
+import { authorizeFiles, ownerOf, ownsOnly, requireToken } from "./auth.js";
 import { sendChannel } from "./channel-download.js";
 import { clockOf, type FileMounts, type FilesContext } from "./context.js";
 import { loadByDigest, loadFile, sendFile } from "./download.js";
@@ -30,8 +30,8 @@ async function deleteFile(
 ): Promise<FastifyReply> {
   const file = await loadFile(ctx, request.params.id);
   const owner = ownerOf(ctx, request);
-  // With tokens, a token deletes only what it uploaded; without, loopback is trusted.
-  if (ctx.tokens.length > 0 && file.owner !== owner) {
+  // With tokens, a token (or a user) deletes only what it uploaded; without, loopback is trusted.
+  if (ownsOnly(ctx, request) && file.owner !== owner) {
     throw new GamedockError(
       "E_NO_PERMISSION",
       `file ${file.id} was uploaded with another API token; only that token may delete it`,

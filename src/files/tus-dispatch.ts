@@ -5,7 +5,7 @@
  * are tus when they carry `Tus-Resumable`, OPTIONS is tus discovery.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { ownerOf } from "./auth.js";
+import { ownerOf, ownsOnly } from "./auth.js";
 import type { FilesContext, TusMount } from "./context.js";
 import { answerRaw } from "./hijack.js";
 
@@ -16,7 +16,7 @@ export function tusHandler(ctx: FilesContext, tus: TusMount) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const caller = {
       owner: ownerOf(ctx, request),
-      ownerOnly: ctx.tokens.length > 0,
+      ownerOnly: ownsOnly(ctx, request),
       requestId: request.id,
     };
     await answerRaw(ctx, request, reply, () => tus.handle(request.raw, reply.raw, caller));

@@ -80,6 +80,8 @@ export async function startServe(
       files: files.ctx,
     });
     realtime.attach(app);
+    // /files takes a user's realtime token too (chat uploads; owner "uid:<uid>").
+    files.ctx.users = realtime.authenticator;
     if (config.guess.enabled) {
       guess = await openGuess(config, runtime.database, logger, realtime, runtime.backends);
       await guess.register(app);

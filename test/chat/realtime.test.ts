@@ -7,6 +7,7 @@
  * others on sync; bad requests are answered with codes and store nothing.
  */
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { CHAT_PUSH, CHAT_REQUEST as R } from "../../src/chat/index.js";
 import { connect, type GamedockClient, type PushHead } from "../../src/client/index.js";
@@ -118,6 +119,114 @@ describe("chat over the realtime gateway", () => {
       tail.messages.map((m) => [m.seq, m.sender]),
       [[26, "ann"]],
     );
+  });
+
+  it("sends files as references: uploaded with the user's token (PUT and tus), fetched by B through signed links", async () => {
+    const token = (uid: string) => mintToken(secret, { uid, ttlSeconds: 600 });
+    const annAuth = { authorization: `Bearer ${await token("fileann")}` };
+    const image = randomBytes(300_000);
+    const document = randomBytes(123_457);
+    // The image through tus: create, then two PATCHes.
+    const created = await fetch(`${server.url}/files/`, {
+      method: "POST",
+      headers: {
+        ...annAuth,
+        "tus-resumable": "1.0.0",
+        "upload-length": String(image.length),
+        "upload-metadata": `filename ${Buffer.from("cat.png").toString("base64")},filetype ${Buffer.from("image/png").toString("base64")}`,
+      },
+    });
+    assert.equal(created.status, 201, await created.text());
+    const upload = new URL(created.headers.get("location")!, server.url).toString();
+    for (const [from, to] of [
+      [0, 100_000],
+      [100_000, image.length],
+    ] as const) {
+      const patched = await fetch(upload, {
+        method: "PATCH",
+        headers: {
+          ...annAuth,
+          "tus-resumable": "1.0.0",
+          "upload-offset": String(from),
+          "content-type": "application/offset+octet-stream",
+        },
+        body: image.subarray(from, to),
+      });
+      assert.equal(patched.status, 204, await patched.text());
+    }
+    const imageId = upload.split("/").at(-1)!;
+    // The offline file through PUT.
+    const put = await fetch(`${server.url}/files/report.pdf`, {
+      method: "PUT",
+      headers: annAuth,
+      body: document,
+    });
+    assert.equal(put.status, 201);
+    const fileId = ((await put.json()) as { id: string }).id;
+    // Not bob's to delete; an invalid user token is refused.
+    const bobDelete = await fetch(`${server.url}/files/${fileId}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${await token("filebob")}` },
+    });
+    assert.equal(bobDelete.status, 403);
+    const forged = await fetch(`${server.url}/files/x.bin`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${(await token("x")).slice(0, -4)}AAAA` },
+      body: "x",
+    });
+    assert.equal(forged.status, 401);
+
+    const ann = await client("fileann");
+    const { conv } = await ann.client.request<Conv>(R.direct, { peer: "filebob" });
+    await ann.client.request(R.send, { conv, clientMsgId: "t", type: "text", text: "two files" });
+    await ann.client.request(R.send, {
+      conv,
+      clientMsgId: "i",
+      type: "image",
+      file: { id: imageId },
+      meta: { width: 640, height: 480 },
+    });
+    await ann.client.request(R.send, {
+      conv,
+      clientMsgId: "f",
+      type: "file",
+      file: { id: fileId },
+    });
+    // bob comes online afterwards and syncs.
+    const bob = await client("filebob");
+    const synced = await bob.client.request<{
+      messages: (Message & {
+        type: string;
+        file: { sha256: string; url: string; size: number } | null;
+      })[];
+    }>(R.sync, { conv, afterSeq: 0 });
+    assert.deepEqual(
+      synced.messages.map((m) => [m.seq, m.type]),
+      [
+        [1, "text"],
+        [2, "image"],
+        [3, "file"],
+      ],
+    );
+    for (const [message, bytes] of [
+      [synced.messages[1]!, image],
+      [synced.messages[2]!, document],
+    ] as const) {
+      const sha256 = createHash("sha256").update(bytes).digest("hex");
+      assert.deepEqual([message.file!.sha256, message.file!.size], [sha256, bytes.length]);
+      assert.match(message.file!.url, /[?&]sig=/);
+      const downloaded = await fetch(new URL(message.file!.url, server.url));
+      assert.equal(downloaded.status, 200);
+      const got = Buffer.from(await downloaded.arrayBuffer());
+      assert.equal(createHash("sha256").update(got).digest("hex"), sha256);
+    }
+    // bob may pass ann's image on in that conversation: it was shared there.
+    await bob.client.request(R.send, {
+      conv,
+      clientMsgId: "fw",
+      type: "image",
+      file: { id: imageId },
+    });
   });
 
   it("answers bad requests with codes and stores nothing", async () => {

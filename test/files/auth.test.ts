@@ -17,6 +17,7 @@ import {
 } from "../../src/core/index.js";
 import { openDatabase } from "../../src/db/index.js";
 import { SqlFileMetadata, signedPath, tokenOwner } from "../../src/files/index.js";
+import { mintToken } from "../../src/realtime/index.js";
 import { startFiles } from "../../src/server/index.js";
 import { tempDir } from "../helpers/cli.js";
 import {
@@ -31,6 +32,9 @@ import {
 const ALPHA = "alpha-token-0123456789";
 const BETA = "beta-token-9876543210";
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+const USER_SECRET = "files-user-secret-0123456789abcdef0123";
+const userToken = (uid: string): Promise<string> =>
+  mintToken(new TextEncoder().encode(USER_SECRET), { uid, ttlSeconds: 600 });
 
 async function call(
   url: string,
@@ -54,7 +58,11 @@ describe("/files with API tokens (gamedock serve)", () => {
 
   before(async () => {
     server = await startFilesServer(
-      { server: { tokens: [ALPHA, BETA] }, files: { sweepIntervalMs: 3_600_000 } },
+      {
+        server: { tokens: [ALPHA, BETA] },
+        files: { sweepIntervalMs: 3_600_000 },
+        realtime: { jwtSecret: USER_SECRET },
+      },
       { via: "serve" },
     );
     const put = await putFile(server.url, "secret.bin", body, { headers: bearer(ALPHA) });
@@ -247,6 +255,36 @@ describe("/files with API tokens (gamedock serve)", () => {
     assert.equal(foreign.code, "E_NO_PERMISSION");
     assert.equal((await call(url, { method: "DELETE", headers: bearer(ALPHA) })).status, 204);
     assert.equal((await call(url, { headers: bearer(ALPHA) })).status, 404);
+  });
+
+  it("takes a user's realtime token too: its files are uid:<uid>'s, and only that user's to delete", async () => {
+    const put = await putFile(server.url, "voice.amr", body, {
+      headers: bearer(await userToken("alice")),
+    });
+    assert.equal(put.status, 201, JSON.stringify(put.json));
+    const id = (put.json as FileBody).id;
+    const database = await openDatabase({
+      driver: "sqlite",
+      path: join(server.data, "gamedock.db"),
+    });
+    try {
+      assert.equal((await new SqlFileMetadata(database).getFile(id))?.owner, "uid:alice");
+    } finally {
+      await database.close();
+    }
+    const del = (headers: Record<string, string>) =>
+      call(`${server.url}/files/${id}`, { method: "DELETE", headers });
+    assert.equal((await del(bearer(await userToken("mallory")))).status, 403);
+    assert.equal((await del(bearer(ALPHA))).status, 403, "an API token did not upload it either");
+    const forged = `${(await userToken("alice")).slice(0, -6)}AAAAAA`;
+    const refused = await del(bearer(forged));
+    assert.deepEqual([refused.status, refused.code], [401, "E_TOKEN_INVALID"]);
+    assert.equal((await del(bearer(await userToken("alice")))).status, 204);
+    // Users reach the files, not the rest of the API.
+    const api = await call(`${server.url}/api/v1/pack-jobs`, {
+      headers: bearer(await userToken("alice")),
+    });
+    assert.equal(api.status, 401);
   });
 
   it("checks sign's ttl", async () => {
