@@ -15,7 +15,7 @@
  * sender's by this), and it reaches only its own uploads, as an API token
  * does. An invalid user token is refused even on loopback.
  */
-import type { FastifyRequest, onRequestHookHandler } from "fastify";
+import type { FastifyRequest, onRequestAsyncHookHandler } from "fastify";
 import { GamedockError, bearerToken, isKnownToken, tokenId } from "../core/index.js";
 import { clockOf, type FilesContext } from "./context.js";
 import { verifySignedUrl } from "./signed-url.js";
@@ -107,10 +107,13 @@ export function requireToken(ctx: FilesContext, request: FastifyRequest): void {
 }
 
 /** onRequest hook of the /files scope: enforces each route's `config.fileAccess`. */
-export function authorizeFiles(ctx: FilesContext): onRequestHookHandler {
+export function authorizeFiles(ctx: FilesContext): onRequestAsyncHookHandler {
   return async (request) => {
     const access = request.routeOptions.config.fileAccess ?? "write";
-    if (access === "read" && hasSignature(request)) return checkSignature(ctx, request);
+    if (access === "read" && hasSignature(request)) {
+      checkSignature(ctx, request);
+      return;
+    }
     if (access === "open") return;
     const token = bearer(request);
     if (token !== null && ctx.users && JWT.test(token) && !knownToken(ctx, token)) {
