@@ -1,5 +1,12 @@
 /** What both entry points (Node, browser) export besides connect(). */
 export {
+  CHAT_MSG,
+  ChatSync,
+  type ChatMessage,
+  type ChatPositions,
+  type ChatSyncOptions,
+} from "./chat.js";
+export {
   CLIENT_ERRORS,
   GamedockClientError,
   isGamedockClientError,
