@@ -46,6 +46,7 @@ import { validateMetadata } from "../metadata.js";
 import { clampRange } from "../range.js";
 import { sourceFileSize } from "../source-file.js";
 import { etagOf, writeAtomically } from "./fs-atomic.js";
+import { writeStreamToFile } from "./fs-stream-writer.js";
 import { NOT_THERE, writeError } from "./fs-errors.js";
 import { FsLayout } from "./fs-layout.js";
 import { readMetadata, removeMetadata, writeMetadata } from "./fs-metadata.js";
@@ -187,12 +188,7 @@ class FsBlobStore implements BlobStore {
     const target = this.layout.objectPath(key);
     const { signal } = options;
     signal?.throwIfAborted();
-    const write = (temp: string): Promise<void> =>
-      pipeline(
-        body,
-        createWriteStream(temp, { flags: "wx", mode: 0o644 }),
-        signal ? { signal } : {},
-      );
+    const write = (temp: string): Promise<void> => writeStreamToFile(body, temp, signal);
     const stats = await writeAtomically(target, this.layout.tempDir, write, signal).catch(
       (err: unknown) => {
         throw writeError(err, key, target);
