@@ -55,15 +55,22 @@ class HashWorker {
   /** Buffers back from the worker, ready for the next batch. */
   private readonly free: ArrayBuffer[] = [];
   private inFlight = 0;
+  /** Replies awaited (acks and digests): while any is, the worker keeps the process alive. */
+  private awaited = 0;
   /** Senders waiting for a buffer. */
   private readonly waiting: (() => void)[] = [];
 
   constructor(algorithm: Algorithm) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { algorithm } });
-    this.worker.unref();
+    // No inherited node flags: the source is plain CommonJS (not tsx's, nor --input-type=module's).
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      execArgv: [],
+      workerData: { algorithm },
+    });
     this.worker.on(
       "message",
       (m: { type: string; job: number; hex?: string; bytes?: ArrayBuffer }) => {
+        this.settled();
         if (m.type === "ack") {
           this.inFlight--;
           if (m.bytes) this.free.push(m.bytes);
@@ -84,6 +91,18 @@ class HashWorker {
     this.worker.on("exit", (code) => {
       this.fail(new Error(`the hash worker exited (${code})`));
     });
+    // After the listeners: adding a "message" listener refs the worker's port again.
+    this.worker.unref();
+  }
+
+  /** A reply is now awaited: an idle process must not exit before it comes. */
+  private expect(): void {
+    if (this.awaited++ === 0) this.worker.ref();
+  }
+
+  /** A reply came: with none awaited, the worker no longer keeps the process alive. */
+  private settled(): void {
+    if (this.awaited > 0 && --this.awaited === 0) this.worker.unref();
   }
 
   /** Copies `chunks` (at most BATCH_BYTES in all) into a buffer and moves it to the worker. */
@@ -101,6 +120,7 @@ class HashWorker {
       at += chunk.length;
     }
     this.inFlight++;
+    this.expect();
     this.worker.postMessage({ type: "data", job, bytes, length }, [bytes]);
   }
 
@@ -110,6 +130,7 @@ class HashWorker {
     return new Promise((resolve, reject) => {
       state.digest = resolve;
       state.fail = reject;
+      this.expect();
       this.worker.postMessage({ type: "end", job });
     });
   }

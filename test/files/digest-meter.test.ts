@@ -6,11 +6,14 @@
  * cuts a body off.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DigestMeter } from "../../src/files/digest-meter.js";
+import { ROOT } from "../helpers/cli.js";
 
 const MiB = 1024 * 1024;
 
@@ -66,6 +69,29 @@ describe("the upload digest meter", () => {
     results.forEach((r, i) => {
       assert.deepEqual(r.digests, expected(bodies[i]!));
     });
+  });
+
+  it("lets a process that used the hash workers exit once it is idle", () => {
+    // The workers are unref'd while nothing is awaited: an idle server (or a test) must not hang.
+    const code = `
+      import { Readable, Writable } from "node:stream";
+      import { pipeline } from "node:stream/promises";
+      import { DigestMeter } from ${JSON.stringify(join(ROOT, "src/files/digest-meter.ts"))};
+      const m = new DigestMeter(1e9, () => new Error("too large"));
+      await pipeline(Readable.from([Buffer.from("abc")]), m, new Writable({ write: (_c, _e, cb) => cb() }));
+      console.log((await m.digests()).sha256);
+    `;
+    const run = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", code],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), createHash("sha256").update("abc").digest("hex"));
   });
 
   it("still cuts a body off at the limit", async () => {
