@@ -168,13 +168,14 @@ export class Conversations {
   }
 
   /** The caller's conversations with their unread counts, most recently active first. */
-  async list(uid: string): Promise<ConversationView[]> {
-    const rows = await this.db
+  async list(uid: string, only?: string): Promise<ConversationView[]> {
+    let query = this.db
       .selectFrom("chat_members as m")
       .innerJoin("chat_conversations as c", "c.id", "m.conv_id")
       .select(["c.id", "c.kind", "c.name", "c.last_seq", "c.member_count", "m.role", "m.read_seq"])
-      .where("m.uid", "=", uid)
-      .execute();
+      .where("m.uid", "=", uid);
+    if (only !== undefined) query = query.where("m.conv_id", "=", only);
+    const rows = await query.execute();
     const peers = await this.peersOf(
       uid,
       rows.filter((r) => r.kind === "direct").map((r) => r.id),
@@ -207,9 +208,10 @@ export class Conversations {
 
   /** The caller's view of one conversation; E_NOT_MEMBER when not in it. */
   async view(uid: string, conv: string): Promise<ConversationView> {
-    const list = (await this.list(uid)).find((c) => c.conv === conv);
-    if (!list) throw notMember(conv);
-    return list;
+    // One row by the member key, not the caller's whole list.
+    const [view] = await this.list(uid, conv);
+    if (!view) throw notMember(conv);
+    return view;
   }
 
   /** The member's row; E_NOT_MEMBER when absent. */
