@@ -1,16 +1,26 @@
 /**
  * bench:files — the file service against nginx, in one run, on loopback.
  *
- * Upload: a fresh `gamedock files` (embedded defaults, temp --data) takes a
- * 1 GiB random file through tus (POST, then PATCHes of 64 MiB, each body a
- * streaming fs.createReadStream); timed, and the process's peak RSS (VmHWM)
- * read from /proc. Target: peak RSS <= 150 MB. For scale, the bench also
- * times sha256 + md5 of the same bytes with hash-wasm in its own process —
- * the digests every upload computes, and so the upload's ceiling on one core.
+ * Upload (bench/files-upload.ts): the same random file (1 GiB, cached in
+ * bench/.cache with its sha256 and split once into 64 MiB pieces beside it)
+ * uploaded, every client a curl process:
+ * - to a private nginx (`dav_methods PUT`) followed by `sync` — the baseline,
+ *   durable like gamedock's fsynced uploads; nginx without the `sync` too;
+ * - to `gamedock files` through `PUT /files/:name`;
+ * - through tus in 64 MiB PATCHes, and in one PATCH;
+ * - through tus on instance A for the first half and on instance B (same
+ *   data, Redis locks) for the second: B − A is the takeover's cost, and B's
+ *   log says how many stored bytes it read again (`tus-digests-caught-up`).
+ * Each gamedock scenario has a fresh process (its VmHWM is that scenario's
+ * peak RSS) and a fresh data dir; rounds (BENCH_UPLOAD_ROUNDS, default 3)
+ * alternate the order. Printed: times, ratios to the baseline, peak RSS, and
+ * `openssl dgst` md5 / sha256 of the file for context. Targets: PUT >= 0.5x
+ * the baseline, tus in 64 MiB PATCHes >= 0.45x, peak RSS <= 150 MB, a
+ * takeover re-reads at most the stored prefix once.
  *
- * Download: a second fresh `gamedock files` on the same data serves it
- * (GET /files/<id>); nginx (Debian, sendfile on, tcp_nopush on) serves the
- * same bytes as a static file. Both are fetched by the same client — curl
+ * Download: a fresh `gamedock files` on the data of the first PUT serves that
+ * file (GET /files/<id>); nginx (Debian, sendfile on, tcp_nopush on) serves
+ * the same bytes as a static file. Both are fetched by the same client — curl
  * processes writing to /dev/null, far cheaper per byte than a Node client,
  * which at 32 streams needed a whole core itself — at concurrency 1 (one curl
  * downloading the file C1_REPEAT times on one connection) and 32 (32 curls,
@@ -18,13 +28,22 @@
  * Throughput = bytes / wall time of the batch. Target: gamedock >= 0.8x nginx.
  * CPU seconds per GiB (server process, curl) come from /proc.
  *
- *   npm run bench:files                            # 1 GiB, 3 rounds + warm-up
- *   BENCH_MIB=256 BENCH_ROUNDS=1 npm run bench:files
+ *   npm run bench:files                            # 1 GiB, 3 + 3 rounds (+ warm-up)
+ *   BENCH_MIB=256 BENCH_ROUNDS=1 BENCH_UPLOAD_ROUNDS=1 npm run bench:files
  */
 import { privateCli } from "./private-cli.js";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, statfsSync } from "node:fs";
+import {
+  load,
+  median,
+  startGamedock,
+  statusKb,
+  stopGamedock,
+  uploadComparison,
+  type Gamedock,
+} from "./files-upload.js";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync, readFileSync, statfsSync } from "node:fs";
 import {
   copyFile,
   link,
@@ -36,25 +55,33 @@ import {
   stat,
   writeFile,
 } from "node:fs/promises";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createMD5, createSHA256 } from "hash-wasm";
 import { startNginx, type Nginx } from "../test/helpers/nginx.js";
-import { MiB, TusClient, randomFile } from "../test/files/tus-kit.js";
 
+const MiB = 1024 * 1024;
 const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = join(ROOT, "bench/.cache");
 const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MiB;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const PATCH_BYTES = 64 * MiB;
+const UPLOAD_ROUNDS = Number(process.env.BENCH_UPLOAD_ROUNDS ?? 3);
 const CONCURRENCY = [1, 32] as const;
 /** At concurrency 1 one download of 1 GiB takes ~0.5 s: repeat it to time something longer. */
 const C1_REPEAT = 4;
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 const MB = 1e6;
 const GiB = 1024 * MiB;
+
+/** Writes `size` random bytes to `path` in 1 MiB pieces. */
+async function randomFile(path: string, size: number): Promise<void> {
+  function* pieces(): Generator<Buffer> {
+    for (let left = size; left > 0; left -= MiB) yield randomBytes(Math.min(MiB, left));
+  }
+  await pipeline(Readable.from(pieces()), createWriteStream(path));
+}
 
 /** The random source file, cached with its sha256 between runs. */
 async function sourceFile(): Promise<{ path: string; sha256: string }> {
@@ -80,19 +107,13 @@ function checkSpace(): void {
     const s = statfsSync(dir);
     return s.bavail * s.bsize;
   };
-  if (free(tmpdir()) < 2 * SIZE + GiB) {
-    throw new Error(`${tmpdir()} needs ${(2 * SIZE + GiB) / GiB} GiB free (gamedock's data)`);
+  // The kept PUT, one scenario's upload, and a copy for nginx if the cache is on another fs.
+  if (free(tmpdir()) < 3 * SIZE + GiB) {
+    throw new Error(`${tmpdir()} needs ${(3 * SIZE + GiB) / GiB} GiB free (uploads)`);
   }
-  if (free(CACHE) < SIZE + GiB) throw new Error(`${CACHE} needs ${(SIZE + GiB) / GiB} GiB free`);
-}
-
-/** A field of /proc/<pid>/status in kB (VmHWM = peak RSS); 0 once gone. A read, not a subprocess. */
-function statusKb(pid: number, field: "VmHWM" | "VmRSS"): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-  } catch {
-    return 0;
+  // The source and its 64 MiB pieces.
+  if (free(CACHE) < 2 * SIZE + GiB) {
+    throw new Error(`${CACHE} needs ${(2 * SIZE + GiB) / GiB} GiB free`);
   }
 }
 
@@ -103,44 +124,6 @@ function cpuSeconds(pid: number | "children"): number {
   // After the command: state is field 3, so utime (14) is index 11; cutime (16) is 13.
   const at = pid === "children" ? 13 : 11;
   return (Number(fields[at]) + Number(fields[at + 1])) / TICKS;
-}
-
-interface Gamedock {
-  child: ChildProcess;
-  pid: number;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-async function startGamedock(cli: string[], data: string, label: string): Promise<Gamedock> {
-  const args = [...cli, "files", "--data", data, "--port", "0"];
-  args.push("--log-file", join(data, `${label}.log`));
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-8000)));
-  const exited = new Promise<number | null>((done) =>
-    child.on("exit", (code) => {
-      done(code);
-    }),
-  );
-  const url = await new Promise<string>((done, fail) => {
-    let stdout = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
-      if (match?.[1] !== undefined) done(match[1]);
-    });
-    void exited.then((code) => {
-      fail(new Error(`gamedock files exited (${code}): ${stderr}`));
-    });
-  });
-  return { child, pid: child.pid ?? 0, url, exited };
-}
-
-async function stopGamedock(gamedock: Gamedock): Promise<void> {
-  gamedock.child.kill("SIGTERM");
-  const code = await gamedock.exited;
-  if (code !== 0) throw new Error(`gamedock files exited ${code} on SIGTERM`);
 }
 
 interface Batch {
@@ -208,73 +191,26 @@ async function measure(side: Side, concurrency: number): Promise<Sample> {
   };
 }
 
-/** MB/s of sha256 + md5 (hash-wasm, as the upload path uses) over the file, in this process. */
-async function digestCeiling(path: string): Promise<number> {
-  const [sha256, md5] = await Promise.all([createSHA256(), createMD5()]);
-  const started = performance.now();
-  for await (const chunk of createReadStream(path, { highWaterMark: MiB })) {
-    sha256.update(chunk as Buffer);
-    md5.update(chunk as Buffer);
-  }
-  sha256.digest();
-  md5.digest();
-  return SIZE / MB / ((performance.now() - started) / 1000);
-}
-
-const load = (): string => loadavg()[0]?.toFixed(1) ?? "?";
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  return sorted.length % 2 === 1
-    ? (sorted[Math.floor(mid)] ?? NaN)
-    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
-
-async function uploadPhase(
-  cli: string[],
-  data: string,
-  source: { path: string; sha256: string },
-): Promise<{ id: string; mbps: number; peakRssMb: number; idleRssMb: number }> {
-  const gamedock = await startGamedock(cli, data, "upload");
-  try {
-    const idleRssMb = statusKb(gamedock.pid, "VmRSS") / 1024;
-    const client = new TusClient(gamedock.url);
-    const started = performance.now();
-    const url = await client.start(SIZE, { filename: "bench-1g.bin" });
-    const offset = await client.sendFile(url, source.path, SIZE, 0, PATCH_BYTES);
-    const seconds = (performance.now() - started) / 1000;
-    const peakRssMb = statusKb(gamedock.pid, "VmHWM") / 1024;
-    if (offset !== SIZE) throw new Error(`upload ended at ${offset} of ${SIZE}`);
-    const id = new URL(url).pathname.split("/").pop() ?? "";
-    const head = await fetch(`${gamedock.url}/files/${id}`, { method: "HEAD" });
-    if (head.headers.get("etag") !== `"${source.sha256}"`) {
-      throw new Error(`stored ETag ${head.headers.get("etag")}, file sha256 ${source.sha256}`);
-    }
-    return { id, mbps: SIZE / MB / seconds, peakRssMb, idleRssMb };
-  } finally {
-    await stopGamedock(gamedock);
-  }
-}
-
 async function main(): Promise<void> {
   await mkdir(CACHE, { recursive: true });
   checkSpace();
-  const { cli } = privateCli("files-cli");
+  const { cli, label } = privateCli("files-cli");
+  console.log(`gamedock: ${label}`);
   const source = await sourceFile();
   const work = await mkdtemp(join(tmpdir(), "gamedock-bench-files-"));
   let gamedock: Gamedock | null = null;
   let nginx: Nginx | null = null;
   try {
-    const data = join(work, "data");
-    const upload = await uploadPhase(cli, data, source);
-    console.log(
-      `upload: ${SIZE / MiB} MiB through tus in ${PATCH_BYTES / MiB} MiB PATCHes: ` +
-        `${upload.mbps.toFixed(0)} MB/s, peak RSS ${upload.peakRssMb.toFixed(1)} MB ` +
-        `(idle ${upload.idleRssMb.toFixed(1)} MB; load ${load()})`,
-    );
+    const upload = await uploadComparison({
+      cli,
+      work,
+      source,
+      size: SIZE,
+      rounds: UPLOAD_ROUNDS,
+    });
+    console.log("");
 
-    gamedock = await startGamedock(cli, data, "download");
+    gamedock = await startGamedock(cli, upload.data, "download");
     const www = join(work, "www");
     await mkdir(www);
     // The same bytes: a hard link to the source (a copy across file systems).
@@ -307,7 +243,6 @@ async function main(): Promise<void> {
       }
     }
     const downloadPeakMb = statusKb(gamedock.pid, "VmHWM") / 1024;
-    const ceiling = await digestCeiling(source.path);
 
     console.log("");
     console.log(
@@ -316,7 +251,7 @@ async function main(): Promise<void> {
     console.log(
       `file: ${SIZE / MiB} MiB, ${ROUNDS} rounds (+ warm-up), medians; client: curl to /dev/null (c=1: ${C1_REPEAT} downloads on one connection)`,
     );
-    console.log("target: download ratio >= 0.8, peak RSS during the upload <= 150 MB");
+    console.log("target: download ratio >= 0.8");
     for (const concurrency of CONCURRENCY) {
       const own = samples.get(`gamedock/${concurrency}`) ?? [];
       const base = samples.get(`nginx/${concurrency}`) ?? [];
@@ -329,9 +264,7 @@ async function main(): Promise<void> {
         `download c=${concurrency}: gamedock ${g.toFixed(0)} MB/s, nginx ${n.toFixed(0)} MB/s | ratio of medians ${(g / n).toFixed(3)}, median round ratio ${roundRatio.toFixed(3)} | CPU s/GiB: gamedock ${cpu(own, (s) => s.serverCpuPerGiB)} (curl ${cpu(own, (s) => s.clientCpuPerGiB)}), nginx ${cpu(base, (s) => s.serverCpuPerGiB)} (curl ${cpu(base, (s) => s.clientCpuPerGiB)})`,
       );
     }
-    console.log(
-      `upload: ${upload.mbps.toFixed(0)} MB/s, ${(upload.mbps / ceiling).toFixed(2)} of sha256+md5 alone (${ceiling.toFixed(0)} MB/s) | gamedock peak RSS: upload ${upload.peakRssMb.toFixed(1)} MB, downloads ${downloadPeakMb.toFixed(1)} MB`,
-    );
+    console.log(`gamedock peak RSS during the downloads: ${downloadPeakMb.toFixed(1)} MB`);
     console.log(`load average (1 min) at the end: ${load()}`);
   } finally {
     await nginx?.stop();

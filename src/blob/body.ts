@@ -58,6 +58,18 @@ export async function drainBody(
   }
 }
 
+/** A read of an upload in progress: whole byte offsets within the `stored` bytes. */
+export function checkStoredRange(key: BlobKey, start: number, end: number, stored: number): void {
+  const whole = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+  if (!whole(start) || !whole(end) || start > end || end > stored) {
+    throw new GamedockError(
+      "E_INVALID_REQUEST",
+      `read of ${JSON.stringify(key)}: bytes ${String(start)}–${String(end)} are not within the ${stored} bytes stored`,
+      { key, start, end, stored },
+    );
+  }
+}
+
 /** Append offsets are whole byte counts. */
 export function checkAppendOffset(key: BlobKey, offset: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) {

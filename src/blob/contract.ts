@@ -120,6 +120,12 @@ export interface ResumableUploadInfo {
  *   of this call not yet stored may be lost: offset() says what is stored.
  *   One append at a time per upload: the caller serialises them (tus holds a
  *   lock per upload).
+ * - `read(key, start, end)` streams the stored bytes [start, end) of the
+ *   upload, for a caller that must see them again (tus rebuilding an
+ *   upload's digests after another instance took it over); null when the
+ *   store cannot read an upload before it is completed (s3: the parts of a
+ *   multipart upload are not readable). E_NOT_FOUND when no upload is at
+ *   `key`; E_INVALID_REQUEST when the range is not within the stored bytes.
  * - `complete(key)` makes the bytes the object at `key` in one step (it
  *   replaces an earlier object) and ends the upload; E_NOT_FOUND when no
  *   upload is in progress.
@@ -140,6 +146,7 @@ export interface ResumableUploads {
     body: Readable,
     options?: { signal?: AbortSignal },
   ): Promise<number>;
+  read(key: BlobKey, start: number, end: number): Promise<Readable | null>;
   complete(key: BlobKey): Promise<BlobInfo>;
   abort(key: BlobKey): Promise<boolean>;
   list(prefix: string): AsyncIterable<ResumableUploadInfo>;

@@ -698,6 +698,27 @@ function chatTables(dialect: DbDialect): Migration {
   };
 }
 
+/**
+ * A tus upload's running hash state (hash-wasm's, saved after every PATCH)
+ * gave way to native digests kept in memory by the instance taking the
+ * PATCHes, rebuilt from the stored bytes on a takeover (issue 15): the record
+ * keeps only the final digests, saved before the upload becomes a file.
+ */
+function uploadDigests(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("file_uploads").dropColumn("hash_state").execute();
+      await db.schema.alterTable("file_uploads").addColumn("sha256", "varchar(64)").execute();
+      await db.schema.alterTable("file_uploads").addColumn("md5", "varchar(32)").execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable("file_uploads").dropColumn("md5").execute();
+      await db.schema.alterTable("file_uploads").dropColumn("sha256").execute();
+      await db.schema.alterTable("file_uploads").addColumn("hash_state", "text").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
@@ -713,6 +734,7 @@ export function migrationProvider(dialect: DbDialect): MigrationProvider {
         "0009_guess_bets": guessBets(dialect),
         "0010_guess_orders": guessOrders(dialect),
         "0011_chat": chatTables(dialect),
+        "0012_upload_digests": uploadDigests(),
       }),
   };
 }

@@ -106,7 +106,8 @@ export interface FileUploadTable {
   owner: string;
   size: number | null; // declared Upload-Length; null while deferred
   received: number; // the tus offset (OFFSET is reserved in SQL)
-  hash_state: string | null; // base64 hash-wasm sha256 + md5 state after `received` bytes
+  sha256: string | null; // of all the bytes, once the last is in (migration 0012)
+  md5: string | null;
   created_at: number;
   expires_at: number;
 }

@@ -30,6 +30,12 @@ export interface BlobRecord {
   blobKey: string;
 }
 
+/** Digests of an upload, lowercase hex. */
+export interface UploadDigests {
+  sha256: string;
+  md5: string;
+}
+
 /** A tus upload in progress: what another instance needs to continue it. */
 export interface UploadRecord {
   id: string;
@@ -38,10 +44,14 @@ export interface UploadRecord {
   owner: string;
   /** Declared Upload-Length; null while deferred. */
   size: number | null;
-  /** Bytes received and hashed so far. */
+  /** Bytes received so far (as of the last PATCH that saved the record). */
   offset: number;
-  /** Serialized sha256 + md5 state after `offset` bytes (hash-wasm save()), base64; null at 0. */
-  hashState: string | null;
+  /**
+   * sha256 and md5 of all the bytes, saved once the last byte is in and before
+   * the upload becomes a file, so a finish cut short needs no reread; null
+   * before then, or when they were not kept in step (read from the object).
+   */
+  digests: UploadDigests | null;
   createdAt: Date;
   expiresAt: Date;
 }

@@ -4,11 +4,11 @@
  * limit — so a chunked body of unknown length can never outgrow
  * files.maxUploadBytes, and the digests are ready when the store is done
  * without reading the object back. An `admit` check (the quota) may hold a
- * chunk back until it resolves, or refuse it. The hashing runs on worker
- * threads (hash-workers.ts), beside the network and the disk.
+ * chunk back until it resolves, or refuse it. The hashing runs on a worker
+ * thread (hash-workers.ts), beside the network and the disk.
  */
 import { Transform, type TransformCallback } from "node:stream";
-import { BATCH_BYTES, OffThreadDigests } from "./hash-workers.js";
+import { OffThreadDigests } from "./hash-workers.js";
 
 /** Larger than a socket read, so a slow store still lets the client keep sending. */
 const BUFFER_BYTES = 1024 * 1024;
@@ -18,6 +18,8 @@ const BUFFER_BYTES = 1024 * 1024;
  * trip through libuv's thread pool (profile in docs/benchmarks.md).
  */
 const WRITE_BYTES = 1024 * 1024;
+/** Chunks the meter holds for its reader: a gathered batch is 16–64 socket reads. */
+const READABLE_CHUNKS = 64;
 
 export interface Digests {
   size: number;
@@ -28,35 +30,67 @@ export interface Digests {
 /** Resolves when `total` bytes may pass; rejects with the refusal otherwise. */
 export type Admit = (total: number) => Promise<void>;
 
+export interface MeterOptions {
+  /** Bytes past which the stream is cut off with `tooLarge` (default: no limit). */
+  limit?: number;
+  tooLarge?: (size: number) => Error;
+  /** The quota's check: may hold a chunk back, or refuse it. */
+  admit?: Admit | null;
+  /**
+   * Digests to continue, kept by the caller (a tus upload's, across its
+   * PATCHes); null: count and batch only. Default: a job of the meter's own,
+   * dropped if the stream fails.
+   */
+  hashes?: OffThreadDigests | null;
+}
+
 export class DigestMeter extends Transform {
   #size = 0;
-  readonly #hashes = new OffThreadDigests();
+  #handed = 0;
+  readonly #hashes: OffThreadDigests | null;
+  readonly #ownsHashes: boolean;
+  readonly #limit: number;
+  readonly #tooLarge: (size: number) => Error;
+  readonly #admit: Admit | null;
   /** Bytes not yet hashed nor handed on: sent together once they reach WRITE_BYTES. */
   #gathered: Buffer[] = [];
   #gatheredBytes = 0;
   /** The error that cut the stream off (over the limit, or not admitted), if one did. */
   refusal: Error | null = null;
 
-  constructor(
-    private readonly limit: number,
-    private readonly tooLarge: (size: number) => Error,
-    private readonly admit: Admit | null = null,
-  ) {
-    super({ writableHighWaterMark: BUFFER_BYTES, readableHighWaterMark: BUFFER_BYTES });
+  constructor(options: MeterOptions = {}) {
+    // Object mode on the way out: a reader takes the chunks one by one. In byte
+    // mode read() — and so every for-await over the meter — concatenates all
+    // that is buffered into a new Buffer: a copy of every byte, and garbage.
+    super({
+      writableHighWaterMark: BUFFER_BYTES,
+      readableObjectMode: true,
+      readableHighWaterMark: READABLE_CHUNKS,
+    });
+    this.#limit = options.limit ?? Infinity;
+    this.#tooLarge = options.tooLarge ?? ((size) => new Error(`too large at ${size} bytes`));
+    this.#admit = options.admit ?? null;
+    this.#ownsHashes = options.hashes === undefined;
+    this.#hashes = options.hashes === undefined ? new OffThreadDigests() : options.hashes;
+  }
+
+  /** Bytes hashed and handed on to the store so far. */
+  get handed(): number {
+    return this.#handed;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#size += chunk.length;
-    if (this.#size > this.limit) {
-      this.refusal = this.tooLarge(this.#size);
+    if (this.#size > this.#limit) {
+      this.refusal = this.#tooLarge(this.#size);
       callback(this.refusal);
       return;
     }
-    if (!this.admit) {
+    if (!this.#admit) {
       this.pass(chunk, callback);
       return;
     }
-    this.admit(this.#size).then(
+    this.#admit(this.#size).then(
       () => {
         this.pass(chunk, callback);
       },
@@ -74,7 +108,7 @@ export class DigestMeter extends Transform {
     else callback();
   }
 
-  /** The gathered bytes to the hash workers and on to the store, as one buffer. */
+  /** The gathered bytes to the hash worker and on to the store, as one buffer. */
   private handOn(callback: TransformCallback): void {
     if (this.#gatheredBytes === 0) {
       callback();
@@ -84,10 +118,11 @@ export class DigestMeter extends Transform {
     const length = this.#gatheredBytes;
     this.#gathered = [];
     this.#gatheredBytes = 0;
-    this.hashAll(chunks, length).then(
+    (this.#hashes?.update(chunks, length) ?? Promise.resolve()).then(
       () => {
         // On as they came: the store writes them together (one writev).
         for (const chunk of chunks) this.push(chunk);
+        this.#handed += length;
         callback();
       },
       (err: unknown) => {
@@ -96,31 +131,18 @@ export class DigestMeter extends Transform {
     );
   }
 
-  /** To the hash workers in batches that fit their buffers (a chunk larger than one is sliced). */
-  private async hashAll(chunks: readonly Buffer[], length: number): Promise<void> {
-    if (length <= BATCH_BYTES) {
-      await this.#hashes.update(chunks, length);
-      return;
-    }
-    for (const chunk of chunks) {
-      for (let at = 0; at < chunk.length; at += BATCH_BYTES) {
-        const slice = chunk.subarray(at, at + BATCH_BYTES);
-        await this.#hashes.update([slice], slice.length);
-      }
-    }
-  }
-
   override _flush(callback: TransformCallback): void {
     this.handOn(callback);
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    if (err) this.#hashes.drop();
+    if (err && this.#ownsHashes) this.#hashes?.drop();
     callback(err);
   }
 
-  /** Once the stream has ended: the size and both digests. */
+  /** Once the stream has ended: the size and both digests (of the meter's own job). */
   async digests(): Promise<Digests> {
+    if (!this.#ownsHashes || !this.#hashes) throw new Error("the meter's digests are its caller's");
     return { size: this.#size, ...(await this.#hashes.hex()) };
   }
 }

@@ -1,16 +1,18 @@
 /**
- * sha256 and md5 of uploads on two worker threads, one per algorithm, off
- * the event loop: on this machine's CPU the two digests of 1 GiB cost about
- * 1.7 s on one core, which the main thread spent between reading the
- * socket and writing the disk (docs/benchmarks.md, "Uploads"). Each upload
- * is a job; its bytes go to each worker copied into one of that worker's
- * reused buffers, moved (transferred) there and back: no allocation per
- * batch, and at most MAX_IN_FLIGHT buffers per worker, so memory stays flat
- * however fast the client sends. (SharedArrayBuffers were tried first: the
- * workers' heaps hardly grow, so they rarely collect, and the shared memory
- * they had hashed piled up to the size of the upload.) The workers are made
- * on first use, shared by every upload of the process, and unref'd so they
- * never keep it alive.
+ * sha256 and md5 of uploads on a worker thread, off the event loop: on this
+ * machine's CPU the two digests of 1 GiB cost about 1.7 s on one core, which
+ * the main thread spent between reading the socket and writing the disk
+ * (docs/benchmarks.md, "Uploads"). Each upload is a job; its bytes go to the
+ * worker copied into one of its reused buffers, moved (transferred) there
+ * and back: no allocation per batch, and at most MAX_IN_FLIGHT buffers at
+ * once, so memory stays flat however fast clients send. One worker computes
+ * both digests: two (one per algorithm) were no faster on 2 cores — the
+ * upload, not the hashing, is the bound — and cost a second V8 isolate
+ * (8 MB) and a second copy and message per batch. (SharedArrayBuffers were
+ * tried first: the worker's heap hardly grows, so it rarely collects, and the
+ * shared memory it had hashed piled up to the size of the upload.) The
+ * worker is made on first use, shared by every upload of the process, and
+ * keeps the process alive only while a reply is awaited.
  */
 import { Worker } from "node:worker_threads";
 
@@ -19,32 +21,31 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 const jobs = new Map();
+const start = () => workerData.algorithms.map((algorithm) => createHash(algorithm));
 parentPort.on("message", (m) => {
   if (m.type === "data") {
-    let hash = jobs.get(m.job);
-    if (!hash) jobs.set(m.job, (hash = createHash(workerData.algorithm)));
-    hash.update(new Uint8Array(m.bytes, 0, m.length));
+    let hashes = jobs.get(m.job);
+    if (!hashes) jobs.set(m.job, (hashes = start()));
+    const bytes = new Uint8Array(m.bytes, 0, m.length);
+    for (const hash of hashes) hash.update(bytes);
     parentPort.postMessage({ type: "ack", job: m.job, bytes: m.bytes }, [m.bytes]);
   } else if (m.type === "end") {
-    const hash = jobs.get(m.job) ?? createHash(workerData.algorithm);
+    const hashes = jobs.get(m.job) ?? start();
     jobs.delete(m.job);
-    parentPort.postMessage({ type: "digest", job: m.job, hex: hash.digest("hex") });
+    parentPort.postMessage({ type: "digest", job: m.job, hex: hashes.map((h) => h.digest("hex")) });
   } else if (m.type === "drop") {
     jobs.delete(m.job);
   }
 });
 `;
 
-type Algorithm = "sha256" | "md5";
-const ALGORITHMS: readonly Algorithm[] = ["sha256", "md5"];
-
-/** Buffers a worker holds at once, each BATCH_BYTES: bounds the memory of every upload together. */
+/** Buffers the worker holds at once, each BATCH_BYTES: bounds the memory of every upload together. */
 const MAX_IN_FLIGHT = 4;
 /** A batch buffer's size: what one update may carry at most. */
-export const BATCH_BYTES = 2 * 1024 * 1024;
+export const BATCH_BYTES = 1280 * 1024;
 
 interface JobState {
-  digest: ((hex: string) => void) | null;
+  digest: ((hex: string[]) => void) | null;
   fail: ((err: Error) => void) | null;
 }
 
@@ -60,16 +61,22 @@ class HashWorker {
   /** Senders waiting for a buffer. */
   private readonly waiting: (() => void)[] = [];
 
-  constructor(algorithm: Algorithm) {
+  constructor(algorithms: readonly string[]) {
     // No inherited node flags: the source is plain CommonJS (not tsx's, nor --input-type=module's).
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
       execArgv: [],
-      workerData: { algorithm },
+      // A hash worker holds no more than its job table: a small heap keeps its memory small.
+      resourceLimits: {
+        maxYoungGenerationSizeMb: 1,
+        maxOldGenerationSizeMb: 8,
+        codeRangeSizeMb: 2,
+      },
+      workerData: { algorithms },
     });
     this.worker.on(
       "message",
-      (m: { type: string; job: number; hex?: string; bytes?: ArrayBuffer }) => {
+      (m: { type: string; job: number; hex?: string[]; bytes?: ArrayBuffer }) => {
         this.settled();
         if (m.type === "ack") {
           this.inFlight--;
@@ -81,7 +88,7 @@ class HashWorker {
         if (!state) return;
         if (m.type === "digest") {
           this.jobs.delete(m.job);
-          state.digest?.(m.hex ?? "");
+          state.digest?.(m.hex ?? []);
         }
       },
     );
@@ -124,7 +131,7 @@ class HashWorker {
     this.worker.postMessage({ type: "data", job, bytes, length }, [bytes]);
   }
 
-  digest(job: number): Promise<string> {
+  digest(job: number): Promise<string[]> {
     if (this.broken) return Promise.reject(this.broken);
     const state = this.state(job);
     return new Promise((resolve, reject) => {
@@ -156,31 +163,41 @@ class HashWorker {
   }
 }
 
-let workers: Record<Algorithm, HashWorker> | null = null;
+let worker: HashWorker | null = null;
 let nextJob = 1;
 
-const pool = (): Record<Algorithm, HashWorker> =>
-  (workers ??= { sha256: new HashWorker("sha256"), md5: new HashWorker("md5") });
+const shared = (): HashWorker => (worker ??= new HashWorker(["sha256", "md5"]));
 
 /** One upload's sha256 and md5, computed on the worker threads. */
 export class OffThreadDigests {
   private readonly job = nextJob++;
 
-  /** Hands `chunks` (at most BATCH_BYTES in all) to both workers; resolves once they took them. */
+  /** Hands `chunks` (`length` bytes in all) to both workers; resolves once they took them. */
   async update(chunks: readonly Buffer[], length: number): Promise<void> {
-    const w = pool();
-    await Promise.all(ALGORITHMS.map((a) => w[a].send(this.job, chunks, length)));
+    if (length <= BATCH_BYTES) {
+      await this.send(chunks, length);
+      return;
+    }
+    // In batches that fit the workers' buffers (a chunk larger than one is sliced).
+    for (const chunk of chunks) {
+      for (let at = 0; at < chunk.length; at += BATCH_BYTES) {
+        const slice = chunk.subarray(at, at + BATCH_BYTES);
+        await this.send([slice], slice.length);
+      }
+    }
+  }
+
+  private async send(chunks: readonly Buffer[], length: number): Promise<void> {
+    await shared().send(this.job, chunks, length);
   }
 
   async hex(): Promise<{ sha256: string; md5: string }> {
-    const w = pool();
-    const [sha256, md5] = await Promise.all(ALGORITHMS.map((a) => w[a].digest(this.job)));
+    const [sha256, md5] = await shared().digest(this.job);
     return { sha256: sha256!, md5: md5! };
   }
 
-  /** Forgets the job (an upload that failed). */
+  /** Forgets the job (an upload that failed, or was left). */
   drop(): void {
-    const w = pool();
-    for (const a of ALGORITHMS) w[a].drop(this.job);
+    shared().drop(this.job);
   }
 }

@@ -82,7 +82,8 @@ function toUploadRow(upload: UploadRecord): FileUploadTable {
     owner: upload.owner,
     size: upload.size,
     received: upload.offset,
-    hash_state: upload.hashState,
+    sha256: upload.digests?.sha256 ?? null,
+    md5: upload.digests?.md5 ?? null,
     created_at: upload.createdAt.getTime(),
     expires_at: upload.expiresAt.getTime(),
   };
@@ -96,7 +97,7 @@ function toUpload(row: FileUploadTable): UploadRecord {
     owner: row.owner,
     size: row.size,
     offset: row.received,
-    hashState: row.hash_state,
+    digests: row.sha256 !== null && row.md5 !== null ? { sha256: row.sha256, md5: row.md5 } : null,
     createdAt: new Date(row.created_at),
     expiresAt: new Date(row.expires_at),
   };

@@ -57,7 +57,11 @@ async function streamToStore(
 ): Promise<Digests> {
   // Every chunk waits for its quota (held a step ahead: a database round trip per MiBs).
   const admit = hold.enabled ? (total: number): Promise<void> => hold.require(total) : null;
-  const meter = new DigestMeter(ctx.settings.maxUploadBytes, tooLarge(ctx), admit);
+  const meter = new DigestMeter({
+    limit: ctx.settings.maxUploadBytes,
+    tooLarge: tooLarge(ctx),
+    admit,
+  });
   // pipe() does not forward the source's errors: a client that goes away must fail the write.
   const stop = (err: Error): void => {
     meter.destroy(err);

@@ -152,6 +152,41 @@ export function resumableConformance(target: () => ConformanceTarget, prefix: st
       assert.ok((await bytesOf(await store.get(key))).equals(first));
     });
 
+    it("read streams the stored bytes of an upload in progress, or answers null where the store cannot", async () => {
+      const key = `${prefix}read/a.bin`;
+      const data = randomBytes(6 * MiB + 321);
+      await store.resumable.begin(key);
+      assert.equal(await store.resumable.append(key, 0, piecesOf(data)), data.length);
+      if (!target().readsUploadsInProgress) {
+        assert.equal(await store.resumable.read(key, 0, data.length), null);
+        assert.equal(await other.resumable.read(key, 0, 1), null);
+        await store.resumable.abort(key);
+        return;
+      }
+      const read = async (from: BlobStore, start: number, end: number): Promise<Buffer> => {
+        const body = await from.resumable.read(key, start, end);
+        assert.ok(body, "a store that reads uploads in progress answers a stream");
+        return bytesOf(body);
+      };
+      assert.ok((await read(store, 0, data.length)).equals(data));
+      assert.ok((await read(other, 1000, 5 * MiB + 7)).equals(data.subarray(1000, 5 * MiB + 7)));
+      assert.equal((await read(other, data.length, data.length)).length, 0);
+      for (const [start, end] of [
+        [0, data.length + 1],
+        [10, 5],
+        [-1, 5],
+        [0.5, 5],
+      ] as const) {
+        await rejectsWith(store.resumable.read(key, start, end), "E_INVALID_REQUEST");
+      }
+      // A reader that started before the upload completed still gets its bytes.
+      const early = await store.resumable.read(key, 0, data.length);
+      assert.ok(early);
+      await other.resumable.complete(key);
+      assert.ok((await bytesOf(early)).equals(data));
+      await rejectsWith(store.resumable.read(key, 0, 0), "E_NOT_FOUND");
+    });
+
     it("an append at another offset than the stored one is refused with E_UPLOAD_OFFSET and stores nothing", async () => {
       const key = `${prefix}offset/a.bin`;
       await store.resumable.begin(key);

@@ -32,6 +32,8 @@ export interface ConformanceTarget {
   multipart: boolean;
   /** compose works (server-side copy); false: the store lacks it (s3rver), and says so. */
   compose: boolean;
+  /** resumable.read streams an upload in progress (fs); false: it answers null (s3). */
+  readsUploadsInProgress: boolean;
   /** Bytes of the large test file: more than two parts where there are parts. */
   largeFileSize: number;
   /** Leaves what a writer killed while uploading `file` to `key` leaves behind. */

@@ -52,6 +52,7 @@ blobStoreConformance("fs", async () => {
     store,
     multipart: false,
     compose: true,
+    readsUploadsInProgress: true,
     largeFileSize: 4 * MiB,
     // A crash mid-write leaves the temp file of a process that no longer exists.
     async leaveIncompleteUpload(_key, file) {

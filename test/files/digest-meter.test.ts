@@ -19,7 +19,7 @@ const MiB = 1024 * 1024;
 
 /** Streams `chunks` through a meter into memory; answers what arrived and the digests. */
 async function meter(chunks: Buffer[], limit = 100 * MiB) {
-  const m = new DigestMeter(limit, (size) => new Error(`too large at ${size}`));
+  const m = new DigestMeter({ limit, tooLarge: (size) => new Error(`too large at ${size}`) });
   const out: Buffer[] = [];
   await pipeline(
     Readable.from(chunks),
@@ -77,7 +77,7 @@ describe("the upload digest meter", () => {
       import { Readable, Writable } from "node:stream";
       import { pipeline } from "node:stream/promises";
       import { DigestMeter } from ${JSON.stringify(join(ROOT, "src/files/digest-meter.ts"))};
-      const m = new DigestMeter(1e9, () => new Error("too large"));
+      const m = new DigestMeter({ limit: 1e9 });
       await pipeline(Readable.from([Buffer.from("abc")]), m, new Writable({ write: (_c, _e, cb) => cb() }));
       console.log((await m.digests()).sha256);
     `;

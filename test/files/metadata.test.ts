@@ -43,7 +43,7 @@ function uploadFor(overrides: Partial<UploadRecord> = {}): UploadRecord {
     owner: `owner-${hex(4)}`,
     size: null,
     offset: 0,
-    hashState: null,
+    digests: null,
     createdAt: new Date(1_700_000_000_321),
     expiresAt: new Date(Date.now() + 3_600_000),
     ...overrides,
@@ -99,6 +99,7 @@ for (const target of DATABASE_TARGETS) {
           "0009_guess_bets",
           "0010_guess_orders",
           "0011_chat",
+          "0012_upload_digests",
         ]);
       } finally {
         await again.close();
@@ -407,7 +408,7 @@ for (const target of DATABASE_TARGETS) {
         contentType: "video/mp4",
         size: 6 * GiB,
         offset: 5 * GiB + 3,
-        hashState: randomBytes(400).toString("base64"),
+        digests: { sha256: hex(32), md5: hex(16) },
         expiresAt: new Date(upload.expiresAt.getTime() + 86_400_123),
       };
       await meta.saveUpload(patched);

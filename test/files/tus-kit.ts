@@ -10,11 +10,11 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { openBlobStore, type BlobStore, type BlobTargetConfig } from "../../src/blob/index.js";
-import { createLogger, type Clock, type Logger } from "../../src/core/index.js";
+import type { Clock, Logger } from "../../src/core/index.js";
 import { openDatabase, type Database } from "../../src/db/index.js";
 import { SqlFileMetadata } from "../../src/files/metadata.js";
 import {
@@ -51,16 +51,33 @@ export interface TusServer {
   blobs: BlobStore;
   metadata: SqlFileMetadata;
   handler: TusHandler;
+  /** What the handler logged with this `event` field (info and above), oldest first. */
+  logged(event: string): Record<string, unknown>[];
   close(): Promise<void>;
 }
 
-let silent: Logger | null = null;
+/** A logger that keeps its lines (info and above) for the test to read. */
+async function recordingLogger(): Promise<{ logger: Logger; lines: Record<string, unknown>[] }> {
+  const { pino } = await import("pino");
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (process.env.TUS_TEST_LOG === "1") process.stderr.write(chunk);
+      for (const line of chunk.toString("utf8").split("\n")) {
+        if (line !== "") lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      callback();
+    },
+  });
+  const level = process.env.TUS_TEST_LOG === "1" ? "debug" : "info";
+  return { logger: pino({ level }, sink), lines };
+}
 
 export async function startTusServer(
   dir: string,
   options: TusServerOptions = {},
 ): Promise<TusServer> {
-  silent ??= await createLogger({ level: process.env.TUS_TEST_LOG === "1" ? "debug" : "silent" });
+  const { logger, lines } = await recordingLogger();
   const target = options.target ?? { driver: "fs", root: join(dir, "blobs") };
   const database: Database = await openDatabase({
     driver: "sqlite",
@@ -78,7 +95,7 @@ export async function startTusServer(
     uploadTtlSeconds: options.uploadTtlSeconds ?? 3600,
     fileTtlSeconds: options.fileTtlSeconds ?? 0,
     lockRedisUrl: options.lockRedisUrl ?? "",
-    logger: silent,
+    logger,
     spoolDir: join(dir, "spool"),
     ...(options.lockPrefix ? { lockPrefix: options.lockPrefix } : {}),
     ...(options.lockDrainTimeoutMs ? { lockDrainTimeoutMs: options.lockDrainTimeoutMs } : {}),
@@ -108,6 +125,7 @@ export async function startTusServer(
     blobs,
     metadata,
     handler,
+    logged: (event) => lines.filter((line) => line.event === event),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => {

@@ -13,7 +13,6 @@ import { promisify } from "node:util";
 import { execFile, spawnSync } from "node:child_process";
 import type { BlobStore } from "../../src/blob/index.js";
 import { ManualClock } from "../../src/core/index.js";
-import { ResumableDigests } from "../../src/files/tus/digests.js";
 import { ORPHAN_GRACE_MS } from "../../src/files/tus/sweep.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
 import {
@@ -63,12 +62,17 @@ describe("tus resume (fs target)", () => {
     const offset = await client.offset(url);
     assert.ok(offset > MiB && offset <= 2.5 * MiB, `offset ${offset} after the drop`);
     const record = await server.metadata.getUpload(idOf(url));
-    assert.equal(record?.offset, offset, "hash state saved for the bytes kept");
-    assert.ok(record.hashState);
+    assert.equal(record?.offset, offset, "the record saved for the bytes kept");
 
     assert.equal(await client.sendFile(url, file, size, offset, MiB), size);
     const stored = await server.metadata.getFile(idOf(url));
     assert.deepEqual({ sha256: stored?.sha256, md5: stored?.md5 }, await coreutilsDigests(file));
+    assert.deepEqual(
+      server.logged("tus-digests-caught-up"),
+      [],
+      "the digests went on from the dropped PATCH: nothing was read back",
+    );
+    assert.deepEqual(server.logged("tus-rehash"), []);
   });
 
   it("storage begun for an upload whose record was never saved is removed after a grace period", async () => {
@@ -177,7 +181,7 @@ describe("tus recovery after an instance died mid-upload", () => {
     await removeDir(dir);
   });
 
-  it("bytes stored past the saved hash state: digests come from the stored object", async () => {
+  it("bytes stored by an instance that died mid-PATCH are read back once by the next", async () => {
     const bytes = Buffer.alloc(2 * MiB, 5);
     bytes.write("tail differs", MiB + 3);
     const url = await new TusClient(first.url).start(bytes.length);
@@ -201,6 +205,13 @@ describe("tus recovery after an instance died mid-upload", () => {
     assert.equal(last.status, 204);
     const stored = await first.metadata.getFile(id);
     assert.deepEqual({ sha256: stored?.sha256, md5: stored?.md5 }, digestsOf(bytes));
+    const caughtUp = first.logged("tus-digests-caught-up").filter((line) => line.id === id);
+    assert.deepEqual(
+      caughtUp.map(({ from, to }) => ({ from, to })),
+      [{ from: 0, to: MiB + 1000 }],
+      "the stored prefix, read once",
+    );
+    assert.deepEqual(first.logged("tus-rehash"), [], "not read again at the end");
   });
 
   it("all bytes stored but never registered: the next HEAD finishes the upload", async () => {
@@ -233,11 +244,10 @@ describe("tus recovery after an instance died mid-upload", () => {
     // bytes were deleted — then the instance died before the file row was written.
     const url = await client.start(bytes.length, { filename: "twice.txt" });
     const id = idOf(url);
-    const digests = await ResumableDigests.fresh();
-    digests.update(bytes);
     const record = await first.metadata.getUpload(id);
     assert.ok(record);
-    await first.metadata.saveUpload({ ...record, offset: bytes.length, hashState: digests.save() });
+    const { sha256, md5 } = digestsOf(bytes);
+    await first.metadata.saveUpload({ ...record, offset: bytes.length, digests: { sha256, md5 } });
     await first.blobs.resumable.abort(`tus/${id}`);
 
     const head = await new TusClient(second.url).head(`${second.url}/files/${id}`);

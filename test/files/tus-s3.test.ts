@@ -86,6 +86,32 @@ describe("tus handler (s3 target on s3rver)", () => {
     const download = await fetch(`${server.url}/files/${id}`);
     assert.ok(Buffer.from(await download.arrayBuffer()).equals(bytes));
     assert.equal(await client.offset(url), size, "HEAD of a finished upload");
+    const rehashed = server.logged("tus-rehash").filter((line) => line.key === `tus/${id}`);
+    assert.deepEqual(rehashed, [], "the digests went on from the dropped PATCH");
+  });
+
+  it("an upload another instance takes over is hashed from the object once it is complete", async () => {
+    // S3 cannot read a multipart upload's parts back, so the digests cannot be caught up.
+    const other = await startTusServer(join(dir, "other"), {
+      target: s3TargetOf(s3),
+      dbPath: join(dir, "files.db"),
+    });
+    try {
+      const bytes = Buffer.alloc(7 * MiB + 8);
+      for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE(i, i);
+      const url = await client.start(bytes.length, { filename: "taken-over.bin" });
+      const id = idOf(url);
+      assert.equal((await client.patch(url, 0, bytes.subarray(0, 6 * MiB))).status, 204);
+      const onOther = `${other.url}/files/${id}`;
+      const last = await new TusClient(other.url).patch(onOther, 6 * MiB, bytes.subarray(6 * MiB));
+      assert.equal(last.status, 204);
+      const stored = await other.metadata.getFile(id);
+      assert.deepEqual({ sha256: stored?.sha256, md5: stored?.md5 }, digestsOf(bytes));
+      const rehashed = other.logged("tus-rehash").filter((line) => line.key === `tus/${id}`);
+      assert.equal(rehashed.length, 1, "the object read once, at the end");
+    } finally {
+      await other.close();
+    }
   });
 
   it("an empty upload completes its multipart upload at once", async () => {

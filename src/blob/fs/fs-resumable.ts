@@ -17,17 +17,20 @@
 import type { BigIntStats } from "node:fs";
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { claimTempPath, errnoCode, fsError, releaseTemp } from "../../core/index.js";
-import { checkAppendOffset, drainBody, noUploadAt, offsetMismatch } from "../body.js";
+import { checkAppendOffset, checkStoredRange, noUploadAt, offsetMismatch } from "../body.js";
 import type { BlobInfo, BlobKey, ResumableUploadInfo, ResumableUploads } from "../contract.js";
 import { validateBlobPrefix, validateResumableKey } from "../keys.js";
 import { syncDir, writeAtomically } from "./fs-atomic.js";
 import { writeError } from "./fs-errors.js";
 import { DATA_SUFFIX, META_SUFFIX, type FsLayout } from "./fs-layout.js";
+import { appendBody } from "./fs-stream-writer.js";
 
 /** A `.key` without `.data` this old cannot belong to a begin in progress, ms. */
 export const LEFTOVER_AGE_MS = 10 * 60 * 1000;
+/** Reads of an upload in progress come in pieces this large. */
+const READ_BYTES = 1024 * 1024;
 
 const isMissing = (err: unknown): boolean => ["ENOENT", "ENOTDIR"].includes(errnoCode(err) ?? "");
 
@@ -76,28 +79,40 @@ export class FsResumableUploads implements ResumableUploads {
     try {
       const stored = (await handle.stat()).size;
       if (stored !== offset) throw offsetMismatch(key, offset, stored);
-      let position = offset;
-      const stopped = await drainBody(
-        body,
-        async (bytes) => {
-          for (let done = 0; done < bytes.length;) {
-            const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position);
-            done += bytesWritten;
-            position += bytesWritten;
-          }
+      // Batched writes at the offset, flushed along the way (fs-stream-writer.ts).
+      const { written, stopped } = await appendBody(handle, offset, body, options.signal).catch(
+        async (err: unknown) => {
+          await handle.sync().catch(() => undefined); // keep what was written before the failure
+          throw fsError(err, data, "upload in progress");
         },
-        options.signal,
-      ).catch(async (err: unknown) => {
-        await handle.sync().catch(() => undefined); // keep what was written before the failure
-        throw fsError(err, data, "upload in progress");
-      });
+      );
       // Durable before the caller learns the new offset — also what arrived before a cut.
       await handle.sync();
       if (stopped) throw stopped.error;
-      return position;
+      return offset + written;
     } finally {
       await handle.close();
     }
+  }
+
+  async read(key: BlobKey, start: number, end: number): Promise<Readable> {
+    validateResumableKey(key);
+    const { data } = this.layout.uploadFiles(key);
+    const handle = await open(data, "r").catch((err: unknown) => {
+      throw isMissing(err) ? noUploadAt(key) : fsError(err, data, "upload in progress");
+    });
+    try {
+      checkStoredRange(key, start, end, (await handle.stat()).size);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    if (start === end) {
+      await handle.close();
+      return Readable.from([]);
+    }
+    // The open handle keeps reading the bytes even if the upload completes meanwhile.
+    return handle.createReadStream({ start, end: end - 1, highWaterMark: READ_BYTES });
   }
 
   async complete(key: BlobKey): Promise<BlobInfo> {

@@ -107,6 +107,12 @@ export class S3ResumableUploads implements ResumableUploads {
     return offsetOf(state);
   }
 
+  /** S3 cannot read the parts of a multipart upload before it is completed. */
+  read(key: BlobKey): Promise<null> {
+    validateResumableKey(key);
+    return Promise.resolve(null);
+  }
+
   async complete(key: BlobKey): Promise<BlobInfo> {
     validateResumableKey(key);
     const state = await readState(this.target, key);

@@ -19,7 +19,8 @@ export function register(program: Command): void {
     ),
   ).action(async (opts: ProcessOptions) => {
     await runUntilSignal(opts, async (config, lifecycle, logger) => {
-      const { startFiles } = await import("../../server/index.js");
+      // Only the file service's modules: server/index.js would load serve's whole graph.
+      const { startFiles } = await import("../../server/files.js");
       const server = await startFiles(config, logger, lifecycle);
       return `gamedock files: listening on ${server.url} (data: ${server.data}; Ctrl-C stops)`;
     });

@@ -12,9 +12,9 @@ import { pipeline } from "node:stream/promises";
 import { Upload } from "@tus/server";
 import type { BlobStore } from "../../blob/index.js";
 import { GamedockError, isGamedockError, type Clock, type Logger } from "../../core/index.js";
-import type { FileMetadata, UploadRecord } from "../contract.js";
+import type { FileMetadata, UploadDigests, UploadRecord } from "../contract.js";
 import { registerFile } from "../register.js";
-import { ResumableDigests, type FinalDigests } from "./digests.js";
+import type { LiveDigests } from "./live-digests.js";
 import type { RecordCache } from "./record-cache.js";
 
 /** Uploads in progress, and the files they become, are these keys of the files target. */
@@ -26,16 +26,29 @@ export interface FinalizerOptions {
   blobs: BlobStore;
   metadata: FileMetadata;
   records: RecordCache;
+  live: LiveDigests;
   fileTtlSeconds: number;
   logger: Logger;
   clock: Clock;
+}
+
+/** sha256 and md5 of no bytes. */
+const EMPTY: UploadDigests = {
+  sha256: createHash("sha256").digest("hex"),
+  md5: createHash("md5").digest("hex"),
+};
+
+/** The digests the record saved once every byte was in (an empty upload's are known). */
+function savedDigests(record: UploadRecord, size: number): UploadDigests | null {
+  if (record.offset !== size) return null;
+  return size === 0 ? EMPTY : record.digests;
 }
 
 export class Finalizer {
   constructor(private readonly options: FinalizerOptions) {}
 
   /** Registers the finished upload `id`; `known`: its digests, if write() kept them in step. */
-  async finalize(id: string, known: FinalDigests | null): Promise<void> {
+  async finalize(id: string, known: UploadDigests | null): Promise<void> {
     const { metadata, blobs, clock } = this.options;
     if (await metadata.getFile(id)) {
       await this.forget(id); // registered before; only the record may be left
@@ -48,7 +61,7 @@ export class Finalizer {
     const completed = await this.complete(storedKey, size);
     const digests =
       known ??
-      (await this.savedDigests(record, size)) ??
+      savedDigests(record, size) ??
       (completed ? await this.rehash(storedKey, size) : null);
     // Not at its key: an earlier finalize may have found the bytes a duplicate of
     // a stored blob and deleted them just before a crash; that blob serves the file.
@@ -130,21 +143,11 @@ export class Finalizer {
   private async forget(id: string): Promise<void> {
     await this.options.metadata.deleteUpload(id);
     this.options.records.delete(id);
+    this.options.live.forget(id);
   }
 
-  private async savedDigests(record: UploadRecord, size: number): Promise<FinalDigests | null> {
-    if (record.offset !== size) return null;
-    if (size === 0) return (await ResumableDigests.fresh()).digest();
-    if (record.hashState === null) return null;
-    try {
-      return (await ResumableDigests.resume(record.hashState)).digest();
-    } catch {
-      return null;
-    }
-  }
-
-  /** The slow path after a lost hash state: read the stored object once. */
-  private async rehash(key: string, size: number): Promise<FinalDigests> {
+  /** The slow path when the digests were not kept in step: read the stored object once. */
+  private async rehash(key: string, size: number): Promise<UploadDigests> {
     this.options.logger.warn(
       { event: "tus-rehash", key, size },
       "computing an upload's digests from the stored object",

@@ -4,9 +4,11 @@
  * which any instance can append to; gamedock's upload record (UploadRecord)
  * holds the name, owner, length, expiry and the running sha256 + md5.
  *
- * - write() hashes the bytes on their way into the store and saves offset +
- *   hash state after every PATCH, so another instance (or this one after a
- *   restart) continues the digests where they stopped.
+ * - write() hashes the bytes on their way into the store (natively, on the
+ *   hash worker) and keeps the digests in memory for the upload's next
+ *   PATCH; another instance, or this one after a restart, rebuilds them by
+ *   reading the stored bytes back once (live-digests.ts). The record's
+ *   offset is saved after every PATCH, its digests once the last byte is in.
  * - A PATCH with Upload-Checksum is verified before any byte reaches the store
  *   (checksum.ts), so a mismatch leaves the offset where it was.
  * - When the last byte is in, the upload becomes a file (finalize.ts).
@@ -17,17 +19,18 @@
  * @tus/server holds the upload's lock around create, write, getUpload,
  * declareUploadLength and remove, across instances with the Redis locker.
  */
-import { Transform, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import { DataStore, ERRORS, Upload } from "@tus/server";
 import type { BlobStore } from "../../blob/index.js";
 import type { Clock, Logger } from "../../core/index.js";
 import type { FileMetadata, UploadRecord } from "../contract.js";
+import { DigestMeter } from "../digest-meter.js";
+import type { OffThreadDigests } from "../hash-workers.js";
 import type { Limits, Quota, QuotaHold } from "../quota.js";
 import { spoolVerified, type VerifiedSpool } from "./checksum.js";
 import { currentRequest, requireRequest } from "./context.js";
-import { ResumableDigests } from "./digests.js";
 import { Finalizer, storedKeyOf } from "./finalize.js";
+import { LiveDigests } from "./live-digests.js";
 import { RecordCache } from "./record-cache.js";
 import { QuotaGate } from "./quota-gate.js";
 import { throwTus } from "./tus-errors.js";
@@ -53,13 +56,15 @@ export class TusStore extends DataStore {
   private readonly blobs: BlobStore;
   private readonly metadata: FileMetadata;
   private readonly records = new RecordCache();
+  private readonly live: LiveDigests;
   readonly finalizer: Finalizer;
 
   constructor(private readonly options: TusStoreOptions) {
     super();
     this.blobs = options.blobs;
     this.metadata = options.metadata;
-    this.finalizer = new Finalizer({ ...options, records: this.records });
+    this.live = new LiveDigests(options.blobs, options.logger);
+    this.finalizer = new Finalizer({ ...options, records: this.records, live: this.live });
     // What works end to end; Tus-Extension is built from this list.
     this.extensions = [
       "creation",
@@ -106,7 +111,7 @@ export class TusStore extends DataStore {
       owner,
       size: upload.size ?? null,
       offset: 0,
-      hashState: null,
+      digests: null,
       createdAt,
       expiresAt: new Date(createdAt.getTime() + this.getExpiration()),
     };
@@ -124,6 +129,7 @@ export class TusStore extends DataStore {
 
   override async write(body: Readable, id: string, offset: number): Promise<number> {
     const record = await this.recordAt(id, offset);
+    const key = storedKeyOf(id);
     const checksum = currentRequest()?.checksum ?? null;
     let spool: VerifiedSpool | null = null;
     // While the length is deferred, the quota is held as bytes arrive and may stop the body.
@@ -131,52 +137,46 @@ export class TusStore extends DataStore {
       record.size === null && this.options.limits.quotaBytes > 0
         ? new QuotaGate(this.holdOf(id, record.owner), this.options.limits.quotaBytes)
         : null;
+    let hashes: OffThreadDigests | null = null;
     try {
       if (checksum) spool = await spoolVerified(body, checksum, this.options.spoolDir);
       const unlimited = spool ? spool.open() : body;
       const source = gate ? gate.wrap(unlimited, offset, spool !== null) : unlimited;
-      const digests = await this.digestsOf(record);
-      let hashed = 0;
-      const meter = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          digests?.update(chunk);
-          hashed += chunk.length;
-          callback(null, chunk);
-        },
-      });
+      hashes = await this.live.take(id, key, offset);
+      // Hashes on the worker thread and gathers socket reads into large writes.
+      const meter = new DigestMeter({ hashes });
+      const fed = feed(source, meter);
       let newOffset: number;
-      const piping = pipeline(source, meter);
-      // A failed source reaches the append through the meter; a failed append
-      // destroys the meter, and then the store's error is the one to report.
-      piping.catch(() => undefined);
       try {
-        newOffset = await this.blobs.resumable
-          .append(storedKeyOf(id), offset, meter)
-          .catch((err: unknown) => {
-            meter.destroy(); // refused before reading (offset, gone): stop the source too
-            throw err;
-          });
-        await piping;
+        newOffset = await this.blobs.resumable.append(key, offset, meter);
       } catch (err) {
-        // Some bytes may be stored and not saved as hashed: the next PATCH
-        // finds its offset ahead of the record and falls back (recordAt).
+        // Refused (offset, gone) or the store failed: stop the source too.
+        meter.destroy();
+        source.destroy();
         this.records.delete(id);
+        // Some bytes may be stored: the digests still cover exactly them unless the store lost some.
+        const stored = await this.blobs.resumable.offset(key).catch(() => null);
+        if (hashes && stored === offset + meter.handed) this.live.keep(id, hashes, stored);
+        else hashes?.drop();
+        hashes = null;
         throw err;
       }
-      const inStep = digests !== null && newOffset === offset + hashed;
-      const next: UploadRecord = {
-        ...record,
-        offset: newOffset,
-        hashState: inStep ? digests.save() : null,
-      };
+      const sourceFailure = await fed;
+      const inStep = hashes !== null && newOffset === offset + meter.handed;
+      const finished = record.size !== null && newOffset === record.size;
+      const digests = inStep && finished ? await hashes!.hex() : null;
+      if (inStep && !finished) this.live.keep(id, hashes!, newOffset);
+      else if (!inStep) hashes?.drop();
+      hashes = null;
+      const next: UploadRecord = { ...record, offset: newOffset, digests };
       await this.metadata.saveUpload(next);
       this.records.set(next);
+      if (finished) await this.finalizer.finalize(id, digests);
+      if (sourceFailure !== null) throw sourceFailure; // the client went away: what it sent is kept
       if (gate?.stopped) throw gate.stopped;
-      if (next.size !== null && newOffset === next.size) {
-        await this.finalizer.finalize(id, inStep ? digests.digest() : null);
-      }
       return newOffset;
     } finally {
+      hashes?.drop(); // failed before the append
       await spool?.remove();
     }
   }
@@ -230,11 +230,10 @@ export class TusStore extends DataStore {
   }
 
   /**
-   * The record whose hash state matches `offset` bytes: from memory when this
-   * instance took the previous PATCH, else from the database. If the bytes
-   * stored got ahead of the saved state (an instance died mid-PATCH), the
-   * digests can no longer be continued and are computed from the stored
-   * object when the upload finishes (hashState null at a nonzero offset).
+   * The upload's record: from memory when this instance took the previous
+   * PATCH, else from the database. Its offset may lag the stored bytes (an
+   * instance died mid-PATCH); the stored offset, which @tus/server checked
+   * the PATCH against, is the one that counts.
    */
   private async recordAt(id: string, offset: number): Promise<UploadRecord> {
     let record = this.records.get(id) ?? null;
@@ -243,27 +242,27 @@ export class TusStore extends DataStore {
       record = await this.metadata.getUpload(id);
     }
     if (!record) throwTus(ERRORS.FILE_NOT_FOUND);
-    if (record.offset !== offset) {
-      this.options.logger.warn(
-        { event: "tus-hash-state-behind", id, recorded: record.offset, stored: offset },
-        "upload's hash state is behind its bytes; digests will be computed from the stored object",
-      );
-      record = { ...record, offset, hashState: null };
-    }
-    return record;
+    return record.offset === offset ? record : { ...record, offset };
   }
+}
 
-  private async digestsOf(record: UploadRecord): Promise<ResumableDigests | null> {
-    if (record.offset === 0) return ResumableDigests.fresh();
-    if (record.hashState === null) return null;
-    try {
-      return await ResumableDigests.resume(record.hashState);
-    } catch (err) {
-      this.options.logger.warn(
-        { event: "tus-hash-state-unusable", id: record.id, err },
-        "saved hash state cannot be loaded; digests will be computed from the stored object",
-      );
-      return null;
-    }
-  }
+/**
+ * Pipes `source` into `meter`. A source that fails (the client went away)
+ * ends the meter instead of destroying it: the bytes the meter already
+ * hashed still reach the store, so the stored offset and the digests stay in
+ * step and the next PATCH continues them. Resolves with the source's failure,
+ * or null at its end.
+ */
+function feed(source: Readable, meter: DigestMeter): Promise<Error | null> {
+  return new Promise((resolve) => {
+    source.once("error", (err: Error) => {
+      source.unpipe(meter);
+      meter.end();
+      resolve(err);
+    });
+    source.once("end", () => {
+      resolve(null);
+    });
+    source.pipe(meter);
+  });
 }
