@@ -39,14 +39,27 @@ export const SERVICES: Record<ServiceName, { port: number; url: string; start: s
   },
 };
 
-function portAnswers(port: number): Promise<boolean> {
+/**
+ * Whether something accepts connections on the loopback port. Asked up to
+ * three times: a test process whose event loop was blocked (loading modules
+ * on a loaded machine) can see its timeout fire before the connect that
+ * already succeeded — timers run before I/O callbacks.
+ */
+async function portAnswers(port: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (await connects(port)) return true;
+  }
+  return false;
+}
+
+function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: "127.0.0.1", port });
     const done = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(1000, () => {
+    socket.setTimeout(2000, () => {
       done(false);
     });
     socket.once("connect", () => {
