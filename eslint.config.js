@@ -2,6 +2,28 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+const BROWSER_GLOBALS = Object.fromEntries(
+  [
+    "window",
+    "document",
+    "location",
+    "navigator",
+    "sessionStorage",
+    "fetch",
+    "console",
+    "addEventListener",
+    "removeEventListener",
+    "setInterval",
+    "clearInterval",
+    "setTimeout",
+    "clearTimeout",
+    "URL",
+    "URLSearchParams",
+    "Event",
+    "HTMLElement",
+  ].map((name) => [name, "readonly"]),
+);
+
 export default tseslint.config(
   {
     ignores: [
@@ -38,6 +60,17 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
       "@typescript-eslint/no-non-null-assertion": "off",
       "@typescript-eslint/no-unnecessary-condition": "off",
+    },
+  },
+  // The dashboard's browser modules: plain ES modules outside the TypeScript
+  // project, checked by js.configs.recommended and exercised by the browser tests.
+  {
+    files: ["src/web/assets/**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: "module",
+      globals: BROWSER_GLOBALS,
     },
   },
 );

@@ -78,6 +78,8 @@ export interface RealtimeRuntime {
   pusher: Pusher;
   /** Verifies users' connection tokens (also for HTTP routes that act as the user). */
   authenticator: Authenticator;
+  /** The live gateways and their status records (the operations API's view). */
+  operations: RealtimeOperations;
   /** Closes sockets with 1012, lets handlers in flight reply, closes the bus. */
   close(): Promise<void>;
 }
@@ -222,6 +224,7 @@ export async function openRealtime(
   return {
     pusher: pusherFor(config, bus),
     authenticator: auth,
+    operations: new RealtimeOperations(bus),
     attach(app) {
       started.attach(app.server);
       registerRoutes(app, config, bus);

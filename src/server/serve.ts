@@ -23,6 +23,8 @@ import { openRealtime } from "./realtime.js";
 import { closeHttpServer, createHttpServer } from "./http.js";
 import { listenOn } from "./listen.js";
 import { registerMetrics } from "./metrics.js";
+import { registerSummary } from "./summary.js";
+import { registerDashboard } from "../web/index.js";
 import { checkExposure, openRuntime } from "./runtime.js";
 import { seedPackagesRoot } from "./sample.js";
 
@@ -82,6 +84,15 @@ export async function startServe(
     realtime.attach(app);
     // /files takes a user's realtime token too (chat uploads; owner "uid:<uid>").
     files.ctx.users = realtime.authenticator;
+    registerSummary(app, {
+      database: runtime.database,
+      queues: new Map(Object.entries(config.queues).map(([name, q]) => [name, q.driver])),
+      files: files.ctx.store,
+      filesTarget: config.files.target,
+      cluster: cluster.service,
+      realtime: realtime.operations,
+    });
+    await registerDashboard(app);
     if (config.guess.enabled) {
       guess = await openGuess(config, runtime.database, logger, realtime, runtime.backends);
       await guess.register(app);

@@ -1,0 +1,151 @@
+/**
+ * GET /api/v1/summary: one small JSON document for the dashboard's overview
+ * (docs/dashboard.md), and for anyone scripting a status check.
+ *
+ * - `parts`: the health of each part this server runs — the database, each
+ *   queue, the files target, the task cluster's executors and the realtime
+ *   gateways — each `ok`, `degraded`, `down` or `off`, with a detail line.
+ *   A part's failure is reported, never thrown: the summary answers 200 as
+ *   long as the server itself does.
+ * - `counters`: totals a client samples to draw rates (pack channels by
+ *   state, pack jobs by status, stored files and bytes, tasks by status,
+ *   realtime connections).
+ *
+ * Every read is a grouped count or a probe: the answer costs the same
+ * whatever the tables hold, so a dashboard polling every few seconds is
+ * cheap.
+ */
+import type { FastifyInstance } from "fastify";
+import { sql } from "kysely";
+import type { BlobStore } from "../blob/index.js";
+import type { Database } from "../db/index.js";
+import type { ClusterService } from "../cluster/index.js";
+import type { RealtimeOperations } from "../realtime/index.js";
+
+export type PartState = "ok" | "degraded" | "down" | "off";
+
+export interface PartHealth {
+  /** database, queue:<name>, files, executors, gateways */
+  part: string;
+  state: PartState;
+  detail: string;
+}
+
+export interface Summary {
+  at: string;
+  parts: PartHealth[];
+  counters: {
+    packJobs: Record<string, number>;
+    packChannels: Record<string, number>;
+    files: { count: number; bytes: number };
+    tasks: Record<string, number>;
+    realtime: { gateways: number; connections: number };
+  };
+}
+
+export interface SummarySources {
+  database: Database;
+  /** Queue names with the driver behind each. */
+  queues: ReadonlyMap<string, string>;
+  files: BlobStore;
+  filesTarget: string;
+  cluster: ClusterService | null;
+  realtime: RealtimeOperations | null;
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Resolves with the part's health; a failure of `check` is the part being down. */
+async function probe(
+  part: string,
+  check: () => Promise<Omit<PartHealth, "part">>,
+): Promise<PartHealth> {
+  try {
+    return { part, ...(await check()) };
+  } catch (err) {
+    return { part, state: "down", detail: errorText(err) };
+  }
+}
+
+async function countsBy(
+  database: Database,
+  table: "pack_jobs" | "pack_tasks" | "cluster_tasks",
+  column: "status" | "state",
+): Promise<Record<string, number>> {
+  const rows = await database.db
+    .selectFrom(table as "pack_jobs")
+    .select([
+      sql<string>`${sql.ref(column)}`.as("key"),
+      (eb) => eb.fn.countAll<number | string>().as("n"),
+    ])
+    .groupBy(sql.ref(column))
+    .execute();
+  return Object.fromEntries(rows.map((row) => [row.key, Number(row.n)]));
+}
+
+export async function summarize(sources: SummarySources): Promise<Summary> {
+  const { database } = sources;
+  const gateways = sources.realtime ? await sources.realtime.gateways().catch(() => null) : null;
+  const connections = (gateways ?? []).reduce(
+    (sum, g) => sum + ("connections" in g ? g.connections : 0),
+    0,
+  );
+  const parts = await Promise.all([
+    probe("database", async () => {
+      await sql`select 1`.execute(database.db);
+      return { state: "ok", detail: database.dialect };
+    }),
+    ...[...sources.queues].map(([name, driver]) =>
+      probe(`queue:${name}`, () => Promise.resolve({ state: "ok" as const, detail: driver })),
+    ),
+    probe("files", async () => {
+      await sources.files.head("gamedock-summary-probe");
+      return { state: "ok", detail: sources.filesTarget };
+    }),
+    probe("executors", async () => {
+      if (!sources.cluster) return { state: "off", detail: "no task cluster" };
+      const executors = await sources.cluster.executors.list();
+      const alive = executors.filter((e) => e.state === "alive").length;
+      const lost = executors.length - alive;
+      const state: PartState =
+        alive === 0 ? (lost > 0 ? "down" : "off") : lost > 0 ? "degraded" : "ok";
+      return { state, detail: `${alive} alive, ${lost} lost` };
+    }),
+    probe("gateways", () => {
+      if (!sources.realtime)
+        return Promise.resolve({ state: "off" as const, detail: "no realtime" });
+      if (gateways === null) throw new Error("the realtime bus did not answer");
+      return Promise.resolve({
+        state: gateways.length > 0 ? ("ok" as const) : ("off" as const),
+        detail: `${gateways.length} gateway(s), ${connections} connection(s)`,
+      });
+    }),
+  ]);
+  const [packJobs, packChannels, tasks, files] = await Promise.all([
+    countsBy(database, "pack_jobs", "status"),
+    countsBy(database, "pack_tasks", "state"),
+    countsBy(database, "cluster_tasks", "status"),
+    database.db
+      .selectFrom("files")
+      .select([
+        (eb) => eb.fn.countAll<number | string>().as("count"),
+        (eb) => eb.fn.sum<number | string | null>("size").as("bytes"),
+      ])
+      .executeTakeFirstOrThrow(),
+  ]);
+  return {
+    at: new Date().toISOString(),
+    parts,
+    counters: {
+      packJobs,
+      packChannels,
+      files: { count: Number(files.count), bytes: Number(files.bytes ?? 0) },
+      tasks,
+      realtime: { gateways: gateways?.length ?? 0, connections },
+    },
+  };
+}
+
+export function registerSummary(app: FastifyInstance, sources: SummarySources): void {
+  app.get("/api/v1/summary", () => summarize(sources));
+}
