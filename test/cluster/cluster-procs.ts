@@ -14,6 +14,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { ROOT } from "../helpers/cli.js";
 import { logLines, spawnCli, stopGracefully, type CliProcess } from "../helpers/processes.js";
 import { SERVICES } from "../helpers/services.js";
+import { waitFor } from "../helpers/wait.js";
 
 export const FIXTURE_TOOL = join(ROOT, "test/cluster/fixtures/tool.sh");
 export interface TaskJson {
@@ -222,6 +223,22 @@ export async function runsReported(
     (line) =>
       line.event === "task-run" && line.taskId === taskId && kinds.includes(String(line.kind)),
   ).length;
+}
+
+/**
+ * Waits until `executor` has logged a run of `taskId` (of `kinds`): it logs
+ * after the server recorded the run, so a test that saw the task finish may
+ * read the log a moment before the line is there.
+ */
+export async function runLogged(
+  executor: ExecutorProcess,
+  taskId: string,
+  kinds: readonly string[] = ["result", "error"],
+): Promise<void> {
+  await waitFor(
+    async () => (await runsReported(executor, taskId, kinds)) >= 1,
+    `executor ${executor.id}'s log line for its run of ${taskId}`,
+  );
 }
 
 /** Ends of the task that serve recorded ("task finished" log lines). */

@@ -22,6 +22,7 @@ import {
   dropRedisPrefix,
   endsRecorded,
   kill9,
+  runLogged,
   runsReported,
   startClusterServe,
   startExecutor,
@@ -118,6 +119,7 @@ describe(
       );
       // Once: the killed run counts as a run lost, the second one is the one reported and recorded.
       assert.equal(task.attempts, 2, "the killed run and the one that finished");
+      await runLogged(restarted, created.id);
       assert.equal(await runsReported(restarted, created.id), 1, "one run reported");
       assert.equal(await endsRecorded(serve, created.id), 1, "one end recorded");
     });

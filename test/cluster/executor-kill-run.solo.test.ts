@@ -23,6 +23,7 @@ import {
   dropRedisPrefix,
   endsRecorded,
   kill9,
+  runLogged,
   runsReported,
   startClusterServe,
   startExecutor,
@@ -118,6 +119,7 @@ describe(
       assert.equal(task.executor, other.id);
       assert.equal(task.attempts, 2, "the lost run and the one that finished");
       assert.equal(task.result?.stdout, `waited for ${gate}\n`);
+      await runLogged(other, id);
       assert.equal(await runsReported(other, id), 1, "the survivor reported one run");
       assert.equal(await runsReported(holder, id), 0, "the killed executor reported none");
       assert.equal(await endsRecorded(serve, id), 1, "one end recorded");
@@ -156,6 +158,7 @@ describe(
       assert.equal(task.attempts, 1, "a run given back is not counted");
       assert.equal(await runsReported(holder, id, ["handback"]), 1, "the stopped one gave it back");
       assert.equal(await runsReported(holder, id), 0);
+      await runLogged(other, id);
       assert.equal(await runsReported(other, id), 1);
       assert.equal(await endsRecorded(serve, id), 1);
     });
