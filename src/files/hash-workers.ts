@@ -168,17 +168,17 @@ let nextJob = 1;
 
 const shared = (): HashWorker => (worker ??= new HashWorker(["sha256", "md5"]));
 
-/** One upload's sha256 and md5, computed on the worker threads. */
+/** One upload's sha256 and md5, computed on the hash worker. */
 export class OffThreadDigests {
   private readonly job = nextJob++;
 
-  /** Hands `chunks` (`length` bytes in all) to both workers; resolves once they took them. */
+  /** Hands `chunks` (`length` bytes in all) to the worker; resolves once it took them. */
   async update(chunks: readonly Buffer[], length: number): Promise<void> {
     if (length <= BATCH_BYTES) {
       await this.send(chunks, length);
       return;
     }
-    // In batches that fit the workers' buffers (a chunk larger than one is sliced).
+    // In batches that fit the worker's buffers (a chunk larger than one is sliced).
     for (const chunk of chunks) {
       for (let at = 0; at < chunk.length; at += BATCH_BYTES) {
         const slice = chunk.subarray(at, at + BATCH_BYTES);

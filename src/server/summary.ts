@@ -11,9 +11,10 @@
  *   state, pack jobs by status, stored files and bytes, tasks by status,
  *   realtime connections).
  *
- * Every read is a grouped count or a probe: the answer costs the same
- * whatever the tables hold, so a dashboard polling every few seconds is
- * cheap.
+ * The counts are grouped counts over whole tables, so they cost more as the
+ * tables grow; answers within SUMMARY_MAX_AGE_MS of each other share one
+ * computation, so any number of open dashboards polling it costs at most one
+ * set of counts a second.
  */
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
@@ -146,6 +147,33 @@ export async function summarize(sources: SummarySources): Promise<Summary> {
   };
 }
 
+/** How long one computed summary answers every request: bounds the work however many poll. */
+export const SUMMARY_MAX_AGE_MS = 1000;
+
+/**
+ * `compute`, shared: calls within `maxAgeMs` of the last computation's start
+ * get its answer (in flight or done); a failed computation is not reused.
+ */
+export function sharedSummary(
+  compute: () => Promise<Summary>,
+  maxAgeMs = SUMMARY_MAX_AGE_MS,
+  now: () => number = Date.now,
+): () => Promise<Summary> {
+  let last: { startedAt: number; answer: Promise<Summary> } | null = null;
+  return () => {
+    const at = now();
+    if (last && at - last.startedAt < maxAgeMs) return last.answer;
+    const answer = compute();
+    const entry = { startedAt: at, answer };
+    last = entry;
+    answer.catch(() => {
+      if (last === entry) last = null;
+    });
+    return answer;
+  };
+}
+
 export function registerSummary(app: FastifyInstance, sources: SummarySources): void {
-  app.get("/api/v1/summary", () => summarize(sources));
+  const summary = sharedSummary(() => summarize(sources));
+  app.get("/api/v1/summary", () => summary());
 }

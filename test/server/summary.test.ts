@@ -7,10 +7,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { BlobStore } from "../../src/blob/index.js";
-import { summarize, type Summary } from "../../src/server/summary.js";
+import { sharedSummary, summarize, type Summary } from "../../src/server/summary.js";
 import { openDatabase, type Database } from "../../src/db/index.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
 import { startTestServer, type TestServer } from "../helpers/serve.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("GET /api/v1/summary", () => {
   let server: TestServer;
@@ -57,7 +58,12 @@ describe("GET /api/v1/summary", () => {
       body: "twelve bytes",
     });
     assert.equal(put.status, 201);
-    const after = await summary();
+    // Answers are shared for up to a second: the new file shows in the next computation.
+    let after = await summary();
+    await waitFor(async () => {
+      after = await summary();
+      return after.counters.files.count !== before.counters.files.count;
+    }, "the summary to count the new file");
     assert.equal(after.counters.files.count, before.counters.files.count + 1);
     assert.equal(after.counters.files.bytes, before.counters.files.bytes + 12);
     assert.ok(Date.parse(after.at) >= Date.parse(before.at));
@@ -96,5 +102,49 @@ describe("summarize", () => {
       { part: "gateways", state: "off", detail: "no realtime" },
     ]);
     assert.deepEqual(result.counters.files, { count: 0, bytes: 0 });
+  });
+});
+
+describe("sharedSummary", () => {
+  const answer = (n: number): Summary => ({
+    at: new Date(n).toISOString(),
+    parts: [],
+    counters: {
+      packJobs: {},
+      packChannels: {},
+      files: { count: n, bytes: 0 },
+      tasks: {},
+      realtime: { gateways: 0, connections: 0 },
+    },
+  });
+
+  it("answers any number of requests within a second from one computation", async () => {
+    let clock = 0;
+    let computed = 0;
+    const summary = sharedSummary(
+      () => Promise.resolve(answer(++computed)),
+      1000,
+      () => clock,
+    );
+    const first = await Promise.all(Array.from({ length: 50 }, () => summary()));
+    assert.equal(computed, 1);
+    assert.ok(first.every((s) => s.counters.files.count === 1));
+    clock = 999;
+    assert.equal((await summary()).counters.files.count, 1);
+    clock = 1000;
+    assert.equal((await summary()).counters.files.count, 2);
+    assert.equal(computed, 2);
+  });
+
+  it("does not reuse a computation that failed", async () => {
+    let calls = 0;
+    const summary = sharedSummary(
+      () =>
+        ++calls === 1 ? Promise.reject(new Error("database down")) : Promise.resolve(answer(calls)),
+      1000,
+      () => 0,
+    );
+    await assert.rejects(summary(), /database down/);
+    assert.equal((await summary()).counters.files.count, 2);
   });
 });

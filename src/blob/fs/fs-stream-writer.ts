@@ -33,6 +33,7 @@ async function writevAll(handle: FileHandle, buffers: Buffer[], position: number
   let at = position;
   while (rest.length > 0) {
     const { bytesWritten } = await handle.writev(rest, at);
+    if (bytesWritten === 0) throw new Error("the file took no bytes (writev wrote 0)");
     at += bytesWritten;
     let skip = bytesWritten;
     while (rest.length > 0 && skip >= rest[0]!.length) skip -= rest.shift()!.length;
@@ -130,8 +131,9 @@ export async function appendBody(
   let stopped: { error: unknown } | null;
   try {
     stopped = await drainBody(body, (chunk) => appender.take(chunk), signal);
-  } finally {
+  } catch (err) {
     await appender.finish().catch(() => undefined); // nothing in flight when the caller closes
+    throw err;
   }
   await appender.finish();
   return { written: appender.written, stopped };

@@ -30,6 +30,7 @@ import type { Limits, Quota, QuotaHold } from "../quota.js";
 import { spoolVerified, type VerifiedSpool } from "./checksum.js";
 import { currentRequest, requireRequest } from "./context.js";
 import { Finalizer, storedKeyOf } from "./finalize.js";
+import { feed } from "./feed.js";
 import { LiveDigests } from "./live-digests.js";
 import { RecordCache } from "./record-cache.js";
 import { QuotaGate } from "./quota-gate.js";
@@ -244,25 +245,4 @@ export class TusStore extends DataStore {
     if (!record) throwTus(ERRORS.FILE_NOT_FOUND);
     return record.offset === offset ? record : { ...record, offset };
   }
-}
-
-/**
- * Pipes `source` into `meter`. A source that fails (the client went away)
- * ends the meter instead of destroying it: the bytes the meter already
- * hashed still reach the store, so the stored offset and the digests stay in
- * step and the next PATCH continues them. Resolves with the source's failure,
- * or null at its end.
- */
-function feed(source: Readable, meter: DigestMeter): Promise<Error | null> {
-  return new Promise((resolve) => {
-    source.once("error", (err: Error) => {
-      source.unpipe(meter);
-      meter.end();
-      resolve(err);
-    });
-    source.once("end", () => {
-      resolve(null);
-    });
-    source.pipe(meter);
-  });
 }
