@@ -21,6 +21,9 @@ const BROWSER_GLOBALS = Object.fromEntries(
     "URLSearchParams",
     "Event",
     "HTMLElement",
+    "AbortController",
+    "TextDecoderStream",
+    "confirm",
   ].map((name) => [name, "readonly"]),
 );
 

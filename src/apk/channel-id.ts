@@ -7,7 +7,7 @@
  * extras are capped in number and size so one request cannot make the
  * children or the database grow without bound.
  */
-import { GamedockError, codePointLength, textProblem } from "../core/index.js";
+import { GamedockError, codePointLength, quoteText, textProblem } from "../core/index.js";
 
 export const MAX_CHANNEL_LENGTH = 64;
 export const MAX_EXTRA_KEY_LENGTH = 64;
@@ -36,7 +36,7 @@ export function validateChannelId(channel: unknown, source: ChannelSource): stri
     );
   }
   const length = codePointLength(channel);
-  const where = `channel ${JSON.stringify(channel)} (${source})`;
+  const where = `channel ${quoteText(channel)} (${source})`;
   if (length === 0) {
     throw new GamedockError("E_CHANNEL_INVALID", `empty channel id (${source})`, { source });
   }
@@ -58,7 +58,7 @@ export function validateChannelId(channel: unknown, source: ChannelSource): stri
   if (forbidden) {
     throw new GamedockError(
       "E_CHANNEL_INVALID",
-      `${where} contains ${JSON.stringify(forbidden[0])}; channel ids may not contain / \\ : * ? " < > |`,
+      `${where} contains ${quoteText(forbidden[0])}; channel ids may not contain / \\ : * ? " < > |`,
       { channel, source },
     );
   }
@@ -79,21 +79,17 @@ function checkExtraKey(key: string, source: string): void {
   const length = codePointLength(key);
   if (length === 0 || length > MAX_EXTRA_KEY_LENGTH) {
     throw extraError(
-      `extra key ${JSON.stringify(key)} (${source}) must be 1 to ${MAX_EXTRA_KEY_LENGTH} characters`,
+      `extra key ${quoteText(key)} (${source}) must be 1 to ${MAX_EXTRA_KEY_LENGTH} characters`,
       source,
       key,
     );
   }
   const problem = textProblem(key);
   if (problem !== null) {
-    throw extraError(`extra key ${JSON.stringify(key)} (${source}): ${problem}`, source, key);
+    throw extraError(`extra key ${quoteText(key)} (${source}): ${problem}`, source, key);
   }
   if (key.includes("=")) {
-    throw extraError(
-      `extra key ${JSON.stringify(key)} (${source}) must not contain "="`,
-      source,
-      key,
-    );
+    throw extraError(`extra key ${quoteText(key)} (${source}) must not contain "="`, source, key);
   }
   if (key === "channel") {
     throw extraError(
@@ -106,19 +102,19 @@ function checkExtraKey(key: string, source: string): void {
 
 function checkExtraValue(key: string, value: unknown, source: string): string {
   if (typeof value !== "string") {
-    throw extraError(`extra ${JSON.stringify(key)} (${source}) must be a string`, source, key);
+    throw extraError(`extra ${quoteText(key)} (${source}) must be a string`, source, key);
   }
   const length = codePointLength(value);
   if (length > MAX_EXTRA_VALUE_LENGTH) {
     throw extraError(
-      `extra ${JSON.stringify(key)} (${source}) is ${length} characters long; the limit is ${MAX_EXTRA_VALUE_LENGTH}`,
+      `extra ${quoteText(key)} (${source}) is ${length} characters long; the limit is ${MAX_EXTRA_VALUE_LENGTH}`,
       source,
       key,
     );
   }
   const problem = textProblem(value);
   if (problem !== null) {
-    throw extraError(`extra ${JSON.stringify(key)} (${source}): ${problem}`, source, key);
+    throw extraError(`extra ${quoteText(key)} (${source}): ${problem}`, source, key);
   }
   return value;
 }
@@ -166,7 +162,7 @@ export function parseExtra(text: string, source: string): [string, string] {
   const eq = text.indexOf("=");
   if (eq <= 0) {
     throw extraError(
-      `extra ${JSON.stringify(text)} (${source}) must look like key=value with a non-empty key`,
+      `extra ${quoteText(text)} (${source}) must look like key=value with a non-empty key`,
       source,
     );
   }

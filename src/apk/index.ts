@@ -26,6 +26,7 @@ export {
 export { writeChild } from "./child-writer.js";
 export {
   inspectApk,
+  inspectApkSource,
   openApk,
   openApkFromSource,
   signatureSchemes,

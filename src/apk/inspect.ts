@@ -78,12 +78,28 @@ export async function openApkFromSource(
   return { layout, manifest: await readManifestFrom(source, layout) };
 }
 
-export async function inspectApk(path: string): Promise<ApkInfo> {
-  const { layout, manifest } = await openApk(path);
+function apkInfo({ layout, manifest }: { layout: ApkLayout; manifest: ManifestInfo }): ApkInfo {
   return {
     ...manifest,
     size: layout.size,
     signatures: signatureSchemes(layout),
     channel: readChannel(layout),
   };
+}
+
+/** `apk info` of a local file: what `gamedock apk info --json` prints. */
+export async function inspectApk(path: string): Promise<ApkInfo> {
+  return apkInfo(await openApk(path));
+}
+
+/**
+ * inspectApk for any source (a stored file read by ranges: GET
+ * /api/v1/files/:id/apk), the same facts; `label` names it in error messages.
+ * The caller keeps and closes the source.
+ */
+export async function inspectApkSource(
+  source: RandomAccessSource,
+  label: string,
+): Promise<ApkInfo> {
+  return apkInfo(await openApkFromSource(source, label));
 }

@@ -1,7 +1,7 @@
 /**
  * Chat (design note 004): conversations, messages with file references,
  * offline delivery through seq-based sync, on the realtime runtime and the
- * file service (docs/chat.md).
+ * file service (docs/chat.md); and the operations API for support staff.
  */
 export { Conversations, type ConversationView } from "./conversations.js";
 export {
@@ -18,3 +18,12 @@ export {
 export { CHAT_PUSH, CHAT_RANGE, CHAT_REQUEST } from "./msg-ids.js";
 export { chatHandlerModule } from "./handlers.js";
 export { SendRate } from "./rate.js";
+export {
+  ChatAdmin,
+  STATS_DAYS,
+  type AdminConversation,
+  type AdminMessage,
+  type ChatStats,
+  type ConversationQuery,
+} from "./admin.js";
+export { ADMIN_MAX_PAGE, registerChatAdminRoutes } from "./admin-routes.js";

@@ -45,6 +45,6 @@ export {
   tempOwnerPid,
 } from "./temp-files.js";
 export { DEFAULT_MAX_JSON_DEPTH, parseClientJson } from "./json.js";
-export { codePoint, codePointLength, textProblem } from "./text.js";
+export { codePoint, codePointLength, quoteText, textProblem } from "./text.js";
 export { bearerToken, isKnownToken, tokenId } from "./tokens.js";
 export { isTimeZone, zoneOffsetMs } from "./time-zone.js";

@@ -30,6 +30,18 @@ export function textProblem(text: string): string | null {
   return null;
 }
 
+/**
+ * `text` in double quotes for an error message, as JSON.stringify quotes it
+ * (control characters escaped) and with bidirectional controls escaped too,
+ * so a refused name shows what it holds instead of displaying reversed.
+ */
+export function quoteText(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** "U+202E" */
 export function codePoint(char: string): string {
   return `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;

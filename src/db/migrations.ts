@@ -719,6 +719,25 @@ function uploadDigests(): Migration {
   };
 }
 
+/**
+ * GET /api/v1/files lists live files newest first, by (created_at, id) keyset
+ * pages: this index lets a page read its own rows instead of sorting the table.
+ */
+function filesCreated(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createIndex("files_created")
+        .on("files")
+        .columns(["created_at", "id"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex("files_created").on("files").execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DbDialect): MigrationProvider {
   return {
     getMigrations: () =>
@@ -735,6 +754,7 @@ export function migrationProvider(dialect: DbDialect): MigrationProvider {
         "0010_guess_orders": guessOrders(dialect),
         "0011_chat": chatTables(dialect),
         "0012_upload_digests": uploadDigests(),
+        "0013_files_created": filesCreated(),
       }),
   };
 }

@@ -78,6 +78,21 @@ export interface ReserveOutcome {
   othersUse: number;
 }
 
+/** A page of GET /api/v1/files: live files, newest first. */
+export interface FileListQuery {
+  /**
+   * Only files whose name contains `name` (case-insensitive; `%` and `_` are
+   * literal characters) or, with `digestPrefix` (lowercase hex), whose sha256
+   * or md5 starts with it.
+   */
+  search?: { name: string; digestPrefix?: string };
+  /** Only files after this one in the order (the last file of the previous page). */
+  after?: { createdAt: Date; id: string };
+  limit: number;
+  /** Files expired at this time are left out. */
+  now: Date;
+}
+
 /**
  * Metadata repository. Every method is one statement or one transaction, safe
  * for several `gamedock files` instances sharing the database.
@@ -105,6 +120,12 @@ export interface FileMetadata {
   getFile(id: string): Promise<FileRecord | null>;
   /** Newest file with this digest that is unexpired at `now` (default: the current time). */
   findByDigest(kind: "sha256" | "md5", hex: string, now?: Date): Promise<FileRecord | null>;
+  /**
+   * Unexpired files newest first — by createdAt, then id, both descending —
+   * up to `limit`. Keyset paging (`after`): files recorded meanwhile never
+   * shift a later page, nor make it repeat or skip one.
+   */
+  listFiles(query: FileListQuery): Promise<FileRecord[]>;
   /** Deletes the file row; returns it (null if absent). */
   deleteFile(id: string): Promise<FileRecord | null>;
   /**

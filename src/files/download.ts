@@ -12,6 +12,7 @@ import { GamedockError } from "../core/index.js";
 import { clockOf, type FilesContext } from "./context.js";
 import type { FileRecord } from "./contract.js";
 import { validateFileId } from "./ids.js";
+import { countDownload } from "./traffic.js";
 import { isExpired } from "./views.js";
 
 function notFound(what: string): GamedockError {
@@ -48,6 +49,7 @@ export async function answerBlob(
   blob: BlobRepresentation,
 ): Promise<FastifyReply> {
   reply.hijack();
+  countDownload(request.raw, reply.raw);
   await sendBlob(request.raw, reply.raw, blob, {
     requestId: request.id,
     onError: (err, internal) => {

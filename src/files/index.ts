@@ -5,6 +5,7 @@
  */
 export type {
   BlobRecord,
+  FileListQuery,
   FileMetadata,
   FileRecord,
   ReserveOutcome,
@@ -21,7 +22,8 @@ export { Quota, QuotaHold, checkUploadSize, type Limits } from "./quota.js";
 export { registerFile, type CompletedUpload } from "./register.js";
 export { SqlFileMetadata } from "./metadata.js";
 export { registerFileRoutes } from "./routes.js";
-export { signedPath, verifySignedUrl } from "./signed-url.js";
+export { registerFileApiRoutes } from "./api-routes.js";
+export { signatureQuery, signedPath, verifySignature, verifySignedUrl } from "./signed-url.js";
 export { openTusMount } from "./tus-mount.js";
 export {
   startSweeper,
@@ -31,3 +33,4 @@ export {
   type Sweeper,
 } from "./sweeper.js";
 export { fileView, type FileView } from "./views.js";
+export { fileTraffic, type FileTraffic } from "./traffic.js";

@@ -5,7 +5,8 @@
  * statement or one transaction, and the two that race — a blob being removed
  * while a new file is made to point at it — take a row lock on the blob
  * (SQLite has a single writer, so one statement there is enough). Quota
- * reservations are decided in metadata-quota.ts.
+ * reservations are decided in metadata-quota.ts, listing pages built in
+ * metadata-list.ts.
  */
 import { type Kysely, type Transaction, sql } from "kysely";
 import { GamedockError } from "../core/index.js";
@@ -19,12 +20,14 @@ import type {
 } from "../db/index.js";
 import type {
   BlobRecord,
+  FileListQuery,
   FileMetadata,
   FileRecord,
   ReserveOutcome,
   ReserveRequest,
   UploadRecord,
 } from "./contract.js";
+import { listFileRows } from "./metadata-list.js";
 import { QuotaSql, usageOf } from "./metadata-quota.js";
 
 const FILE_COLUMNS = [
@@ -287,6 +290,10 @@ export class SqlFileMetadata implements FileMetadata {
       .limit(1)
       .executeTakeFirst();
     return row ? toFile(row) : null;
+  }
+
+  async listFiles(query: FileListQuery): Promise<FileRecord[]> {
+    return (await listFileRows(this.db, this.dialect, query)).map(toFile);
   }
 
   async deleteFile(id: string): Promise<FileRecord | null> {

@@ -7,6 +7,7 @@
  */
 import type { BlobStore } from "../blob/index.js";
 import type { FileMetadata, FileRecord } from "./contract.js";
+import { countUpload } from "./traffic.js";
 
 export interface CompletedUpload {
   id: string;
@@ -50,5 +51,6 @@ export async function registerFile(
     expiresAt: upload.expiresAt,
   };
   await metadata.createFile(file);
+  countUpload(file.size);
   return { file, deduplicated: !created };
 }

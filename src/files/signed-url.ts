@@ -8,14 +8,23 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { GamedockError } from "../core/index.js";
 
-function signature(key: Buffer, id: string, expires: number): Buffer {
-  return createHmac("sha256", key).update(`${id}\n${expires}`).digest();
+function signature(key: Buffer, subject: string, expires: number): Buffer {
+  return createHmac("sha256", key).update(`${subject}\n${expires}`).digest();
+}
+
+/**
+ * The `expires=…&sig=…` query that lets anyone GET `subject` until `expires`
+ * (unix seconds). A file's subject is its id (no newline); other routes sign
+ * subjects of several newline-separated parts (a pack job's child:
+ * `pack-child\n<job>\n<channel>`), so no two kinds of subject sign the same text.
+ */
+export function signatureQuery(key: Buffer, subject: string, expires: number): string {
+  return `expires=${expires}&sig=${signature(key, subject, expires).toString("hex")}`;
 }
 
 /** The path (with query) of a download of `id` valid until `expires` (unix seconds). */
 export function signedPath(key: Buffer, id: string, expires: number): string {
-  const sig = signature(key, id, expires).toString("hex");
-  return `/files/${encodeURIComponent(id)}?expires=${expires}&sig=${sig}`;
+  return `/files/${encodeURIComponent(id)}?${signatureQuery(key, id, expires)}`;
 }
 
 function refused(id: string, why: string): GamedockError {
@@ -34,17 +43,29 @@ export function verifySignedUrl(
   sig: string | undefined,
   nowMs = Date.now(),
 ): void {
+  verifySignature(key, id, expires, sig, (why) => refused(id, why), nowMs);
+}
+
+/** Throws `refuse(why)` unless `sig` signs (subject, expires) and `expires` is still ahead of `nowMs`. */
+export function verifySignature(
+  key: Buffer,
+  subject: string,
+  expires: string | undefined,
+  sig: string | undefined,
+  refuse: (why: string) => GamedockError,
+  nowMs = Date.now(),
+): void {
   if (expires === undefined || !/^\d{1,12}$/.test(expires)) {
-    throw refused(id, "has no valid expires parameter (unix seconds)");
+    throw refuse("has no valid expires parameter (unix seconds)");
   }
   if (sig === undefined || !/^[0-9a-f]{64}$/i.test(sig)) {
-    throw refused(id, "has no valid sig parameter (64 hex digits)");
+    throw refuse("has no valid sig parameter (64 hex digits)");
   }
-  const expected = signature(key, id, Number(expires));
+  const expected = signature(key, subject, Number(expires));
   if (!timingSafeEqual(expected, Buffer.from(sig, "hex"))) {
-    throw refused(id, "has a wrong signature");
+    throw refuse("has a wrong signature");
   }
   if (Number(expires) * 1000 <= nowMs) {
-    throw refused(id, `expired at ${new Date(Number(expires) * 1000).toISOString()}`);
+    throw refuse(`expired at ${new Date(Number(expires) * 1000).toISOString()}`);
   }
 }

@@ -58,6 +58,8 @@ export class PackerContext {
    * `serve`, which runs the file service. null: only paths are accepted.
    */
   fileSource: ((fileId: string) => Promise<{ path: string; name: string }>) | null = null;
+  /** The file service's signing key, for signed links to children; null: no signed links. */
+  signingKey: Buffer | null = null;
   /** Tasks a handler of this process is working on right now. */
   readonly #held = new Set<string>();
 

@@ -1,85 +1,24 @@
 /**
- * Creating a job: every check runs before anything is stored (design note
- * 000's pre-pack checks: parameters, mother exists, readable, signed, output
- * names), then the job and its tasks commit in one transaction and one pack
- * message per channel is queued.
+ * Creating a job: every check runs before anything is stored (job-check.ts),
+ * then the job and its tasks commit in one transaction and one pack message
+ * per channel is queued. A dry run runs the same checks and stops there.
  */
 import { randomBytes } from "node:crypto";
-import {
-  rejectDuplicates,
-  renderName,
-  templateValues,
-  validateChannelId,
-  validateExtras,
-  validateTemplate,
-  type ChannelEntry,
-  type ExtrasLimits,
-} from "../apk/index.js";
-import { refuseReserved, validateBlobKey, validateBlobPrefix } from "../blob/index.js";
-import { GamedockError } from "../core/index.js";
 import type { PackerContext } from "./context.js";
 import { dispatchTask } from "./dispatch.js";
-import { fieldError, parseJobRequest, type JobRequest } from "./job-request.js";
+import { checkJobRequest } from "./job-check.js";
 import type { JobView, NewJob } from "./model.js";
-import { resolveMother, userFacing } from "./mother-path.js";
 import { emptyCounts, newJobRow, newTaskRows } from "./store/index.js";
 import { jobView } from "./views.js";
 
 /** Channels in the answer to a create (the first page of GET). */
 const FIRST_PAGE = 1000;
-/** A job's keys go under "<prefix><job id>/"; this is the prefix when a request names none. */
-export const DEFAULT_UPLOAD_PREFIX = "pack-jobs/";
+/** Object names a dry run shows. */
+const PREVIEW_NAMES = 5;
 
 /** Sortable by creation time, unguessable enough to be a URL. */
 export function newJobId(): string {
   return `${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`;
-}
-
-function channelEntries(request: JobRequest, limits: ExtrasLimits): ChannelEntry[] {
-  return request.channels.map((item, index) => {
-    const field = typeof item === "string" ? `channels.${index}` : `channels.${index}.id`;
-    const id = typeof item === "string" ? item : item.id;
-    try {
-      const channel = validateChannelId(id, field);
-      const own =
-        typeof item === "string" || item.extras === undefined
-          ? {}
-          : validateExtras(item.extras, `channels.${index}.extras`, limits);
-      return { channel, extras: own, source: field };
-    } catch (err) {
-      throw fieldError(err, typeof item !== "string" && item.extras ? `channels.${index}` : field);
-    }
-  });
-}
-
-function pickNamed(
-  value: string | undefined,
-  fallback: string,
-  known: readonly string[],
-  field: string,
-  what: string,
-): string {
-  const name = value ?? fallback;
-  if (!known.includes(name)) {
-    throw new GamedockError(
-      "E_INVALID_REQUEST",
-      `${field}: ${what} ${JSON.stringify(name)} is not configured (configured: ${known.join(", ") || "none"})`,
-      { field },
-    );
-  }
-  return name;
-}
-
-/** "<prefix><job id>/": only this job writes there, and gamedock's own areas are out of reach. */
-function keySpace(prefix: string, id: string): string {
-  const space = `${prefix}${id}/`;
-  try {
-    validateBlobPrefix(space);
-    refuseReserved(space, "upload.prefix");
-  } catch (err) {
-    throw fieldError(err, "upload.prefix");
-  }
-  return space;
 }
 
 /** The answer to a create: the job as it was stored, before any worker took a channel. */
@@ -91,121 +30,83 @@ function createdView(job: NewJob, createdAt: number): JobView {
 }
 
 export async function createPackJob(ctx: PackerContext, body: unknown): Promise<JobView> {
-  const { settings } = ctx;
-  const request = parseJobRequest(body, settings.limits.maxChannels);
-  const fileId = typeof request.apk === "string" ? null : request.apk.fileId;
-  if (fileId !== null && !ctx.fileSource) {
-    throw new GamedockError(
-      "E_INVALID_REQUEST",
-      "apk.fileId needs the file service, which this process does not run; give a path under the packages root",
-      { field: "apk.fileId" },
-    );
-  }
-  let sharedExtras: Record<string, string> = {};
-  try {
-    if (request.extras) sharedExtras = validateExtras(request.extras, "extras", settings.limits);
-  } catch (err) {
-    throw fieldError(err, "extras");
-  }
-  const entries = channelEntries(request, settings.limits);
-  try {
-    rejectDuplicates(entries);
-  } catch (err) {
-    throw fieldError(err, "channels");
-  }
-  const template = request.name ?? settings.nameTemplate;
-  try {
-    validateTemplate(template);
-  } catch (err) {
-    throw fieldError(err, "name");
-  }
-  const queue = pickNamed(
-    request.queue,
-    settings.defaultQueue,
-    [...ctx.backends.keys()],
-    "queue",
-    "queue",
-  );
-  const target = pickNamed(
-    request.upload?.target,
-    settings.defaultTarget,
-    Object.keys(ctx.targetConfigs),
-    "upload.target",
-    "upload target",
-  );
-  const level = request.notify?.level ?? "none";
-  const notifiers = Object.keys(ctx.notifierConfigs);
-  const notifyTargets = level === "none" ? [] : (request.notify?.targets ?? notifiers);
-  for (const [i, name] of notifyTargets.entries()) {
-    pickNamed(name, name, notifiers, `notify.targets.${i}`, "notifier");
-  }
-  if (level !== "none" && notifyTargets.length === 0) {
-    throw new GamedockError(
-      "E_INVALID_REQUEST",
-      `notify.level ${level} needs a notifier, and none is configured (see docs/notifications.md)`,
-      { field: "notify.level" },
-    );
-  }
-
   const id = newJobId();
-  const prefix = keySpace(request.upload?.prefix ?? DEFAULT_UPLOAD_PREFIX, id);
-
-  let apkPath: string;
-  let mother;
-  const apkLabel = fileId !== null ? `file:${fileId}` : (request.apk as string);
-  const apkField = fileId !== null ? "apk.fileId" : "apk";
-  try {
-    apkPath =
-      fileId !== null && ctx.fileSource
-        ? (await ctx.fileSource(fileId)).path
-        : await resolveMother(settings.packagesRoot, request.apk as string);
-    mother = await ctx.mothers.get(id, apkPath);
-  } catch (err) {
-    // Messages name the mother as the request did, never where the server keeps it.
-    throw fieldError(userFacing(err, settings.packagesRoot, apkLabel), apkField);
+  const checked = await checkJobRequest(ctx, body, id);
+  if (!checked.ok) {
+    ctx.mothers.forget(id);
+    throw checked.problems.firstError();
   }
-  const byName = new Map<string, string>();
-  const channels = entries.map((entry) => {
-    const fileName = renderName(template, templateValues(apkPath, mother.manifest, entry.channel));
-    const clash = byName.get(fileName);
-    if (clash !== undefined) {
-      throw new GamedockError(
-        "E_OUTPUT_NAME",
-        `channels ${JSON.stringify(clash)} and ${JSON.stringify(entry.channel)} would both be named ${fileName}; put {channel} in name`,
-        { field: "name" },
-      );
-    }
-    try {
-      validateBlobKey(`${prefix}${fileName}`);
-    } catch (err) {
-      throw fieldError(err, "name");
-    }
-    byName.set(fileName, entry.channel);
-    return { channel: entry.channel, extras: entry.extras, fileName };
-  });
-
-  const job: NewJob = {
-    id,
-    apk: apkLabel,
-    apkPath,
-    queue,
-    target,
-    prefix,
-    nameTemplate: template,
-    format: request.format ?? settings.format,
-    notifyLevel: level,
-    notifyTargets,
-    sharedExtras,
-    channels,
-  };
+  const { job } = checked;
   const createdAt = await ctx.store.jobs.create(job);
   const view = createdView(job, createdAt);
-  for (const channel of channels) {
-    await dispatchTask(ctx, queue, { jobId: id, channel: channel.channel }, "queued");
+  for (const channel of job.channels) {
+    await dispatchTask(ctx, job.queue, { jobId: id, channel: channel.channel }, "queued");
   }
   ctx.logger.info(
-    { event: "job-created", jobId: id, apk: apkLabel, channels: channels.length, queue, target },
+    {
+      event: "job-created",
+      jobId: id,
+      apk: job.apk,
+      channels: job.channels.length,
+      queue: job.queue,
+      target: job.target,
+    },
     "pack job created",
   );
   return view;
+}
+
+/** The answer to a dry run that passed every check: what the create would store, in brief. */
+export interface PackJobPreview {
+  valid: true;
+  apk: string;
+  channels: number;
+  format: string;
+  name: string;
+  queue: string;
+  /** `prefix` as requested: the created job's key space adds its id, `<prefix><job id>/`. */
+  upload: { target: string; prefix: string };
+  notify: { level: string; targets: string[] };
+  /** The mother's manifest, as the name template sees it. */
+  mother: {
+    package: string;
+    versionName: string | null;
+    versionCode: number;
+    label: string | null;
+  };
+  /** The object names of the first channels, in the order of the request. */
+  names: string[];
+}
+
+/**
+ * POST /api/v1/pack-jobs?dryRun=true: every check of the create, nothing
+ * stored, queued or kept open. Problems answer 400 E_INVALID_REQUEST with
+ * the same `details.field` and `details.fields` as the create.
+ */
+export async function dryRunPackJob(ctx: PackerContext, body: unknown): Promise<PackJobPreview> {
+  const id = newJobId();
+  try {
+    const checked = await checkJobRequest(ctx, body, id);
+    if (!checked.ok) throw checked.problems.invalidRequest();
+    const { job, manifest } = checked;
+    return {
+      valid: true,
+      apk: job.apk,
+      channels: job.channels.length,
+      format: job.format,
+      name: job.nameTemplate,
+      queue: job.queue,
+      upload: { target: job.target, prefix: job.prefix.slice(0, -(id.length + 1)) },
+      notify: { level: job.notifyLevel, targets: job.notifyTargets },
+      mother: {
+        package: manifest.package,
+        versionName: manifest.versionName,
+        versionCode: manifest.versionCode,
+        label: manifest.label,
+      },
+      names: job.channels.slice(0, PREVIEW_NAMES).map((c) => c.fileName),
+    };
+  } finally {
+    ctx.mothers.forget(id);
+  }
 }

@@ -14,7 +14,8 @@ import {
   directoryError,
 } from "../core/index.js";
 
-function inside(root: string, path: string): boolean {
+/** Whether `path` lies below `root` (both absolute, symlinks already followed). */
+export function inside(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel);
 }

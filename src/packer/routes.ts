@@ -7,16 +7,22 @@ import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { sendBlob } from "../blob/index.js";
 import { GamedockError, enumParam, intParam } from "../core/index.js";
 import type { PackerContext } from "./context.js";
+import { signedChildPath, verifyChildLink } from "./child-link.js";
 import { dispatchNotifications, dispatchTask } from "./dispatch.js";
 import { JobStreams } from "./events/streams.js";
-import { createPackJob } from "./job-create.js";
+import { createPackJob, dryRunPackJob } from "./job-create.js";
 import { JOB_STATUSES, TASK_STATES, type JobStatus, type TaskState } from "./model.js";
+import { listPackages, packageQuery, singleParam } from "./package-list.js";
 import { jobSummary, jobView, decodeCursor } from "./views.js";
 
 export const PACK_JOBS_PREFIX = "/api/v1/pack-jobs";
+export const PACKAGES_PATH = "/api/v1/packages";
 const MAX_PAGE = 1000;
 
 type Query = Record<string, string | undefined>;
+
+/** A signed link to a child works at most a week. */
+const MAX_LINK_TTL_SECONDS = 7 * 24 * 3600;
 
 function notFound(id: string): GamedockError {
   return new GamedockError("E_JOB_NOT_FOUND", `no pack job with id ${JSON.stringify(id)}`, { id });
@@ -39,6 +45,18 @@ async function readJob(ctx: PackerContext, id: string, query: Query = {}) {
   return jobView(snapshot.job, snapshot.counts, snapshot.page);
 }
 
+/** `?dryRun=true` or `?dryRun=1`: check, do not create. Any other value is refused. */
+function isDryRun(query: Record<string, unknown>): boolean {
+  const value = singleParam(query.dryRun, "dryRun");
+  if (value === undefined) return false;
+  if (value === "true" || value === "1") return true;
+  throw new GamedockError(
+    "E_INVALID_REQUEST",
+    `dryRun must be true or 1 (or left out), not ${JSON.stringify(value)}`,
+    { field: "dryRun" },
+  );
+}
+
 async function requeueFailed(ctx: PackerContext, jobId: string, queue: string): Promise<void> {
   let after = -1;
   for (;;) {
@@ -57,7 +75,8 @@ function routes(ctx: PackerContext): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
     const streams = new JobStreams(ctx);
 
-    app.post("/", async (request, reply) => {
+    app.post<{ Querystring: Record<string, unknown> }>("/", async (request, reply) => {
+      if (isDryRun(request.query)) return dryRunPackJob(ctx, request.body);
       const view = await createPackJob(ctx, request.body);
       return reply.code(201).header("location", `${PACK_JOBS_PREFIX}/${view.id}`).send(view);
     });
@@ -132,19 +151,51 @@ function routes(ctx: PackerContext): FastifyPluginAsync {
       },
     );
 
-    app.get<{ Params: { id: string; channel: string } }>(
-      "/:id/channels/:channel/download",
-      async (request, reply) => {
-        const job = await ctx.store.jobs.get(request.params.id);
-        if (!job) throw notFound(request.params.id);
-        const task = await ctx.store.tasks.get({ jobId: job.id, channel: request.params.channel });
-        if (!task?.output_key || (task.state !== "done" && task.state !== "notifying")) {
+    /** The job and its channel's task, when the channel has an uploaded child. */
+    async function uploadedChild(jobId: string, channel: string) {
+      const job = await ctx.store.jobs.get(jobId);
+      if (!job) throw notFound(jobId);
+      const task = await ctx.store.tasks.get({ jobId: job.id, channel });
+      if (!task?.output_key || (task.state !== "done" && task.state !== "notifying")) {
+        throw new GamedockError(
+          "E_NOT_FOUND",
+          `channel ${JSON.stringify(channel)} of job ${job.id} has no uploaded child`,
+          { id: job.id, channel },
+        );
+      }
+      return { job, task: { ...task, output_key: task.output_key } };
+    }
+
+    app.post<{ Params: { id: string; channel: string }; Querystring: Query }>(
+      "/:id/channels/:channel/sign",
+      async (request) => {
+        const { job, task } = await uploadedChild(request.params.id, request.params.channel);
+        if (!ctx.signingKey) {
           throw new GamedockError(
-            "E_NOT_FOUND",
-            `channel ${JSON.stringify(request.params.channel)} of job ${job.id} has no uploaded child`,
-            { id: job.id, channel: request.params.channel },
+            "E_SERVICE_UNAVAILABLE",
+            "this process has no signing key: signed links are made by gamedock serve",
           );
         }
+        const ttl = intParam(request.query.ttl, "ttl", 1, MAX_LINK_TTL_SECONDS, 3600);
+        const expires = Math.floor(Date.now() / 1000) + ttl;
+        return {
+          url: signedChildPath(ctx.signingKey, job.id, task.channel, expires),
+          expiresAt: new Date(expires * 1000).toISOString(),
+        };
+      },
+    );
+
+    app.get<{ Params: { id: string; channel: string }; Querystring: Query }>(
+      "/:id/channels/:channel/download",
+      // A link with sig/expires is judged by its signature alone (a browser
+      // download cannot send the token); without them the token is checked.
+      { config: { auth: "token-or-signature" } },
+      async (request, reply) => {
+        if (request.query.sig !== undefined || request.query.expires !== undefined) {
+          if (!ctx.signingKey) throw new GamedockError("E_SIGNATURE", "signed links are off here");
+          verifyChildLink(ctx.signingKey, request.params.id, request.params.channel, request.query);
+        }
+        const { job, task } = await uploadedChild(request.params.id, request.params.channel);
         const key = task.output_key;
         const store = await ctx.target(job.target);
         const info = await store.head(key);
@@ -184,7 +235,10 @@ function routes(ctx: PackerContext): FastifyPluginAsync {
   };
 }
 
-/** Mounts the packaging API at /api/v1/pack-jobs. */
+/** Mounts the packaging API at /api/v1/pack-jobs, and the list of mothers at /api/v1/packages. */
 export async function registerPackRoutes(app: FastifyInstance, ctx: PackerContext): Promise<void> {
   await app.register(routes(ctx), { prefix: PACK_JOBS_PREFIX });
+  app.get<{ Querystring: Record<string, unknown> }>(PACKAGES_PATH, (request) =>
+    listPackages(ctx.settings.packagesRoot, packageQuery(request.query)),
+  );
 }

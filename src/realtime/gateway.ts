@@ -127,6 +127,10 @@ export interface GatewayStatus {
   connections: number;
   uids: number;
   groups: number;
+  /** Frames received from clients since the gateway started (refused ones included). */
+  messagesIn: number;
+  /** Frames sent to clients since the gateway started: replies, pushes, welcomes, error frames. */
+  messagesOut: number;
   /** The first connections, oldest first (at most 200). */
   listed: { connId: string; uid: string; group: string; ip: string; since: string }[];
 }
@@ -149,6 +153,9 @@ export class Gateway {
   /** Resolves when the last connection with requests in flight got their replies (during a drain). */
   private drained: (() => void) | null = null;
   private deliveredSinceTrim = 0;
+  /** Frames received from and sent to clients since start (the status record's counters). */
+  private messagesIn = 0;
+  private messagesOut = 0;
   /** Requests read from the sockets in one event-loop turn go to their logic group's stream in one call. */
   private readonly requests: TurnBatch<string, Buffer, string>;
 
@@ -244,6 +251,8 @@ export class Gateway {
       connections: this.connections.size,
       uids: this.byUid.size,
       groups: this.byGroup.size,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
       listed,
     };
   }
@@ -605,6 +614,7 @@ export class Gateway {
   }
 
   private async onFrame(connection: Connection, data: Buffer, isBinary: boolean): Promise<void> {
+    this.messagesIn += 1;
     if (!this.withinRate(connection)) return;
     let decoded: unknown;
     try {
@@ -707,6 +717,7 @@ export class Gateway {
       connection.socket.close(CLOSE.tryAgainLater, "the client reads too slowly; reconnect");
       return;
     }
+    this.messagesOut += 1;
     connection.socket.send(connection.codec.encode(frame), { binary: connection.codec.binary });
   }
 

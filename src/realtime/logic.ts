@@ -106,7 +106,10 @@ export class LogicWorker {
     await this.announce();
     await this.options.bus.addMember(busKeys.logicGroups(), this.options.group);
     this.loop = this.readLoop(this.reader);
-    const every = Math.max(100, Math.floor(this.options.claimIdleMs / 2));
+    // Often enough to claim what a dead worker left, and to refresh this
+    // worker's presence before it expires (a third of its lifetime).
+    const { claimIdleMs, presenceTtlMs } = this.options;
+    const every = Math.max(100, Math.floor(Math.min(claimIdleMs / 2, presenceTtlMs / 3)));
     this.claimTimer = setInterval(() => void this.claimAbandoned(), every);
   }
 

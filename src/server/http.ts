@@ -23,10 +23,16 @@ declare module "fastify" {
     /**
      * "self": the route authenticates requests itself (the file service takes
      * tokens or signed URLs), so the server-wide token check skips it.
+     * "token-or-signature": a request with `sig`/`expires` in its query is
+     * left to the route to verify; any other needs the token as usual.
      */
-    auth?: "self";
+    auth?: "self" | "token-or-signature";
   }
 }
+
+/** Whether a request asks to be judged by a signed link's `sig`/`expires` rather than a token. */
+const carriesSignature = (query: unknown): boolean =>
+  typeof query === "object" && query !== null && ("sig" in query || "expires" in query);
 
 export interface HttpOptions {
   logger: Logger;
@@ -113,7 +119,12 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
 
   if (options.tokens.length > 0) {
     app.addHook("onRequest", (request, _reply, done) => {
-      if (request.url === "/healthz" || request.routeOptions.config.auth === "self") {
+      const { auth } = request.routeOptions.config;
+      if (
+        request.url === "/healthz" ||
+        auth === "self" ||
+        (auth === "token-or-signature" && carriesSignature(request.query))
+      ) {
         done();
         return;
       }

@@ -30,7 +30,14 @@ import {
   type Authenticator,
 } from "../realtime/index.js";
 import { openDatabase } from "../db/index.js";
-import { chatHandlerModule } from "../chat/index.js";
+import {
+  ChatAdmin,
+  Conversations,
+  Messages,
+  chatHandlerModule,
+  registerChatAdminRoutes,
+} from "../chat/index.js";
+import { fileLookup } from "../files/index.js";
 import { guessHandlerModule } from "../guess/index.js";
 import { guessServices } from "./guess.js";
 import {
@@ -72,7 +79,10 @@ async function authenticator(config: Config, data: string, logger: Logger): Prom
 }
 
 export interface RealtimeRuntime {
-  /** Takes /ws upgrades on the app's server and adds POST /api/v1/push and the operations API. */
+  /**
+   * Takes /ws upgrades on the app's server and adds POST /api/v1/push and the
+   * operations API; with chat enabled and serve's database, chat's too.
+   */
   attach(app: FastifyInstance): void;
   /** Pushes over this runtime's bus (guessing's match changes, settlements, reminders). */
   pusher: Pusher;
@@ -101,6 +111,19 @@ function registerRoutes(app: FastifyInstance, config: Config, bus: Bus): void {
   const pusher = pusherFor(config, bus);
   registerPushRoute(app, pusher);
   registerOperationsRoutes(app, new RealtimeOperations(bus), new AppGroups(bus, pusher));
+}
+
+/** /api/v1/chat/… (support staff) over serve's database, when chat is enabled. */
+function registerChatAdmin(app: FastifyInstance, config: Config, shared: SharedServices): void {
+  if (!config.chat.enabled || !shared.database) return;
+  const { database } = shared;
+  const messages = new Messages(
+    database,
+    new Conversations(database, config.chat.maxGroupMembers),
+    shared.files ? fileLookup(shared.files) : undefined,
+    config.chat,
+  );
+  registerChatAdminRoutes(app, new ChatAdmin(database, messages));
 }
 
 /** A logic worker with the services its modules declared; closing it closes them. */
@@ -228,6 +251,7 @@ export async function openRealtime(
     attach(app) {
       started.attach(app.server);
       registerRoutes(app, config, bus);
+      registerChatAdmin(app, config, shared);
     },
     async close() {
       await started.stop();

@@ -15,7 +15,7 @@ import {
   type Stage,
 } from "../packer/index.js";
 import { join } from "node:path";
-import { localCopyOf, registerFileRoutes } from "../files/index.js";
+import { localCopyOf, registerFileApiRoutes, registerFileRoutes } from "../files/index.js";
 import { openFilesService } from "./files.js";
 import { openCluster } from "./cluster.js";
 import { openGuess, type GuessRuntime } from "./guess.js";
@@ -54,6 +54,7 @@ export async function startServe(
   // Pack jobs may name their mother by file id: a local copy under the packages root.
   const fileCache = join(runtime.resolved.packer.packagesRoot, ".files");
   runtime.ctx.fileSource = (id) => localCopyOf(files.ctx, id, fileCache);
+  runtime.ctx.signingKey = files.ctx.signingKey;
   const app = createHttpServer({
     logger,
     tokens: config.server.tokens,
@@ -61,6 +62,7 @@ export async function startServe(
   });
   await registerPackRoutes(app, runtime.ctx);
   registerFileRoutes(app, files.ctx, files.mounts);
+  registerFileApiRoutes(app, files.ctx);
   const cluster = openCluster(
     config,
     runtime.resolved.data,

@@ -8,8 +8,10 @@
  *   A part's failure is reported, never thrown: the summary answers 200 as
  *   long as the server itself does.
  * - `counters`: totals a client samples to draw rates (pack channels by
- *   state, pack jobs by status, stored files and bytes, tasks by status,
- *   realtime connections).
+ *   state, pack jobs by status, stored files and bytes, this process's
+ *   uploads and downloads, tasks by status,
+ *   realtime connections, and the frames the live gateways received and
+ *   sent since each started).
  *
  * The counts are grouped counts over whole tables, so they cost more as the
  * tables grow; answers within SUMMARY_MAX_AGE_MS of each other share one
@@ -21,6 +23,7 @@ import { sql } from "kysely";
 import type { BlobStore } from "../blob/index.js";
 import type { Database } from "../db/index.js";
 import type { ClusterService } from "../cluster/index.js";
+import { fileTraffic, type FileTraffic } from "../files/index.js";
 import type { RealtimeOperations } from "../realtime/index.js";
 
 export type PartState = "ok" | "degraded" | "down" | "off";
@@ -38,9 +41,15 @@ export interface Summary {
   counters: {
     packJobs: Record<string, number>;
     packChannels: Record<string, number>;
-    files: { count: number; bytes: number };
+    /** count, bytes: stored; uploads…downloadedBytes: this process's transfers since it started. */
+    files: { count: number; bytes: number } & FileTraffic;
     tasks: Record<string, number>;
-    realtime: { gateways: number; connections: number };
+    /**
+     * messagesIn / messagesOut: sums over the live gateways of the frames each
+     * received from and sent to clients since it started (a gateway that
+     * stops takes its share with it).
+     */
+    realtime: { gateways: number; connections: number; messagesIn: number; messagesOut: number };
   };
 }
 
@@ -87,10 +96,13 @@ async function countsBy(
 export async function summarize(sources: SummarySources): Promise<Summary> {
   const { database } = sources;
   const gateways = sources.realtime ? await sources.realtime.gateways().catch(() => null) : null;
-  const connections = (gateways ?? []).reduce(
-    (sum, g) => sum + ("connections" in g ? g.connections : 0),
-    0,
-  );
+  // A record a gateway of an older version wrote may lack a counter: it counts 0.
+  const total = (field: "connections" | "messagesIn" | "messagesOut"): number =>
+    (gateways ?? []).reduce((sum, g) => {
+      const n = (g as Record<string, unknown>)[field];
+      return sum + (typeof n === "number" ? n : 0);
+    }, 0);
+  const connections = total("connections");
   const parts = await Promise.all([
     probe("database", async () => {
       await sql`select 1`.execute(database.db);
@@ -140,9 +152,14 @@ export async function summarize(sources: SummarySources): Promise<Summary> {
     counters: {
       packJobs,
       packChannels,
-      files: { count: Number(files.count), bytes: Number(files.bytes ?? 0) },
+      files: { count: Number(files.count), bytes: Number(files.bytes ?? 0), ...fileTraffic() },
       tasks,
-      realtime: { gateways: gateways?.length ?? 0, connections },
+      realtime: {
+        gateways: gateways?.length ?? 0,
+        connections,
+        messagesIn: total("messagesIn"),
+        messagesOut: total("messagesOut"),
+      },
     },
   };
 }

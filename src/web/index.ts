@@ -1,7 +1,7 @@
 /**
  * The operations dashboard (docs/dashboard.md): static ES modules served by
  * `gamedock serve` at `/`, built with preact + htm, uPlot for charts — no
- * bundler. The page only uses the public HTTP API, so everything it shows
+ * bundler; tus-js-client for resumable uploads. The page only uses the public HTTP API, so everything it shows
  * can be scripted too.
  *
  * - `/` is the page; `/web/*` its modules and styles (src/web/assets, copied
@@ -27,6 +27,9 @@ const VENDOR: Record<string, string> = {
   "preact-htm.js": join(dirname(require.resolve("htm")), "..", "preact", "standalone.module.js"),
   "uplot.js": join(dirname(require.resolve("uplot")), "uPlot.esm.js"),
   "uplot.css": join(dirname(require.resolve("uplot")), "uPlot.min.css"),
+  // A classic script (UMD) that sets window.tus: tus-js-client's ES build imports
+  // other packages by bare name, which a browser cannot resolve without a bundler.
+  "tus.js": require.resolve("tus-js-client/dist/tus.min.js"),
 };
 
 export const CONTENT_SECURITY_POLICY = [

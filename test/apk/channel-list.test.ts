@@ -63,6 +63,13 @@ describe("channel ids", () => {
       assert.match(err.message, /channels\.txt line 7/);
     }
   });
+
+  it("escapes a bidi control in the message, so the name does not display reversed", () => {
+    assert.throws(
+      () => validateChannelId("huawei\u202egpj", "-c"),
+      (err: Error) => err.message.includes('"huawei\\u202egpj"') && !err.message.includes("\u202e"),
+    );
+  });
 });
 
 describe("channel lists", () => {

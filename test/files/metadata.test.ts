@@ -100,6 +100,7 @@ for (const target of DATABASE_TARGETS) {
           "0010_guess_orders",
           "0011_chat",
           "0012_upload_digests",
+          "0013_files_created",
         ]);
       } finally {
         await again.close();
@@ -395,6 +396,119 @@ for (const target of DATABASE_TARGETS) {
       assert.deepEqual(await meta.expiredFiles(now, 1), [first]);
       assert.deepEqual(await meta.expiredFiles(new Date(2_000), 10), [first, second]);
       assert.deepEqual(await meta.expiredFiles(new Date(999), 10), []);
+    });
+
+    it("lists live files newest first by (createdAt, id), in keyset pages", async () => {
+      // Created in 2128: newer than any other test's files, so an unsearched page starts with these.
+      const base = 5_000_000_000_000;
+      const now = new Date();
+      const tie = newId();
+      const tag = `list-${hex(6)}`;
+      const at = (ms: number, overrides: Partial<FileRecord> = {}) =>
+        store(fileFor({ name: `${tag}.bin`, createdAt: new Date(base + ms), ...overrides }));
+      const oldest = await at(0);
+      // Same millisecond: the id decides. The ids share a prefix so every collation orders them alike.
+      const tieLow = await at(5, { id: `${tie}1` });
+      const tieHigh = await at(5, { id: `${tie}2` });
+      await at(7, { expiresAt: new Date(now.getTime() - 1) }); // expired: never listed
+      const expiring = await at(8, { expiresAt: new Date(now.getTime() + 3_600_000) });
+      const newest = await at(9);
+      const order = [newest, expiring, tieHigh, tieLow, oldest];
+
+      assert.deepEqual(await meta.listFiles({ limit: 5, now }), order);
+      const search = { name: tag };
+      assert.deepEqual(await meta.listFiles({ search, limit: 100, now }), order);
+      const pages: FileRecord[][] = [];
+      let after: { createdAt: Date; id: string } | undefined;
+      for (;;) {
+        const page = await meta.listFiles({ search, limit: 2, now, ...(after ? { after } : {}) });
+        pages.push(page);
+        const last = page.at(-1);
+        if (page.length < 2 || !last) break;
+        after = { createdAt: last.createdAt, id: last.id };
+        // Recorded between pages, and newer than all: no later page shifts because of it.
+        await at(100 + pages.length);
+      }
+      assert.deepEqual(
+        pages,
+        [[newest, expiring], [tieHigh, tieLow], [oldest], []].slice(0, pages.length),
+      );
+      assert.deepEqual(pages.flat(), order);
+      // Once its time passes, the expiring file drops out too.
+      const later = new Date(now.getTime() + 3_600_000);
+      const listed = await meta.listFiles({ search, limit: 100, now: later });
+      assert.ok(!listed.some((file) => file.id === expiring.id));
+      assert.ok(listed.some((file) => file.id === newest.id));
+    });
+
+    it("searches names case-insensitively, taking %, _ and ! literally, UTF-8 included", async () => {
+      const tag = `find-${hex(6)}`;
+      const named = async (name: string) => store(fileFor({ name: `${tag} ${name}` }));
+      const promo = await named("促销50%_OFF 战报 🎮.apk");
+      const offer = await named("50x_offer.apk");
+      const bang = await named("hello!world.txt");
+      const plain = await named("plain.txt");
+      const smile = await named("😀.txt");
+      const found = async (text: string) => {
+        const files = await meta.listFiles({
+          search: { name: text },
+          limit: 1000,
+          now: new Date(),
+        });
+        // Other tests' files share this database: look at this test's only.
+        return files
+          .filter((file) => file.name.startsWith(tag))
+          .map((file) => file.name)
+          .sort();
+      };
+      const names = (...files: FileRecord[]) => files.map((file) => file.name).sort();
+      assert.deepEqual(await found(tag), names(promo, offer, bang, plain, smile));
+      assert.deepEqual(await found("off"), names(promo, offer));
+      assert.deepEqual(await found("OFFER"), names(offer));
+      assert.deepEqual(await found("50%_off"), names(promo)); // unescaped it would match 50x_offer
+      assert.deepEqual(await found("%"), names(promo));
+      assert.deepEqual(await found("_"), names(promo, offer));
+      assert.deepEqual(await found("!"), names(bang));
+      assert.deepEqual(await found("!%"), []);
+      assert.deepEqual(await found("战报"), names(promo));
+      assert.deepEqual(await found("促销50%_off 战"), names(promo));
+      assert.deepEqual(await found("🎮"), names(promo)); // not every emoji equal to every other
+      assert.deepEqual(await found("😀"), names(smile));
+      assert.deepEqual(await found(`${tag} p`), names(plain));
+      assert.deepEqual(await found("no such name"), []);
+    });
+
+    it("searches sha256 and md5 prefixes along with the name", async () => {
+      const file = await store(fileFor({ name: `digest-${hex(6)}.bin` }));
+      // Newer, and named by the first 8 digits of the other's sha256: found by name.
+      const other = await store(
+        fileFor({
+          name: `${file.sha256.slice(0, 8)}.txt`,
+          createdAt: new Date(file.createdAt.getTime() + 1),
+        }),
+      );
+      const search = (prefix: string) => ({ name: prefix, digestPrefix: prefix });
+      const ids = async (prefix: string) =>
+        (await meta.listFiles({ search: search(prefix), limit: 100, now: new Date() })).map(
+          (f) => f.id,
+        );
+      assert.deepEqual(await ids(file.sha256.slice(0, 8)), [other.id, file.id]);
+      assert.deepEqual(await ids(file.sha256.slice(0, 40)), [file.id]);
+      assert.deepEqual(await ids(file.sha256), [file.id]);
+      assert.deepEqual(await ids(file.md5.slice(0, 8)), [file.id]);
+      assert.deepEqual(await ids(file.md5), [file.id]);
+      // A prefix is where a digest starts, not anywhere in it.
+      assert.deepEqual(await ids(file.sha256.slice(1, 9)), []);
+      // Without digestPrefix, hex is only a name.
+      const byName = await meta.listFiles({
+        search: { name: file.sha256.slice(0, 8) },
+        limit: 100,
+        now: new Date(),
+      });
+      assert.deepEqual(
+        byName.map((f) => f.id),
+        [other.id],
+      );
     });
 
     it("saves an upload after every PATCH: insert, then update every field", async () => {

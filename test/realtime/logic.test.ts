@@ -11,7 +11,13 @@ import {
   encodeEnvelope,
   type ReplyEnvelope,
 } from "../../src/realtime/envelope.js";
-import { AppGroups, LogicWorker, Pusher, type Handler } from "../../src/realtime/index.js";
+import {
+  AppGroups,
+  LogicWorker,
+  Pusher,
+  RealtimeOperations,
+  type Handler,
+} from "../../src/realtime/index.js";
 import { SERVICES, dropRedisPrefix, skipUnlessService, uniquePrefix } from "../helpers/services.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -33,7 +39,7 @@ for (const driver of DRIVERS) {
       const group = `g${++n}`;
       const gatewayId = `gw${n}`;
       const pusher = new Pusher(bus, { history: { maxLength: 100, maxAgeMs: 60_000 } });
-      const worker = () =>
+      const worker = (timings: { claimIdleMs?: number; presenceTtlMs?: number } = {}) =>
         new LogicWorker({
           bus,
           group,
@@ -46,8 +52,8 @@ for (const driver of DRIVERS) {
           ),
           concurrency,
           handlerTimeoutMs: 5000,
-          claimIdleMs: 300,
-          presenceTtlMs: 10_000,
+          claimIdleMs: timings.claimIdleMs ?? 300,
+          presenceTtlMs: timings.presenceTtlMs ?? 10_000,
           pusher,
           groups: new AppGroups(bus, pusher),
           log: SILENT,
@@ -172,6 +178,28 @@ for (const driver of DRIVERS) {
       assert.deepEqual(
         seqs,
         Array.from({ length: 40 }, (_, i) => i + 1),
+      );
+      await t.bus.close();
+    });
+
+    it("stays present when its presence expires sooner than it claims (an idle worker is not reported lost)", async () => {
+      const t = await setup({ 1001: (_ctx, body) => body });
+      const w = t.worker({ claimIdleMs: 20_000, presenceTtlMs: 600 });
+      await w.start();
+      // Three presence lifetimes: it must have refreshed in between.
+      await new Promise((r) => setTimeout(r, 1800));
+      const groups = await new RealtimeOperations(t.bus).logicGroups();
+      const consumers = groups.find((g) => g.group === t.group)?.consumers ?? [];
+      await t.request(1);
+      await waitFor(async () => (await t.replies()).length === 1, "the reply");
+      const after = (await new RealtimeOperations(t.bus).logicGroups()).find(
+        (g) => g.group === t.group,
+      )!.consumers;
+      await w.stop();
+      assert.ok(after.length === 1 && after[0]!.alive, JSON.stringify(after));
+      assert.ok(
+        consumers.every((c) => c.alive),
+        JSON.stringify(consumers),
       );
       await t.bus.close();
     });

@@ -9,41 +9,26 @@
  * Solo: a browser is heavy.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../helpers/serve.js";
-import { skipUnlessTool, toolPath } from "../helpers/tools.js";
 import { PATIENCE_MS } from "../helpers/wait.js";
+import {
+  WIDTHS,
+  assertNoOverflow,
+  launchBrowser,
+  openPage,
+  screenshotDir,
+  skipWithoutChromium as skip,
+  waitInPage,
+} from "./browser.js";
 
-const skip = skipUnlessTool("chromium");
 const TOKEN = "dashboard-test-token-0123456789";
-/** Debian's /usr/bin/chromium is a shell wrapper; the binary behind it is started directly when present. */
-const CHROMIUM_BINARY = "/usr/lib/chromium/chromium";
-const WIDTHS = [
-  { name: "laptop", width: 1280, height: 800 },
-  { name: "phone", width: 390, height: 844 },
-] as const;
 
 interface Summary {
   parts: { part: string; state: string; detail: string }[];
   counters: { packJobs: Record<string, number>; files: { count: number } };
-}
-
-/** A page that records every console error, page error and request URL. */
-async function openPage(browser: Browser, width = 1280, height = 800) {
-  const page = await browser.newPage({ viewport: { width, height } });
-  const problems: string[] = [];
-  const requested: string[] = [];
-  page.on("pageerror", (err) => problems.push(err.message));
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(message.text());
-  });
-  page.on("request", (request) => requested.push(request.url()));
-  return { page, problems, requested };
 }
 
 async function summaryOf(server: TestServer, token?: string): Promise<Summary> {
@@ -75,10 +60,8 @@ async function checkOverview(page: Page, summary: Summary): Promise<void> {
   const jobs = Object.values(summary.counters.packJobs).reduce((a, b) => a + b, 0);
   assert.equal(await page.textContent("[data-total=packJobs]"), String(jobs));
   assert.equal(await page.textContent("[data-total=files]"), String(summary.counters.files.count));
-  // Four live charts, each drawn into a canvas.
-  await page.waitForFunction('document.querySelectorAll(".chart canvas").length === 4', null, {
-    timeout: PATIENCE_MS,
-  });
+  // Six live charts, each drawn into a canvas.
+  await waitInPage(page, 'document.querySelectorAll(".chart canvas").length === 6');
 }
 
 describe("the dashboard in a browser", { skip, timeout: 180_000 }, () => {
@@ -88,10 +71,8 @@ describe("the dashboard in a browser", { skip, timeout: 180_000 }, () => {
   let open: TestServer;
 
   before(async () => {
-    shots = await mkdtemp(join(tmpdir(), "gamedock-dashboard-shots-"));
-    process.stderr.write(`dashboard screenshots: ${shots}\n`);
-    const executablePath = existsSync(CHROMIUM_BINARY) ? CHROMIUM_BINARY : toolPath("chromium")!;
-    browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+    shots = await screenshotDir("overview");
+    browser = await launchBrowser();
     guarded = await startTestServer({ server: { tokens: [TOKEN] } });
     open = await startTestServer();
   });
@@ -169,10 +150,7 @@ describe("the dashboard in a browser", { skip, timeout: 180_000 }, () => {
       await page.goto(open.url);
       await checkOverview(page, summary);
       assert.equal(await page.$("form.login"), null, "no sign-in without tokens");
-      const overflow = await page.evaluate<number>(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth",
-      );
-      assert.ok(overflow <= 0, `nothing wider than the ${width}px screen (overflow ${overflow}px)`);
+      await assertNoOverflow(page, width);
       await page.waitForTimeout(2500); // a second sample, so the charts draw a line
       await page.screenshot({ path: join(shots, `overview-${name}-en.png`), fullPage: true });
 

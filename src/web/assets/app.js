@@ -3,9 +3,24 @@
 import { html, render, useEffect, useState } from "/web/vendor/preact-htm.js";
 import { api, clearToken, setToken, token, whenUnauthorized } from "/web/api.js";
 import { currentLanguage, setLanguage, t } from "/web/i18n.js";
+import { Chat } from "/web/pages/chat.js";
+import { Files } from "/web/pages/files.js";
+import { Guess } from "/web/pages/guess.js";
 import { Overview } from "/web/pages/overview.js";
+import { PackJobs } from "/web/pages/packs.js";
+import { Realtime } from "/web/pages/realtime.js";
+import { Tasks } from "/web/pages/tasks.js";
 
-const PAGES = [{ id: "overview", label: "overview", view: Overview }];
+/** The pages, in the order of the navigation; `#/<id>/<rest…>` shows one, `rest` is its route. */
+const PAGES = [
+  { id: "overview", label: "overview", view: Overview },
+  { id: "packs", label: "packJobs", view: PackJobs },
+  { id: "files", label: "files", view: Files },
+  { id: "tasks", label: "taskCluster", view: Tasks },
+  { id: "realtime", label: "realtime", view: Realtime },
+  { id: "guess", label: "guessing", view: Guess },
+  { id: "chat", label: "chat", view: Chat },
+];
 
 function Login({ onSignedIn }) {
   const [value, setValue] = useState("");
@@ -40,15 +55,25 @@ function Login({ onSignedIn }) {
 }
 
 function pageFromHash() {
-  const id = location.hash.replace(/^#\/?/, "");
-  return PAGES.find((p) => p.id === id) ?? PAGES[0];
+  const [id, ...route] = location.hash
+    .replace(/^#\/?/, "")
+    .split("/")
+    .map((part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return part; // a hand-typed % that is no escape
+      }
+    });
+  const page = PAGES.find((p) => p.id === id);
+  return page ? { page, route: route.filter((r) => r !== "") } : { page: PAGES[0], route: [] };
 }
 
 function App() {
   // null: not known yet; "login": the server needs a token we do not have.
   const [access, setAccess] = useState(null);
   const [, setLang] = useState(currentLanguage());
-  const [page, setPage] = useState(pageFromHash());
+  const [{ page, route }, setPage] = useState(pageFromHash());
   useEffect(() => {
     whenUnauthorized(() => {
       clearToken();
@@ -94,8 +119,11 @@ function App() {
     return html`${header}<${Login} onSignedIn=${() => setAccess("open")} />`;
   }
   const View = page.view;
+  // Keyed by the whole route: moving between two jobs starts the view afresh.
   return html`${header}
-    <section class="page"><${View} /></section>`;
+    <section class="page">
+      <${View} key=${`${page.id}/${route.join("/")}`} route=${route} />
+    </section>`;
 }
 
 document.documentElement.lang = currentLanguage() === "zh" ? "zh-CN" : "en";

@@ -1,5 +1,6 @@
 // Overview: the health of each part and live charts, from GET /api/v1/summary
-// polled every 2 s (rates are the difference of two samples' totals).
+// polled every 2 s (rates are the difference of two samples' totals; a
+// counter that went back — a restarted process — draws 0, not a negative).
 import { html, useEffect, useState } from "/web/vendor/preact-htm.js";
 import { api } from "/web/api.js";
 import { LiveChart, formatNumber } from "/web/chart.js";
@@ -25,12 +26,15 @@ function points(previous, summary) {
     const seconds = at - Date.parse(previous.at) / 1000;
     return seconds > 0 ? Math.max(0, (pick(c) - pick(previous.counters)) / seconds) : 0;
   };
+  const MiB = 1024 * 1024;
   return {
     at,
     channels: rate((x) => sum(x.packChannels, ["done", "failed"])),
-    files: c.files.count,
+    uploads: rate((x) => x.files.uploadedBytes / MiB),
+    downloads: rate((x) => x.files.downloadedBytes / MiB),
     tasks: rate((x) => sum(x.tasks, ["done", "failed", "cancelled", "timed_out"])),
     connections: c.realtime.connections,
+    messages: rate((x) => x.realtime.messagesIn + x.realtime.messagesOut),
   };
 }
 
@@ -82,9 +86,11 @@ export function Overview() {
     <h2>${t("charts")}</h2>
     <div class="charts">
       <${LiveChart} title=${t("chartChannels")} samples=${line("channels")} />
-      <${LiveChart} title=${t("chartFiles")} samples=${line("files")} />
+      <${LiveChart} title=${t("chartUploads")} samples=${line("uploads")} />
+      <${LiveChart} title=${t("chartDownloads")} samples=${line("downloads")} />
       <${LiveChart} title=${t("chartTasks")} samples=${line("tasks")} />
       <${LiveChart} title=${t("chartConnections")} samples=${line("connections")} />
+      <${LiveChart} title=${t("chartMessages")} samples=${line("messages")} />
     </div>
     <h2>${t("totals")}</h2>
     <dl class="totals">
