@@ -105,6 +105,12 @@ export interface Queue<T> {
 export interface QueueBackend {
   readonly driver: QueueDriverName;
   open<T>(name: string): Queue<T>;
+  /**
+   * Asks the backend's server (Redis, RabbitMQ) or file (SQLite) for a sign of
+   * life, for health checks (the dashboard's overview); answers the driver's
+   * name, throws why not (E_SERVICE_UNAVAILABLE, or closed).
+   */
+  health(): Promise<string>;
   /** Closes consumers' connections; handlers in flight are not waited for (close consumers first). */
   close(): Promise<void>;
 }

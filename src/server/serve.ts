@@ -88,9 +88,12 @@ export async function startServe(
     files.ctx.users = realtime.authenticator;
     registerSummary(app, {
       database: runtime.database,
-      queues: new Map(Object.entries(config.queues).map(([name, q]) => [name, q.driver])),
+      queues: runtime.backends,
       files: files.ctx.store,
       filesTarget: config.files.target,
+      targets: new Map(
+        Object.keys(config.targets).map((name) => [name, () => runtime.ctx.target(name)]),
+      ),
       cluster: cluster.service,
       realtime: realtime.operations,
     });

@@ -23,13 +23,14 @@ import { sql } from "kysely";
 import type { BlobStore } from "../blob/index.js";
 import type { Database } from "../db/index.js";
 import type { ClusterService } from "../cluster/index.js";
+import type { QueueBackend } from "../queue/index.js";
 import { fileTraffic, type FileTraffic } from "../files/index.js";
 import type { RealtimeOperations } from "../realtime/index.js";
 
 export type PartState = "ok" | "degraded" | "down" | "off";
 
 export interface PartHealth {
-  /** database, queue:<name>, files, executors, gateways */
+  /** database, queue:<name>, files, target:<name>, executors, gateways */
   part: string;
   state: PartState;
   detail: string;
@@ -55,10 +56,12 @@ export interface Summary {
 
 export interface SummarySources {
   database: Database;
-  /** Queue names with the driver behind each. */
-  queues: ReadonlyMap<string, string>;
+  /** The queue backends by name; each is asked for a sign of life. */
+  queues: ReadonlyMap<string, QueueBackend>;
   files: BlobStore;
   filesTarget: string;
+  /** The upload targets of pack jobs by name (`targets`), opened on first use. */
+  targets: ReadonlyMap<string, () => Promise<BlobStore>>;
   cluster: ClusterService | null;
   realtime: RealtimeOperations | null;
 }
@@ -108,13 +111,23 @@ export async function summarize(sources: SummarySources): Promise<Summary> {
       await sql`select 1`.execute(database.db);
       return { state: "ok", detail: database.dialect };
     }),
-    ...[...sources.queues].map(([name, driver]) =>
-      probe(`queue:${name}`, () => Promise.resolve({ state: "ok" as const, detail: driver })),
+    ...[...sources.queues].map(([name, backend]) =>
+      probe(`queue:${name}`, async () => ({
+        state: "ok" as const,
+        detail: await backend.health(),
+      })),
     ),
     probe("files", async () => {
       await sources.files.head("gamedock-summary-probe");
       return { state: "ok", detail: sources.filesTarget };
     }),
+    ...[...sources.targets].map(([name, open]) =>
+      probe(`target:${name}`, async () => {
+        const store = await open();
+        await store.head("gamedock-summary-probe");
+        return { state: "ok" as const, detail: store.driver };
+      }),
+    ),
     probe("executors", async () => {
       if (!sources.cluster) return { state: "off", detail: "no task cluster" };
       const executors = await sources.cluster.executors.list();

@@ -172,8 +172,11 @@ describe("amqp queue driver: lost connections", { skip }, () => {
         await queue.enqueue({ n: 1 });
         await waitFor(() => seen.length === 1, "the first message");
 
+        assert.equal(await backend.health(), "amqp");
         await proxy.cut();
         await waitFor(() => said(lines, /amqp connection lost/).length === 1, "the loss");
+        // The dashboard's health check says so at once, without waiting for the broker.
+        await assert.rejects(backend.health(), { code: "E_SERVICE_UNAVAILABLE" });
         const enqueued = queue.enqueue({ n: 2 });
         await waitFor(
           () => said(lines, /amqp reconnect failed/).length >= 1,
@@ -181,6 +184,7 @@ describe("amqp queue driver: lost connections", { skip }, () => {
         );
         await proxy.restore();
         await enqueued;
+        assert.equal(await backend.health(), "amqp");
         await waitFor(() => seen.length === 2, "the message enqueued during the outage");
         await consumer.close();
         assert.deepEqual(seen, [1, 2]);

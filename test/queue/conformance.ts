@@ -54,6 +54,13 @@ export function queueConformance(driver: DriverUnderTest): void {
       await driver.cleanup?.([...usedQueues]);
     });
 
+    it("answers a health check while open, and refuses it once closed", TEST_TIMEOUT, async () => {
+      const backend = await open();
+      assert.equal(await backend.health(), driver.config.driver);
+      await backend.close();
+      await assert.rejects(backend.health());
+    });
+
     it(
       "delivers a message once, attempt 1; an acked message never comes back",
       TEST_TIMEOUT,

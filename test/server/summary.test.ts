@@ -10,6 +10,7 @@ import type { BlobStore } from "../../src/blob/index.js";
 import { mintToken, type RealtimeOperations } from "../../src/realtime/index.js";
 import { sharedSummary, summarize, type Summary } from "../../src/server/summary.js";
 import { openDatabase, type Database } from "../../src/db/index.js";
+import { openQueueBackend } from "../../src/queue/index.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
 import { startTestServer, type TestServer } from "../helpers/serve.js";
 import { waitFor } from "../helpers/wait.js";
@@ -55,6 +56,7 @@ describe("GET /api/v1/summary", () => {
         ["database", "ok"],
         ["queue:default", "ok"],
         ["files", "ok"],
+        ["target:fs", "ok"],
         ["executors", "off"],
         ["gateways", "ok"],
       ],
@@ -131,18 +133,34 @@ describe("summarize", () => {
     const broken = {
       head: () => Promise.reject(new Error("the bucket is gone")),
     } as unknown as BlobStore;
+    // Real queue backends: one answering, one closed (its health check fails).
+    const live = await openQueueBackend({ driver: "sqlite", path: `${dir}/live.db` });
+    const gone = await openQueueBackend({ driver: "sqlite", path: `${dir}/gone.db` });
+    await gone.close();
     const result = await summarize({
       database,
-      queues: new Map([["jobs", "amqp"]]),
+      queues: new Map([
+        ["jobs", live],
+        ["old", gone],
+      ]),
       files: broken,
       filesTarget: "s3",
+      targets: new Map([
+        ["cdn", () => Promise.resolve(broken)],
+        ["oss", () => Promise.reject(new Error("no credentials for oss"))],
+      ]),
       cluster: null,
       realtime: null,
     });
+    await live.close();
+    assert.match(result.parts[2]!.detail, /closed/);
     assert.deepEqual(result.parts, [
       { part: "database", state: "ok", detail: "sqlite" },
-      { part: "queue:jobs", state: "ok", detail: "amqp" },
+      { part: "queue:jobs", state: "ok", detail: "sqlite" },
+      { part: "queue:old", state: "down", detail: result.parts[2]!.detail },
       { part: "files", state: "down", detail: "the bucket is gone" },
+      { part: "target:cdn", state: "down", detail: "the bucket is gone" },
+      { part: "target:oss", state: "down", detail: "no credentials for oss" },
       { part: "executors", state: "off", detail: "no task cluster" },
       { part: "gateways", state: "off", detail: "no realtime" },
     ]);
@@ -182,6 +200,7 @@ describe("summarize", () => {
       queues: new Map(),
       files: { head: () => Promise.resolve(null) } as unknown as BlobStore,
       filesTarget: "fs",
+      targets: new Map(),
       cluster: null,
       realtime,
     });

@@ -207,6 +207,7 @@ describe("the dashboard's pages in a browser", { skip, timeout: 300_000 }, () =>
     assert.equal(sha256(await readFile(path)), huawei.output!.sha256);
     await page.close();
 
+    await screenshots("pack-new", "#/packs/new", "form.form select[name=package]");
     await screenshots("packs", "#/packs", '[data-table="jobs"] tr[data-row]');
     await screenshots("pack", `#/packs/${encodeURIComponent(id)}`, ".toolbar .badge.s-done");
   });

@@ -127,6 +127,13 @@ export class AmqpBackend implements QueueBackend {
     return this.link.name;
   }
 
+  health(): Promise<string> {
+    if (this.closed) return Promise.reject(closedError());
+    // No round trip: the link knows whether its connection is up right now.
+    if (!this.link.current()) return Promise.reject(this.link.unavailable());
+    return Promise.resolve("amqp");
+  }
+
   open<T>(name: string): Queue<T> {
     return new AmqpQueue<T>(checkQueueName(name), this);
   }

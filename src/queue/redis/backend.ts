@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { DelayedError, Queue as BullQueue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
-import { asError } from "../../core/index.js";
+import { GamedockError, asError } from "../../core/index.js";
 import type {
   Consumer,
   ConsumeOptions,
@@ -123,6 +123,9 @@ class RedisQueue<T> implements Queue<T> {
   }
 }
 
+/** A health check waits this long for Redis to answer PING. */
+const HEALTH_TIMEOUT_MS = 2000;
+
 export class RedisBackend implements QueueBackend {
   readonly driver = "redis" as const;
   private readonly queues = new Map<string, BullQueue<Envelope>>();
@@ -148,6 +151,16 @@ export class RedisBackend implements QueueBackend {
       }
       throw err;
     }
+  }
+
+  async health(): Promise<string> {
+    if (this.closed) throw new GamedockError("E_INTERNAL", "the redis queue backend is closed");
+    try {
+      await withTimeout(this.connection.ping(), HEALTH_TIMEOUT_MS, "PING");
+    } catch (err) {
+      throw serviceUnavailable("Redis", this.config.url, err);
+    }
+    return "redis";
   }
 
   open<T>(name: string): Queue<T> {

@@ -143,6 +143,15 @@ export class SqliteBackend implements QueueBackend {
     return this.store;
   }
 
+  health(): Promise<string> {
+    try {
+      this.openStore().ping();
+      return Promise.resolve("sqlite");
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
   open<T>(name: string): Queue<T> {
     return new SqliteQueue<T>(checkQueueName(name), this);
   }

@@ -234,6 +234,11 @@ export class SqliteQueueStore {
     this.purgeStmt.run(queue);
   }
 
+  /** Throws unless the database file answers a query. */
+  ping(): void {
+    this.db.prepare("select 1").get();
+  }
+
   close(): void {
     this.db.close();
   }

@@ -24,6 +24,7 @@ const STRINGS = {
   part_executors: { en: "Executors", zh: "执行器" },
   part_gateways: { en: "Realtime gateways", zh: "实时网关" },
   part_queue: { en: "Queue {0}", zh: "队列 {0}" },
+  part_target: { en: "Upload target {0}", zh: "上传目标 {0}" },
   charts: { en: "Live", zh: "实时" },
   chartChannels: { en: "Pack channels done /s", zh: "渠道包完成 /秒" },
   chartUploads: { en: "Uploaded MiB/s (this process)", zh: "上传 MiB/秒（本进程）" },

@@ -14,6 +14,7 @@ const total = (counts) => Object.values(counts).reduce((n, v) => n + v, 0);
 
 function partName(part) {
   if (part.startsWith("queue:")) return t("part_queue", part.slice("queue:".length));
+  if (part.startsWith("target:")) return t("part_target", part.slice("target:".length));
   return t(`part_${part}`);
 }
 
