@@ -12,15 +12,15 @@
  * horizontal overflow or console errors. Solo: a browser is heavy.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { copyFile, mkdir, readFile, rm } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { CHAT_REQUEST } from "../../src/chat/index.js";
 import { connect } from "../../src/client/index.js";
 import { mintToken } from "../../src/realtime/index.js";
-import { fixture } from "../helpers/cli.js";
+import { fixture, tempDir } from "../helpers/cli.js";
 import { startTestServer, type TestServer } from "../helpers/serve.js";
 import { PATIENCE_MS, waitFor } from "../helpers/wait.js";
 import { openSocket } from "../realtime/ws-client.js";
@@ -126,11 +126,17 @@ describe("the dashboard's pages in a browser", { skip, timeout: 300_000 }, () =>
   before(async () => {
     shots = await screenshotDir("pages");
     browser = await launchBrowser();
-    server = await startTestServer({
-      server: { tokens: [TOKEN] },
-      cluster: { tools: { sh: "/bin/sh" }, heartbeatMs: 300 },
-      realtime: { jwtSecret: JWT_SECRET, presenceTtlMs: 3000 },
-    });
+    const data = await tempDir("gamedock-dashboard-pages-");
+    server = await startTestServer(
+      {
+        server: { tokens: [TOKEN] },
+        // info: every request is logged, so the last test can look for the token in the log.
+        log: { level: "info", file: join(data, "gamedock.log") },
+        cluster: { tools: { sh: "/bin/sh" }, heartbeatMs: 300 },
+        realtime: { jwtSecret: JWT_SECRET, presenceTtlMs: 3000 },
+      },
+      { data },
+    );
     packages = join(server.data, "packages");
     await mkdir(join(packages, "games"), { recursive: true });
     await copyFile(fixture("v1v2v3.apk"), join(packages, "games", "demo.apk"));
@@ -232,6 +238,36 @@ describe("the dashboard's pages in a browser", { skip, timeout: 300_000 }, () =>
     assert.equal(done.counts.done, 60);
     await page.waitForSelector(".toolbar .badge.s-done", { timeout: PATIENCE_MS });
     assert.match((await page.textContent("[data-progress]")) ?? "", /60 done, 0 failed of 60/);
+    await page.close();
+  });
+
+  it("pack jobs: a mother upload cut by a page reload resumes where it stopped", async () => {
+    // 40 MiB in 16 MiB PATCHes: the second PATCH is held until the page reloads.
+    const mother = Buffer.concat([await readFile(fixture("v1v2v3.apk")), randomBytes(40 << 20)]);
+    const path = join(server.data, "big-mother.apk");
+    await writeFile(path, mother);
+    const page = await open("#/packs/new");
+    let patches = 0;
+    await page.route("**/files/*", async (route) => {
+      if (route.request().method() !== "PATCH") return route.continue();
+      patches += 1;
+      if (patches === 1) return route.continue();
+      // Never answered: the reload below cuts the upload here.
+    });
+    await page.click("input[name=source] >> nth=1");
+    await page.setInputFiles("input[name=mother-file]", path);
+    await waitFor(() => patches === 2, "the second PATCH sent");
+    await page.unrouteAll({ behavior: "ignoreErrors" });
+    await page.reload();
+    await page.click("input[name=source] >> nth=1");
+    await page.setInputFiles("input[name=mother-file]", path);
+    await page.waitForSelector("[data-uploaded]", { timeout: PATIENCE_MS });
+    assert.match((await page.textContent("[data-upload]")) ?? "", /resumed/);
+    const id = await page.locator("[data-uploaded]").getAttribute("data-uploaded");
+    const { files } = await call<{ files: StoredFile[] }>("GET", "/api/v1/files?q=big-mother");
+    const stored = files.find((f) => f.id === id);
+    assert.equal(stored?.sha256, sha256(mother), "the resumed upload is the file, byte for byte");
+    assert.equal(files.length, 1, "one upload, not a second one from the start");
     await page.close();
   });
 
@@ -402,10 +438,13 @@ describe("the dashboard's pages in a browser", { skip, timeout: 300_000 }, () =>
     }
   });
 
-  it("no page logged a console error, and the token never appeared in a URL", () => {
+  it("no page logged a console error, and the token appeared in no URL and no log line", async () => {
     for (const { problems, requested } of watched) {
       assert.deepEqual(problems, []);
       assert.ok(requested.every((url) => !url.includes(TOKEN)));
     }
+    const log = await readFile(join(server.data, "gamedock.log"), "utf8");
+    assert.match(log, /\/api\/v1\/pack-jobs/, "the server logged the page's requests");
+    assert.ok(!log.includes(TOKEN), "the token is in no log line");
   });
 });
