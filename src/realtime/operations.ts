@@ -24,6 +24,11 @@ export interface LogicGroupStatus {
 export class RealtimeOperations {
   constructor(private readonly bus: Bus) {}
 
+  /** The bus the realtime parts meet on: "memory" (one process) or "redis". */
+  get busDriver(): string {
+    return this.bus.driver;
+  }
+
   /** Live gateways with their status records (a gateway that just started may have none yet). */
   async gateways(): Promise<(GatewayStatus | { gatewayId: string; status: null })[]> {
     const ids = (

@@ -140,10 +140,12 @@ export async function summarize(sources: SummarySources): Promise<Summary> {
     probe("gateways", () => {
       if (!sources.realtime)
         return Promise.resolve({ state: "off" as const, detail: "no realtime" });
-      if (gateways === null) throw new Error("the realtime bus did not answer");
+      if (gateways === null) {
+        throw new Error(`the realtime bus (${sources.realtime.busDriver}) did not answer`);
+      }
       return Promise.resolve({
         state: gateways.length > 0 ? ("ok" as const) : ("off" as const),
-        detail: `${gateways.length} gateway(s), ${connections} connection(s)`,
+        detail: `${gateways.length} gateway(s), ${connections} connection(s), ${sources.realtime.busDriver} bus`,
       });
     }),
   ]);

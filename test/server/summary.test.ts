@@ -194,6 +194,7 @@ describe("summarize", () => {
           older,
           { gatewayId: "d", status: null },
         ]),
+      busDriver: "redis",
     } as unknown as RealtimeOperations;
     const result = await summarize({
       database,
@@ -213,7 +214,7 @@ describe("summarize", () => {
     assert.deepEqual(result.parts.at(-1), {
       part: "gateways",
       state: "ok",
-      detail: "4 gateway(s), 6 connection(s)",
+      detail: "4 gateway(s), 6 connection(s), redis bus",
     });
   });
 });
