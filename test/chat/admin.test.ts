@@ -27,12 +27,12 @@ import {
 import { connect, type GamedockClient } from "../../src/client/index.js";
 import { createLogger } from "../../src/core/index.js";
 import { openDatabase, type Database } from "../../src/db/index.js";
-import type { FileLookup } from "../../src/files/index.js";
 import { mintToken } from "../../src/realtime/index.js";
 import { createHttpServer } from "../../src/server/http.js";
 import { removeDir, tempDir } from "../helpers/cli.js";
 import { DATABASE_TARGETS, createTestDatabase, type TestDatabase } from "../helpers/databases.js";
 import { startTestServer, type TestServer } from "../helpers/serve.js";
+import { filesOf } from "./file-lookup.js";
 
 const LIMITS = {
   maxTextLength: 100,
@@ -42,30 +42,6 @@ const LIMITS = {
 };
 const EVIL_NAME = "Team <img src=x onerror=alert(1)>";
 const EVIL_TEXT = "<script>alert('hi')</script> & \"quotes\"";
-
-/** Files as the file service would describe them (the SQL layer's view of /files). */
-function filesOf(owners: Record<string, string>): FileLookup {
-  return {
-    get: (id) =>
-      Promise.resolve(
-        id in owners
-          ? {
-              id,
-              name: `${id}.png`,
-              size: 1234,
-              sha256: "ab".repeat(32),
-              md5: "cd".repeat(16),
-              contentType: "image/png",
-              url: `/files/${id}`,
-              createdAt: "2026-12-01T00:00:00.000Z",
-              expiresAt: null,
-            }
-          : null,
-      ),
-    ownerOf: (id) => Promise.resolve(owners[id] ?? null),
-    signedUrl: (id, ttl) => `/files/${id}?expires=${ttl}&sig=x`,
-  };
-}
 
 interface Answer {
   status: number;

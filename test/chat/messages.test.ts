@@ -13,8 +13,8 @@ import { after, before, describe, it } from "node:test";
 import { Conversations, Messages, type MessageView } from "../../src/chat/index.js";
 import { GamedockError } from "../../src/core/index.js";
 import { openDatabase, type Database } from "../../src/db/index.js";
-import type { FileLookup } from "../../src/files/index.js";
 import { DATABASE_TARGETS, createTestDatabase, type TestDatabase } from "../helpers/databases.js";
+import { filesOf } from "./file-lookup.js";
 
 const LIMITS = {
   maxTextLength: 100,
@@ -22,30 +22,6 @@ const LIMITS = {
   recallWindowMs: 60_000,
   fileUrlTtlSeconds: 3600,
 };
-
-/** Files as the file service would describe them: id → owner (the SQL layer's view of /files). */
-function filesOf(owners: Record<string, string>): FileLookup {
-  return {
-    get: (id) =>
-      Promise.resolve(
-        id in owners
-          ? {
-              id,
-              name: `${id}.png`,
-              size: 1234,
-              sha256: "ab".repeat(32),
-              md5: "cd".repeat(16),
-              contentType: "image/png",
-              url: `/files/${id}`,
-              createdAt: "2026-12-01T00:00:00.000Z",
-              expiresAt: null,
-            }
-          : null,
-      ),
-    ownerOf: (id) => Promise.resolve(owners[id] ?? null),
-    signedUrl: (id, ttl) => `/files/${id}?expires=${ttl}&sig=x`,
-  };
-}
 
 const code = (expected: string) => (err: unknown) => {
   assert.ok(err instanceof GamedockError, String(err));
